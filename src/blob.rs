@@ -1,0 +1,350 @@
+//! Content-addressed, deduplicated storage of file contents.
+//!
+//! A file's bytes are a [`Content`]: small contents (up to [`INLINE_MAX`] bytes) are kept inline
+//! in the node and never hashed, so the hot small-write path costs no blake3; larger contents are
+//! cut into [`CHUNK_SIZE`] chunks, each stored once in the [`BlobStore`] under its blake3 hash.
+//! Two files (or two versions, or two snapshots) with the same chunk share one allocation.
+//!
+//! Invariants of the store (model-checked in `loom-tests/`):
+//! - every chunk in the map has at least one live [`BlobRef`] besides the map's own `Arc`;
+//! - a `BlobRef` is created only under its shard's lock (insert) or by cloning a live one, and is
+//!   released under the same lock, where the last one removes the map entry: so no blob is freed
+//!   while a `BlobRef` can still reach it, and none outlives its last `BlobRef` (no leak).
+//!
+//! This module owns blob lifetimes and the stored-bytes accounting; it knows nothing of paths.
+
+use std::collections::HashMap;
+use std::sync::Arc as StdArc;
+
+use crate::sync::{self, Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
+
+/// Contents up to this many bytes are stored inline (not hashed, not deduplicated).
+pub const INLINE_MAX: usize = 4096;
+/// Larger contents are stored as chunks of this size (the last one may be shorter).
+pub const CHUNK_SIZE: usize = 64 * 1024;
+const SHARDS: usize = 64;
+/// Contents at least this large are hashed on several threads (rayon).
+const PARALLEL_HASH_MIN: usize = 4 * 1024 * 1024;
+
+/// A blake3 hash naming a chunk.
+pub type Hash = [u8; 32];
+
+type Shard = Mutex<HashMap<Hash, Arc<Blob>>>;
+
+struct StoreInner {
+    shards: Vec<Shard>,
+    stored_bytes: AtomicU64,
+    blobs: AtomicUsize,
+}
+
+/// The deduplicating chunk store shared by a filesystem, its snapshots and transactions.
+#[derive(Clone)]
+pub struct BlobStore {
+    inner: Arc<StoreInner>,
+}
+
+/// One stored chunk.
+pub(crate) struct Blob {
+    hash: Hash,
+    data: Box<[u8]>,
+    store: Arc<StoreInner>,
+}
+
+/// A counted reference to a stored chunk; the last one dropped frees the chunk.
+pub(crate) struct BlobRef {
+    blob: Option<Arc<Blob>>,
+}
+
+impl Default for BlobStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BlobStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        BlobStore {
+            inner: Arc::new(StoreInner {
+                shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+                stored_bytes: AtomicU64::new(0),
+                blobs: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Stores `data` under `hash` (or finds the chunk already stored) and returns a reference.
+    pub(crate) fn insert_hashed(&self, hash: Hash, data: &[u8]) -> BlobRef {
+        let shard = &self.inner.shards[shard_of(&hash)];
+        let mut map = sync::lock(shard);
+        if let Some(existing) = map.get(&hash) {
+            return BlobRef {
+                blob: Some(existing.clone()),
+            };
+        }
+        let blob = Arc::new(Blob {
+            hash,
+            data: data.into(),
+            store: self.inner.clone(),
+        });
+        map.insert(hash, blob.clone());
+        self.inner
+            .stored_bytes
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.inner.blobs.fetch_add(1, Ordering::Relaxed);
+        BlobRef { blob: Some(blob) }
+    }
+
+    /// Hashes and stores one chunk.
+    pub(crate) fn insert(&self, data: &[u8]) -> BlobRef {
+        self.insert_hashed(*blake3::hash(data).as_bytes(), data)
+    }
+
+    /// Bytes held by distinct chunks (after deduplication).
+    pub fn stored_bytes(&self) -> u64 {
+        self.inner.stored_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Number of distinct chunks held.
+    pub fn blob_count(&self) -> usize {
+        self.inner.blobs.load(Ordering::Relaxed)
+    }
+}
+
+fn shard_of(hash: &Hash) -> usize {
+    hash[0] as usize % SHARDS
+}
+
+impl BlobRef {
+    fn blob(&self) -> &Blob {
+        // The Option is only emptied inside `drop`.
+        self.blob.as_deref().expect("BlobRef used after release")
+    }
+
+    /// The chunk's bytes.
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.blob().data
+    }
+
+    /// The chunk's blake3 hash.
+    pub(crate) fn hash(&self) -> &Hash {
+        &self.blob().hash
+    }
+}
+
+impl Clone for BlobRef {
+    fn clone(&self) -> Self {
+        BlobRef {
+            blob: self.blob.clone(),
+        }
+    }
+}
+
+impl Drop for BlobRef {
+    fn drop(&mut self) {
+        let Some(blob) = self.blob.take() else { return };
+        let store = blob.store.clone();
+        let shard = &store.shards[shard_of(&blob.hash)];
+        let mut map = sync::lock(shard);
+        // Under the lock nobody can create a new reference to this chunk, so a count of 2 (the
+        // map's and ours) means we hold the last `BlobRef`.
+        if Arc::strong_count(&blob) == 2 {
+            if let Some(removed) = map.remove(&blob.hash) {
+                store
+                    .stored_bytes
+                    .fetch_sub(removed.data.len() as u64, Ordering::Relaxed);
+                store.blobs.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        drop(map);
+    }
+}
+
+/// The bytes of one file: inline when small, deduplicated chunks otherwise. Cloning is O(1).
+#[derive(Clone)]
+pub(crate) enum Content {
+    Inline(StdArc<[u8]>),
+    Chunks(StdArc<Chunks>),
+}
+
+/// A chunked content: every chunk but the last is `CHUNK_SIZE` bytes.
+pub(crate) struct Chunks {
+    len: u64,
+    chunks: Vec<BlobRef>,
+}
+
+impl Default for Content {
+    fn default() -> Self {
+        Content::Inline(StdArc::from(&[][..]))
+    }
+}
+
+impl Content {
+    /// Stores `data`: inline if small, else chunked into `store`.
+    pub(crate) fn from_bytes(store: &BlobStore, data: &[u8]) -> Content {
+        if data.len() <= INLINE_MAX {
+            return Content::Inline(StdArc::from(data));
+        }
+        let pieces: Vec<&[u8]> = data.chunks(CHUNK_SIZE).collect();
+        let hashes: Vec<Hash> = if data.len() >= PARALLEL_HASH_MIN {
+            use rayon::prelude::*;
+            pieces
+                .par_iter()
+                .map(|p| *blake3::hash(p).as_bytes())
+                .collect()
+        } else {
+            pieces.iter().map(|p| *blake3::hash(p).as_bytes()).collect()
+        };
+        let chunks = pieces
+            .iter()
+            .zip(hashes)
+            .map(|(p, h)| store.insert_hashed(h, p))
+            .collect();
+        Content::Chunks(StdArc::new(Chunks {
+            len: data.len() as u64,
+            chunks,
+        }))
+    }
+
+    /// Length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            Content::Inline(b) => b.len() as u64,
+            Content::Chunks(c) => c.len,
+        }
+    }
+
+    /// Copies the whole content into a new vector.
+    pub(crate) fn to_vec(&self) -> Vec<u8> {
+        match self {
+            Content::Inline(b) => b.to_vec(),
+            Content::Chunks(c) => {
+                let mut out = Vec::with_capacity(c.len as usize);
+                for chunk in &c.chunks {
+                    out.extend_from_slice(chunk.data());
+                }
+                out
+            }
+        }
+    }
+
+    /// Copies bytes starting at `offset` into `buf`; returns how many (0 at or past the end).
+    pub(crate) fn read_at(&self, offset: u64, buf: &mut [u8]) -> usize {
+        if offset >= self.len() || buf.is_empty() {
+            return 0;
+        }
+        match self {
+            Content::Inline(b) => {
+                let src = &b[offset as usize..];
+                let n = src.len().min(buf.len());
+                buf[..n].copy_from_slice(&src[..n]);
+                n
+            }
+            Content::Chunks(c) => {
+                let mut done = 0;
+                let mut pos = offset;
+                while done < buf.len() && pos < c.len {
+                    let idx = (pos / CHUNK_SIZE as u64) as usize;
+                    let within = (pos % CHUNK_SIZE as u64) as usize;
+                    let src = &c.chunks[idx].data()[within..];
+                    let n = src.len().min(buf.len() - done);
+                    buf[done..done + n].copy_from_slice(&src[..n]);
+                    done += n;
+                    pos += n as u64;
+                }
+                done
+            }
+        }
+    }
+
+    /// Bytes this content keeps inline (not in the store).
+    pub(crate) fn inline_bytes(&self) -> u64 {
+        match self {
+            Content::Inline(b) => b.len() as u64,
+            Content::Chunks(_) => 0,
+        }
+    }
+
+    /// The chunks, for content-aware code (persistence, stats); empty for inline contents.
+    pub(crate) fn chunk_refs(&self) -> &[BlobRef] {
+        match self {
+            Content::Inline(_) => &[],
+            Content::Chunks(c) => &c.chunks,
+        }
+    }
+
+    /// Whether both name the same stored bytes (cheap identity check, not a byte comparison).
+    pub(crate) fn same_as(&self, other: &Content) -> bool {
+        match (self, other) {
+            (Content::Inline(a), Content::Inline(b)) => StdArc::ptr_eq(a, b),
+            (Content::Chunks(a), Content::Chunks(b)) => StdArc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_content_is_inline_and_not_stored() {
+        let store = BlobStore::new();
+        let c = Content::from_bytes(&store, b"hello");
+        assert_eq!(c.to_vec(), b"hello");
+        assert_eq!(store.stored_bytes(), 0);
+        assert_eq!(c.inline_bytes(), 5);
+    }
+
+    #[test]
+    fn identical_chunks_are_stored_once_and_freed_with_last_ref() {
+        let store = BlobStore::new();
+        let data = vec![7u8; 3 * CHUNK_SIZE + 10];
+        let a = Content::from_bytes(&store, &data);
+        // three identical full chunks + one tail chunk = 2 distinct blobs
+        assert_eq!(store.blob_count(), 2);
+        assert_eq!(store.stored_bytes(), CHUNK_SIZE as u64 + 10);
+        let b = Content::from_bytes(&store, &data);
+        assert_eq!(store.blob_count(), 2);
+        assert_eq!(a.to_vec(), data);
+        drop(a);
+        assert_eq!(store.blob_count(), 2);
+        drop(b);
+        assert_eq!(store.blob_count(), 0);
+        assert_eq!(store.stored_bytes(), 0);
+    }
+
+    #[test]
+    fn read_at_crosses_chunk_boundaries() {
+        let store = BlobStore::new();
+        let data: Vec<u8> = (0..(2 * CHUNK_SIZE + 100))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let c = Content::from_bytes(&store, &data);
+        let mut buf = vec![0u8; 1000];
+        let off = CHUNK_SIZE as u64 - 300;
+        assert_eq!(c.read_at(off, &mut buf), 1000);
+        assert_eq!(&buf[..], &data[off as usize..off as usize + 1000]);
+        assert_eq!(c.read_at(data.len() as u64 - 10, &mut buf), 10);
+        assert_eq!(c.read_at(data.len() as u64, &mut buf), 0);
+    }
+
+    #[test]
+    fn concurrent_insert_and_release_of_same_content() {
+        let store = BlobStore::new();
+        let data = vec![1u8; CHUNK_SIZE];
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..500 {
+                        let r = store.insert(&data);
+                        assert_eq!(r.data().len(), CHUNK_SIZE);
+                        drop(r);
+                    }
+                });
+            }
+        });
+        assert_eq!(store.blob_count(), 0);
+        assert_eq!(store.stored_bytes(), 0);
+    }
+}

@@ -1,0 +1,203 @@
+//! The one place where memfs failures become `std::io::Error`s, and where `io::ErrorKind`s
+//! become Linux errno values (used by the FUSE layer and the gRPC status mapping).
+//!
+//! Every error carries the `ErrorKind` that Linux gives for the same call on tmpfs/ext4 and a
+//! message that names the path. Nothing outside this module builds an `io::Error` by hand.
+
+use std::fmt;
+use std::io::{self, ErrorKind};
+
+/// Builds an error of `kind` with message `msg`.
+pub(crate) fn err(kind: ErrorKind, msg: impl Into<String>) -> io::Error {
+    io::Error::new(kind, msg.into())
+}
+
+/// The path does not exist (`ENOENT`).
+pub(crate) fn not_found(path: impl fmt::Display) -> io::Error {
+    err(
+        ErrorKind::NotFound,
+        format!("no such file or directory: {path}"),
+    )
+}
+
+/// The target exists already (`EEXIST`).
+pub(crate) fn already_exists(path: impl fmt::Display) -> io::Error {
+    err(ErrorKind::AlreadyExists, format!("file exists: {path}"))
+}
+
+/// A component used as a directory is not one (`ENOTDIR`).
+pub(crate) fn not_a_directory(path: impl fmt::Display) -> io::Error {
+    err(ErrorKind::NotADirectory, format!("not a directory: {path}"))
+}
+
+/// A file operation was applied to a directory (`EISDIR`).
+pub(crate) fn is_a_directory(path: impl fmt::Display) -> io::Error {
+    err(ErrorKind::IsADirectory, format!("is a directory: {path}"))
+}
+
+/// The directory still has entries (`ENOTEMPTY`).
+pub(crate) fn not_empty(path: impl fmt::Display) -> io::Error {
+    err(
+        ErrorKind::DirectoryNotEmpty,
+        format!("directory not empty: {path}"),
+    )
+}
+
+/// Bad argument (`EINVAL`).
+pub(crate) fn invalid_input(msg: impl Into<String>) -> io::Error {
+    err(ErrorKind::InvalidInput, msg)
+}
+
+/// Bad data (corrupt image, invalid UTF-8, wrong password...).
+pub(crate) fn invalid_data(msg: impl Into<String>) -> io::Error {
+    err(ErrorKind::InvalidData, msg)
+}
+
+/// A name or path over the Linux limits (`ENAMETOOLONG`).
+pub(crate) fn name_too_long(msg: impl Into<String>) -> io::Error {
+    err(ErrorKind::InvalidFilename, msg)
+}
+
+/// The operation needs something busy, e.g. removing `/` (`EBUSY`).
+pub(crate) fn busy(path: impl fmt::Display) -> io::Error {
+    err(
+        ErrorKind::ResourceBusy,
+        format!("device or resource busy: {path}"),
+    )
+}
+
+/// A handle was used for something its mode does not allow (`EBADF`).
+pub(crate) fn bad_handle(msg: impl Into<String>) -> io::Error {
+    // EBADF decodes to ErrorKind::Uncategorized on Linux, which is unstable to name; take the
+    // kind from the OS decoding so it is the same as std's.
+    err(io::Error::from_raw_os_error(libc_errno::EBADF).kind(), msg)
+}
+
+/// Too many levels of symbolic links (`ELOOP`).
+pub(crate) fn too_many_links(path: impl fmt::Display) -> io::Error {
+    err(
+        io::Error::from_raw_os_error(libc_errno::ELOOP).kind(),
+        format!("too many levels of symbolic links: {path}"),
+    )
+}
+
+/// The marker inside a transaction-conflict error; see [`is_conflict`].
+#[derive(Debug)]
+pub struct ConflictError {
+    message: String,
+}
+
+impl fmt::Display for ConflictError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "transaction conflict: {}", self.message)
+    }
+}
+
+impl std::error::Error for ConflictError {}
+
+/// A transaction could not commit because what it read or wrote changed meanwhile. The kind is
+/// `ResourceBusy` (the closest Linux errno, `EBUSY`); the message starts with
+/// "transaction conflict".
+pub fn conflict(msg: impl Into<String>) -> io::Error {
+    io::Error::new(
+        ErrorKind::ResourceBusy,
+        ConflictError {
+            message: msg.into(),
+        },
+    )
+}
+
+/// Whether `e` is a transaction conflict (as returned by `Transaction::commit`).
+pub fn is_conflict(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<ConflictError>())
+}
+
+/// Linux errno numbers used in this crate (x86_64/aarch64 generic values).
+pub mod libc_errno {
+    pub const EPERM: i32 = 1;
+    pub const ENOENT: i32 = 2;
+    pub const EIO: i32 = 5;
+    pub const EBADF: i32 = 9;
+    pub const EACCES: i32 = 13;
+    pub const EBUSY: i32 = 16;
+    pub const EEXIST: i32 = 17;
+    pub const EXDEV: i32 = 18;
+    pub const ENOTDIR: i32 = 20;
+    pub const EISDIR: i32 = 21;
+    pub const EINVAL: i32 = 22;
+    pub const EFBIG: i32 = 27;
+    pub const ENOSPC: i32 = 28;
+    pub const EROFS: i32 = 30;
+    pub const ENAMETOOLONG: i32 = 36;
+    pub const ENOSYS: i32 = 38;
+    pub const ENOTEMPTY: i32 = 39;
+    pub const ELOOP: i32 = 40;
+    pub const ENODATA: i32 = 61;
+    pub const ETIMEDOUT: i32 = 110;
+}
+
+/// The errno a Linux filesystem would return for an error of this kind (the FUSE layer and the
+/// gRPC mapping both use this one table).
+pub fn errno_of(e: &io::Error) -> i32 {
+    if let Some(code) = e.raw_os_error() {
+        return code;
+    }
+    use libc_errno::*;
+    match e.kind() {
+        ErrorKind::NotFound => ENOENT,
+        ErrorKind::PermissionDenied => EACCES,
+        ErrorKind::AlreadyExists => EEXIST,
+        ErrorKind::NotADirectory => ENOTDIR,
+        ErrorKind::IsADirectory => EISDIR,
+        ErrorKind::DirectoryNotEmpty => ENOTEMPTY,
+        ErrorKind::InvalidInput => EINVAL,
+        ErrorKind::InvalidFilename => ENAMETOOLONG,
+        ErrorKind::ResourceBusy => EBUSY,
+        ErrorKind::ReadOnlyFilesystem => EROFS,
+        ErrorKind::StorageFull => ENOSPC,
+        ErrorKind::FileTooLarge => EFBIG,
+        ErrorKind::CrossesDevices => EXDEV,
+        ErrorKind::TimedOut => ETIMEDOUT,
+        ErrorKind::Unsupported => ENOSYS,
+        k if k == io::Error::from_raw_os_error(ELOOP).kind() => ELOOP,
+        k if k == io::Error::from_raw_os_error(EBADF).kind() => EBADF,
+        _ => EIO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_match_linux_decoding() {
+        for (e, errno) in [
+            (not_found("/x"), libc_errno::ENOENT),
+            (already_exists("/x"), libc_errno::EEXIST),
+            (not_a_directory("/x"), libc_errno::ENOTDIR),
+            (is_a_directory("/x"), libc_errno::EISDIR),
+            (not_empty("/x"), libc_errno::ENOTEMPTY),
+            (invalid_input("x"), libc_errno::EINVAL),
+            (name_too_long("x"), libc_errno::ENAMETOOLONG),
+            (busy("/"), libc_errno::EBUSY),
+            (too_many_links("/x"), libc_errno::ELOOP),
+            (bad_handle("x"), libc_errno::EBADF),
+        ] {
+            assert_eq!(e.kind(), io::Error::from_raw_os_error(errno).kind(), "{e}");
+            assert_eq!(errno_of(&e), errno, "{e}");
+        }
+    }
+
+    #[test]
+    fn messages_name_the_path() {
+        assert!(not_found("/a/b").to_string().contains("/a/b"));
+    }
+
+    #[test]
+    fn conflict_is_recognisable() {
+        let e = conflict("/a changed");
+        assert!(is_conflict(&e));
+        assert!(e.to_string().contains("conflict"));
+        assert!(!is_conflict(&not_found("/a")));
+    }
+}

@@ -1,0 +1,50 @@
+//! # memfs
+//!
+//! An in-memory virtual filesystem with a `std::fs`-shaped API: lock-free readers over
+//! persistent (structurally shared) trees, O(1) snapshots, deduplicated content.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//!
+//! let fs = memfs::create_fs();
+//! fs.makedirs("/data/raw", true)?;
+//! fs.writefile("/data/raw/a.txt", "hello")?;
+//! let snap = fs.snapshot();                      // O(1)
+//! fs.write("/data/raw/a.txt", "changed")?;
+//! assert_eq!(snap.readfile("/data/raw/a.txt")?, "hello");
+//!
+//! let mut f = fs.open_mode("/data/log.txt", "a")?;
+//! writeln!(f, "line 1")?;
+//! drop(f);                                        // published on drop (or flush)
+//! let mut text = String::new();
+//! fs.open("/data/log.txt")?.read_to_string(&mut text)?;
+//! assert_eq!(text, "line 1\n");
+//! assert_eq!(fs.listdir("/data")?, ["log.txt", "raw"]);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Module map: `path` (parsing), `error` (io::Error kinds and errno), `tree` (the persistent
+//! tree and its operations), `blob` (content-addressed chunks), `fs` (`MemFs` and the commit
+//! protocol), `file` (handles), `snapshot`, `view` (the shared read API).
+
+#![forbid(unsafe_code)]
+
+mod blob;
+pub mod error;
+mod file;
+mod fs;
+pub mod path;
+mod snapshot;
+mod sync;
+mod tree;
+mod types;
+mod view;
+
+pub use blob::{CHUNK_SIZE, INLINE_MAX};
+pub use error::{errno_of, is_conflict};
+pub use file::{File, OpenOptions};
+pub use fs::{create_fs, MemFs};
+pub use path::VPath;
+pub use snapshot::Snapshot;
+pub use types::{DirEntry, FileType, Metadata, Permissions, Stats};
+pub use view::Walk;

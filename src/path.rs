@@ -1,0 +1,267 @@
+//! `VPath`: the one place where a user-supplied path becomes a list of names.
+//!
+//! Owns parsing, lexical normalisation (`.`, `..`, repeated `/`) and validation (UTF-8, no NUL,
+//! Linux name and path length limits). It knows nothing about the tree: whether a name exists,
+//! is a directory or a symlink is decided by `tree`. Invariants of a `VPath`:
+//! - `names` never contains `""`, `"."` or `".."`; `..` never climbs above `/`.
+//! - `must_be_dir` is set when the text ended with `/`, `/.` or `/..` (Linux then requires the
+//!   target to be a directory, or answers `ENOTDIR`/`EISDIR`).
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+use compact_str::CompactString;
+
+use crate::error;
+
+/// A single path component (a file or directory name). Small names are stored inline, so
+/// cloning one costs no atomic operation.
+pub type Name = CompactString;
+
+/// Longest allowed name, in bytes (Linux `NAME_MAX`).
+pub const NAME_MAX: usize = 255;
+/// Longest allowed path, in bytes (Linux `PATH_MAX`, including the terminating NUL).
+pub const PATH_MAX: usize = 4096;
+
+/// A parsed, normalised, absolute virtual path.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct VPath {
+    names: Vec<Name>,
+    must_be_dir: bool,
+}
+
+impl VPath {
+    /// The root directory `/`.
+    pub fn root() -> Self {
+        VPath::default()
+    }
+
+    /// Parses and normalises `p`. Relative paths resolve against `/`.
+    ///
+    /// Errors (`InvalidInput`): empty path, NUL byte, non-UTF-8. A name longer than 255 bytes or a
+    /// path longer than 4095 bytes gives `InvalidFilename` (Linux `ENAMETOOLONG`).
+    pub fn parse(p: impl AsRef<Path>) -> io::Result<Self> {
+        let p = p.as_ref();
+        let text = p.to_str().ok_or_else(|| {
+            error::invalid_input(format!("path is not valid UTF-8: {}", p.display()))
+        })?;
+        Self::parse_str(text)
+    }
+
+    /// Same as [`VPath::parse`] for a `&str`.
+    pub fn parse_str(text: &str) -> io::Result<Self> {
+        if text.is_empty() {
+            return Err(error::invalid_input("empty path"));
+        }
+        if text.as_bytes().contains(&0) {
+            return Err(error::invalid_input(format!(
+                "path contains a NUL byte: {:?}",
+                text
+            )));
+        }
+        if text.len() >= PATH_MAX {
+            return Err(error::name_too_long(format!(
+                "path is longer than {} bytes",
+                PATH_MAX - 1
+            )));
+        }
+        let mut names: Vec<Name> = Vec::with_capacity(text.len() / 8 + 1);
+        let mut last_was_dot = false;
+        for part in text.split('/') {
+            last_was_dot = false;
+            match part {
+                "" => {}
+                "." => last_was_dot = true,
+                ".." => {
+                    names.pop();
+                    last_was_dot = true;
+                }
+                name => {
+                    if name.len() > NAME_MAX {
+                        return Err(error::name_too_long(format!(
+                            "file name is longer than {NAME_MAX} bytes: {}...",
+                            &name[..name.floor_char_boundary_compat(40)]
+                        )));
+                    }
+                    names.push(Name::new(name));
+                }
+            }
+        }
+        let must_be_dir = last_was_dot || text.ends_with('/');
+        Ok(VPath { names, must_be_dir })
+    }
+
+    /// Builds a path from names that are already valid (used internally, e.g. by walk).
+    pub(crate) fn from_names(names: Vec<Name>) -> Self {
+        VPath {
+            names,
+            must_be_dir: false,
+        }
+    }
+
+    /// The names from the root down; empty for `/`.
+    pub fn names(&self) -> &[Name] {
+        &self.names
+    }
+
+    /// Whether this is `/`.
+    pub fn is_root(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Whether the text ended with `/` (or `/.`, `/..`): the target must be a directory.
+    pub fn must_be_dir(&self) -> bool {
+        self.must_be_dir
+    }
+
+    /// The last name, `None` for `/`.
+    pub fn file_name(&self) -> Option<&str> {
+        self.names.last().map(|n| n.as_str())
+    }
+
+    /// The parent path (`/` for `/`).
+    pub fn parent(&self) -> VPath {
+        let mut names = self.names.clone();
+        names.pop();
+        VPath::from_names(names)
+    }
+
+    /// This path with `name` appended.
+    pub fn join(&self, name: &str) -> VPath {
+        let mut names = self.names.clone();
+        names.push(Name::new(name));
+        VPath::from_names(names)
+    }
+
+    /// Whether `self` is `other` or lies below it.
+    pub fn starts_with(&self, other: &VPath) -> bool {
+        self.names.len() >= other.names.len() && self.names[..other.names.len()] == other.names[..]
+    }
+
+    /// The canonical text form: `/` or `/a/b`.
+    pub fn as_string(&self) -> String {
+        join_names(&self.names)
+    }
+}
+
+/// `/a/b` from `["a", "b"]`; `/` from `[]`.
+pub(crate) fn join_names(names: &[Name]) -> String {
+    if names.is_empty() {
+        return "/".to_string();
+    }
+    let mut s = String::with_capacity(names.iter().map(|n| n.len() + 1).sum());
+    for n in names {
+        s.push('/');
+        s.push_str(n);
+    }
+    s
+}
+
+/// `parent + "/" + name` for canonical text paths.
+pub(crate) fn join_str(parent: &str, name: &str) -> String {
+    if parent == "/" {
+        format!("/{name}")
+    } else {
+        format!("{parent}/{name}")
+    }
+}
+
+impl fmt::Display for VPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_string())
+    }
+}
+
+impl fmt::Debug for VPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VPath({})", self.as_string())
+    }
+}
+
+/// `str::floor_char_boundary` is unstable; this is the same for our one use.
+trait FloorCharBoundary {
+    fn floor_char_boundary_compat(&self, i: usize) -> usize;
+}
+
+impl FloorCharBoundary for str {
+    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
+        if i >= self.len() {
+            return self.len();
+        }
+        while !self.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(p: &str) -> String {
+        VPath::parse_str(p).unwrap().as_string()
+    }
+
+    #[test]
+    fn normalises_dots_and_slashes() {
+        assert_eq!(norm("/"), "/");
+        assert_eq!(norm("a/b"), "/a/b");
+        assert_eq!(norm("/a//b///c"), "/a/b/c");
+        assert_eq!(norm("/a/./b/."), "/a/b");
+        assert_eq!(norm("/a/b/../c"), "/a/c");
+        assert_eq!(norm("/../../a"), "/a");
+        assert_eq!(norm("a/../.."), "/");
+        assert_eq!(norm("."), "/");
+        assert_eq!(norm("//"), "/");
+    }
+
+    #[test]
+    fn trailing_slash_means_directory() {
+        assert!(VPath::parse_str("/a/").unwrap().must_be_dir());
+        assert!(VPath::parse_str("/a/.").unwrap().must_be_dir());
+        assert!(VPath::parse_str("/a/b/..").unwrap().must_be_dir());
+        assert!(!VPath::parse_str("/a").unwrap().must_be_dir());
+        assert_eq!(norm("/a/"), "/a");
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let e = VPath::parse_str("").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let e = VPath::parse_str("/a\0b").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let long = "x".repeat(256);
+        let e = VPath::parse_str(&format!("/{long}")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidFilename);
+        let e = VPath::parse_str(&"/abc".repeat(1100)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidFilename);
+        assert!(VPath::parse_str(&format!("/{}", "x".repeat(255))).is_ok());
+    }
+
+    #[test]
+    fn non_utf8_is_invalid_input() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let p = Path::new(OsStr::from_bytes(b"/a\xffb"));
+        assert_eq!(
+            VPath::parse(p).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+    }
+
+    #[test]
+    fn helpers() {
+        let p = VPath::parse_str("/a/b/c").unwrap();
+        assert_eq!(p.file_name(), Some("c"));
+        assert_eq!(p.parent().as_string(), "/a/b");
+        assert!(p.starts_with(&VPath::parse_str("/a").unwrap()));
+        assert!(!VPath::parse_str("/ab")
+            .unwrap()
+            .starts_with(&VPath::parse_str("/a").unwrap()));
+        assert_eq!(VPath::root().join("x").as_string(), "/x");
+        assert_eq!(join_str("/", "x"), "/x");
+        assert_eq!(join_str("/a", "x"), "/a/x");
+    }
+}

@@ -1,0 +1,553 @@
+//! Every operation on a tree, as a function of a `Root` (reads) or a `&mut Root` (writes).
+//!
+//! These functions are the semantics of memfs: each checks what Linux checks, in the order
+//! Linux checks it, so the `ErrorKind`s match a real filesystem. They never publish anything:
+//! `MemFs` runs the write functions on a private copy of the root inside its commit loop, and
+//! `Transaction` runs them on its own private root. A write function that returns `Err` may have
+//! copied nodes of its private root, but the caller then throws that root away.
+
+use std::borrow::Cow;
+use std::io;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::node::{
+    Dir, FileNode, Meta, Node, SymlinkNode, UserMeta, DEFAULT_FILE_MODE, DEFAULT_SYMLINK_MODE,
+};
+use super::resolve::{dir_at, node_at, resolve};
+use crate::blob::{BlobStore, Content};
+use crate::error;
+use crate::path::{Name, VPath};
+use crate::sync::{AtomicU64, Ordering};
+
+/// One published version of the whole tree.
+#[derive(Clone)]
+pub(crate) struct Root {
+    /// Always a `Node::Dir`.
+    pub node: Node,
+    /// Incremented by every commit.
+    pub generation: u64,
+}
+
+impl Root {
+    pub(crate) fn empty() -> Self {
+        Root {
+            node: Node::Dir(Arc::new(Dir::new(1))),
+            generation: 0,
+        }
+    }
+}
+
+/// What a write needs besides the tree: the chunk store and the inode counter.
+pub(crate) struct WriteCtx<'a> {
+    pub store: &'a BlobStore,
+    pub inos: &'a AtomicU64,
+}
+
+impl WriteCtx<'_> {
+    pub(crate) fn next_ino(&self) -> u64 {
+        self.inos.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// How a write opens its file (the subset of `open(2)` flags that matter to the tree).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Create {
+    /// The file must exist.
+    No,
+    /// Create it if missing (`O_CREAT`).
+    IfMissing,
+    /// It must not exist (`O_CREAT | O_EXCL`).
+    New,
+}
+
+/// The directory at a canonical path, made private (copied if shared) for mutation.
+pub(crate) fn dir_mut<'a>(root: &'a mut Root, canon: &[Name]) -> io::Result<&'a mut Dir> {
+    let mut cur = &mut root.node;
+    for name in canon {
+        match cur {
+            Node::Dir(d) => {
+                cur = Arc::make_mut(d)
+                    .children
+                    .get_mut(name)
+                    .ok_or_else(|| error::not_found(super::resolve::display(canon)))?;
+            }
+            _ => return Err(error::not_a_directory(super::resolve::display(canon))),
+        }
+    }
+    match cur {
+        Node::Dir(d) => Ok(Arc::make_mut(d)),
+        _ => Err(error::not_a_directory(super::resolve::display(canon))),
+    }
+}
+
+/// The node at a canonical path, made private for mutation.
+pub(crate) fn node_mut<'a>(root: &'a mut Root, canon: &[Name]) -> io::Result<&'a mut Node> {
+    let Some((last, parent)) = canon.split_last() else {
+        return Ok(&mut root.node);
+    };
+    dir_mut(root, parent)?
+        .children
+        .get_mut(last)
+        .ok_or_else(|| error::not_found(super::resolve::display(canon)))
+}
+
+fn split(canon: &[Name]) -> (&[Name], &Name) {
+    let (last, parent) = canon.split_last().expect("split of a non-root path");
+    (parent, last)
+}
+
+/// Inserts `node` as `canon` (whose parent exists), touching the parent's mtime.
+pub(crate) fn insert(root: &mut Root, canon: &[Name], node: Node) -> io::Result<()> {
+    let (parent, last) = split(canon);
+    let dir = dir_mut(root, parent)?;
+    dir.children.insert(last.clone(), node);
+    dir.meta.touch();
+    Ok(())
+}
+
+/// Removes the entry `canon`, touching the parent's mtime; returns it.
+pub(crate) fn detach(root: &mut Root, canon: &[Name]) -> io::Result<Node> {
+    let (parent, last) = split(canon);
+    let dir = dir_mut(root, parent)?;
+    let node = dir
+        .children
+        .remove(last)
+        .ok_or_else(|| error::not_found(super::resolve::display(canon)))?;
+    dir.meta.touch();
+    Ok(node)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+/// `stat` (follow = true) or `lstat` (follow = false).
+pub(crate) fn stat(root: &Root, path: &VPath, follow: bool) -> io::Result<Node> {
+    let canon = resolve(&root.node, path, follow)?;
+    let node = node_at(&root.node, &canon).ok_or_else(|| error::not_found(path))?;
+    if path.must_be_dir() && !node.is_dir() {
+        return Err(error::not_a_directory(path));
+    }
+    Ok(node.clone())
+}
+
+/// The content of a regular file, as `open(O_RDONLY)` + `read` sees it.
+pub(crate) fn file_content(root: &Root, path: &VPath) -> io::Result<(Content, Meta)> {
+    match stat(root, path, true)? {
+        Node::File(f) => Ok((f.content.clone(), f.meta.clone())),
+        Node::Dir(_) => Err(error::is_a_directory(path)),
+        Node::Symlink(_) => Err(error::not_found(path)),
+    }
+}
+
+/// The directory at `path` (followed), for listing.
+pub(crate) fn list_dir(root: &Root, path: &VPath) -> io::Result<(Arc<Dir>, String)> {
+    let canon = resolve(&root.node, path, true)?;
+    match node_at(&root.node, &canon) {
+        None => Err(error::not_found(path)),
+        Some(Node::Dir(d)) => Ok((d.clone(), super::resolve::display(&canon))),
+        Some(_) => Err(error::not_a_directory(path)),
+    }
+}
+
+/// `readlink`.
+pub(crate) fn read_link(root: &Root, path: &VPath) -> io::Result<String> {
+    match stat(root, path, false)? {
+        Node::Symlink(s) => Ok(s.target.clone()),
+        _ => Err(error::invalid_input(format!("not a symbolic link: {path}"))),
+    }
+}
+
+/// The canonical text path of `path` (all symlinks followed); it must exist.
+pub(crate) fn canonicalize(root: &Root, path: &VPath) -> io::Result<String> {
+    let canon = resolve(&root.node, path, true)?;
+    node_at(&root.node, &canon).ok_or_else(|| error::not_found(path))?;
+    Ok(super::resolve::display(&canon))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+/// `mkdir`.
+pub(crate) fn create_dir(root: &mut Root, ctx: &WriteCtx, path: &VPath) -> io::Result<()> {
+    if path.is_root() {
+        return Err(error::already_exists(path));
+    }
+    let canon = resolve(&root.node, path, false)?.into_owned();
+    if node_at(&root.node, &canon).is_some() {
+        return Err(error::already_exists(path));
+    }
+    insert(root, &canon, Node::Dir(Arc::new(Dir::new(ctx.next_ino()))))
+}
+
+/// `create_dir_all`, with `std::fs::create_dir_all`'s rules.
+pub(crate) fn create_dir_all(root: &mut Root, ctx: &WriteCtx, path: &VPath) -> io::Result<()> {
+    // Find the deepest existing ancestor, then create the rest in order.
+    let names = path.names();
+    let mut missing_from = names.len();
+    loop {
+        let prefix = VPath::from_names(names[..missing_from].to_vec());
+        match stat(root, &prefix, true) {
+            Ok(Node::Dir(_)) => break,
+            Ok(_) => {
+                return if missing_from == names.len() {
+                    Err(error::already_exists(path))
+                } else {
+                    Err(error::not_a_directory(path))
+                };
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound && missing_from > 0 => {
+                missing_from -= 1;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+            Err(e) => return Err(e),
+        }
+    }
+    for end in missing_from + 1..=names.len() {
+        let prefix = VPath::from_names(names[..end].to_vec());
+        match create_dir(root, ctx, &prefix) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // A dangling symlink in the way: Linux answers EEXIST, std keeps it.
+                if !matches!(stat(root, &prefix, true), Ok(Node::Dir(_))) {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Resolves `path` for an `open` that may write, checking the Linux rules; returns the
+/// canonical path and the existing file, if any.
+fn open_for_write<'p>(
+    root: &Root,
+    path: &'p VPath,
+    create: Create,
+) -> io::Result<(Cow<'p, [Name]>, Option<Arc<FileNode>>)> {
+    if path.is_root() {
+        return Err(if create == Create::New {
+            error::already_exists(path)
+        } else {
+            error::is_a_directory(path)
+        });
+    }
+    let follow = create != Create::New;
+    let canon = resolve(&root.node, path, follow)?;
+    match node_at(&root.node, &canon) {
+        Some(_) if create == Create::New => Err(error::already_exists(path)),
+        Some(Node::Dir(_)) => Err(error::is_a_directory(path)),
+        Some(Node::File(_)) if path.must_be_dir() => Err(if create == Create::No {
+            error::not_a_directory(path)
+        } else {
+            error::is_a_directory(path)
+        }),
+        Some(Node::File(f)) => {
+            let f = f.clone();
+            Ok((canon, Some(f)))
+        }
+        // A symlink still here after following: a loop would have errored, so it is dangling
+        // (not followed because O_EXCL) - covered above. Treat like missing.
+        Some(Node::Symlink(_)) | None => {
+            if create == Create::No {
+                Err(error::not_found(path))
+            } else if path.must_be_dir() {
+                Err(error::is_a_directory(path))
+            } else {
+                Ok((canon, None))
+            }
+        }
+    }
+}
+
+/// Checks that `path` can be opened with these flags, without changing anything (the check
+/// `File` handles do at open time). Returns the current content if the file exists.
+pub(crate) fn check_open_write(
+    root: &Root,
+    path: &VPath,
+    create: Create,
+) -> io::Result<Option<Arc<FileNode>>> {
+    open_for_write(root, path, create).map(|(_, f)| f)
+}
+
+/// How a write changes the file's bytes.
+pub(crate) enum WriteData<'a> {
+    /// Replace everything (`O_TRUNC` + write).
+    Replace(Content),
+    /// Append these bytes at the end (`O_APPEND`).
+    Append(&'a [u8]),
+    /// Set the length, zero-filling (`ftruncate`).
+    SetLen(u64),
+}
+
+/// Opens `path` with `create` and applies `data`; returns the new length.
+pub(crate) fn write_file(
+    root: &mut Root,
+    ctx: &WriteCtx,
+    path: &VPath,
+    create: Create,
+    data: WriteData,
+) -> io::Result<u64> {
+    let (canon, existing) = open_for_write(root, path, create)?;
+    let canon = canon.into_owned();
+    let old = existing
+        .as_ref()
+        .map(|f| f.content.clone())
+        .unwrap_or_default();
+    let content = match data {
+        WriteData::Replace(c) => c,
+        WriteData::Append(bytes) if bytes.is_empty() => old,
+        WriteData::Append(bytes) => {
+            let mut all = old.to_vec();
+            all.extend_from_slice(bytes);
+            Content::from_bytes(ctx.store, &all)
+        }
+        WriteData::SetLen(len) if len == old.len() => old,
+        WriteData::SetLen(len) => {
+            let mut all = old.to_vec();
+            all.resize(len as usize, 0);
+            Content::from_bytes(ctx.store, &all)
+        }
+    };
+    let len = content.len();
+    match existing {
+        Some(_) => {
+            let node = node_mut(root, &canon)?;
+            if let Node::File(f) = node {
+                let f = Arc::make_mut(f);
+                f.content = content;
+                f.meta.touch();
+            }
+        }
+        None => {
+            let node = FileNode {
+                content,
+                meta: Meta::new(ctx.next_ino(), DEFAULT_FILE_MODE),
+            };
+            insert(root, &canon, Node::File(Arc::new(node)))?;
+        }
+    }
+    Ok(len)
+}
+
+/// `unlink`.
+pub(crate) fn remove_file(root: &mut Root, path: &VPath) -> io::Result<()> {
+    if path.is_root() {
+        return Err(error::is_a_directory(path));
+    }
+    let canon = resolve(&root.node, path, false)?.into_owned();
+    match node_at(&root.node, &canon) {
+        None => Err(error::not_found(path)),
+        Some(Node::Dir(_)) => Err(error::is_a_directory(path)),
+        Some(_) if path.must_be_dir() => Err(error::not_a_directory(path)),
+        Some(_) => detach(root, &canon).map(drop),
+    }
+}
+
+/// `rmdir`.
+pub(crate) fn remove_dir(root: &mut Root, path: &VPath) -> io::Result<()> {
+    if path.is_root() {
+        return Err(error::busy(path));
+    }
+    let canon = resolve(&root.node, path, false)?.into_owned();
+    match node_at(&root.node, &canon) {
+        None => Err(error::not_found(path)),
+        Some(Node::Dir(d)) if !d.children.is_empty() => Err(error::not_empty(path)),
+        Some(Node::Dir(_)) => detach(root, &canon).map(drop),
+        Some(_) => Err(error::not_a_directory(path)),
+    }
+}
+
+/// `std::fs::remove_dir_all`: a symlink is removed itself; a file is `NotADirectory`.
+pub(crate) fn remove_dir_all(root: &mut Root, path: &VPath) -> io::Result<()> {
+    match stat(root, path, false)? {
+        Node::Symlink(_) => remove_file(root, path),
+        Node::File(_) => Err(error::not_a_directory(path)),
+        Node::Dir(_) if path.is_root() => Err(error::busy(path)),
+        Node::Dir(_) => {
+            let canon = resolve(&root.node, path, false)?.into_owned();
+            detach(root, &canon).map(drop)
+        }
+    }
+}
+
+/// `rename(2)`, with Linux's checks in Linux's order.
+pub(crate) fn rename(root: &mut Root, from: &VPath, to: &VPath) -> io::Result<()> {
+    if from.is_root() {
+        return Err(error::busy(from));
+    }
+    if to.is_root() {
+        return Err(error::busy(to));
+    }
+    let src = resolve(&root.node, from, false)?.into_owned();
+    let dst = resolve(&root.node, to, false)?.into_owned();
+    let src_node = node_at(&root.node, &src).ok_or_else(|| error::not_found(from))?;
+    if !src_node.is_dir() && (from.must_be_dir() || to.must_be_dir()) {
+        return Err(error::not_a_directory(if from.must_be_dir() {
+            from
+        } else {
+            to
+        }));
+    }
+    if dst.len() > src.len() && dst.starts_with(&src) {
+        return Err(error::invalid_input(format!(
+            "cannot move {from} into its own subdirectory {to}"
+        )));
+    }
+    if src.len() > dst.len() && src.starts_with(&dst) {
+        return Err(error::not_empty(to));
+    }
+    if src == dst {
+        return Ok(());
+    }
+    if let Some(dst_node) = node_at(&root.node, &dst) {
+        match (src_node, dst_node) {
+            (Node::Dir(_), Node::Dir(d)) if !d.children.is_empty() => {
+                return Err(error::not_empty(to))
+            }
+            (Node::Dir(_), Node::Dir(_)) => {}
+            (Node::Dir(_), _) => return Err(error::not_a_directory(to)),
+            (_, Node::Dir(_)) => return Err(error::is_a_directory(to)),
+            _ => {}
+        }
+    }
+    let mut node = detach(root, &src)?;
+    node.meta_mut().changed = SystemTime::now();
+    insert(root, &dst, node)
+}
+
+/// `std::fs::copy`: the destination gets the source's bytes (shared, not copied), permissions
+/// and user metadata; returns the number of bytes.
+pub(crate) fn copy(root: &mut Root, ctx: &WriteCtx, from: &VPath, to: &VPath) -> io::Result<u64> {
+    let src = match stat(root, from, true)? {
+        Node::File(f) => f,
+        _ => {
+            return Err(error::invalid_input(format!(
+                "the source path is neither a regular file nor a symlink to a regular file: {from}"
+            )))
+        }
+    };
+    let (canon, existing) = open_for_write(root, to, Create::IfMissing)?;
+    let canon = canon.into_owned();
+    if let Some(dst) = &existing {
+        if Arc::ptr_eq(dst, &src) {
+            // Like std::fs::copy onto itself: the open with O_TRUNC empties the file first.
+            write_file(
+                root,
+                ctx,
+                to,
+                Create::IfMissing,
+                WriteData::Replace(Content::default()),
+            )?;
+            return Ok(0);
+        }
+    }
+    let len = src.content.len();
+    match existing {
+        Some(_) => {
+            if let Node::File(f) = node_mut(root, &canon)? {
+                let f = Arc::make_mut(f);
+                f.content = src.content.clone();
+                f.meta.mode = src.meta.mode;
+                f.meta.user = src.meta.user.clone();
+                f.meta.touch();
+            }
+        }
+        None => {
+            let mut meta = Meta::new(ctx.next_ino(), src.meta.mode);
+            meta.user = src.meta.user.clone();
+            let node = FileNode {
+                content: src.content.clone(),
+                meta,
+            };
+            insert(root, &canon, Node::File(Arc::new(node)))?;
+        }
+    }
+    Ok(len)
+}
+
+/// `chmod`.
+pub(crate) fn set_permissions(root: &mut Root, path: &VPath, mode: u32) -> io::Result<()> {
+    let canon = resolve(&root.node, path, true)?.into_owned();
+    if node_at(&root.node, &canon).is_none() {
+        return Err(error::not_found(path));
+    }
+    let meta = node_mut(root, &canon)?.meta_mut();
+    meta.mode = mode & 0o7777;
+    meta.changed = SystemTime::now();
+    Ok(())
+}
+
+/// `utimensat`: `None` leaves a time unchanged.
+pub(crate) fn set_times(
+    root: &mut Root,
+    path: &VPath,
+    accessed: Option<SystemTime>,
+    modified: Option<SystemTime>,
+) -> io::Result<()> {
+    let canon = resolve(&root.node, path, true)?.into_owned();
+    if node_at(&root.node, &canon).is_none() {
+        return Err(error::not_found(path));
+    }
+    let meta = node_mut(root, &canon)?.meta_mut();
+    if let Some(t) = accessed {
+        meta.accessed = t;
+    }
+    if let Some(t) = modified {
+        meta.modified = t;
+    }
+    meta.changed = SystemTime::now();
+    Ok(())
+}
+
+/// Replaces the user metadata of `path` (`None` clears it).
+pub(crate) fn set_user_meta(
+    root: &mut Root,
+    path: &VPath,
+    user: Option<UserMeta>,
+) -> io::Result<()> {
+    let canon = resolve(&root.node, path, true)?.into_owned();
+    if node_at(&root.node, &canon).is_none() {
+        return Err(error::not_found(path));
+    }
+    let meta = node_mut(root, &canon)?.meta_mut();
+    meta.user = user;
+    meta.changed = SystemTime::now();
+    Ok(())
+}
+
+/// `symlink(target, path)`.
+pub(crate) fn symlink(
+    root: &mut Root,
+    ctx: &WriteCtx,
+    target: &str,
+    path: &VPath,
+) -> io::Result<()> {
+    if path.is_root() {
+        return Err(error::already_exists(path));
+    }
+    if target.is_empty() {
+        return Err(error::not_found("(empty symlink target)"));
+    }
+    if target.as_bytes().contains(&0) {
+        return Err(error::invalid_input("symlink target contains a NUL byte"));
+    }
+    let canon = resolve(&root.node, path, false)?.into_owned();
+    if node_at(&root.node, &canon).is_some() {
+        return Err(error::already_exists(path));
+    }
+    if path.must_be_dir() {
+        return Err(error::not_found(path));
+    }
+    let node = SymlinkNode {
+        target: target.to_string(),
+        meta: Meta::new(ctx.next_ino(), DEFAULT_SYMLINK_MODE),
+    };
+    insert(root, &canon, Node::Symlink(Arc::new(node)))
+}
+
+/// Whether a directory exists at `canon` (used by transactions and import code).
+pub(crate) fn is_dir_at(root: &Root, canon: &[Name]) -> bool {
+    dir_at(&root.node, canon).is_some()
+}

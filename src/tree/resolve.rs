@@ -1,0 +1,134 @@
+//! Path resolution: from a `VPath` to a canonical list of names with no symlink in it.
+//!
+//! Resolution checks what Linux's path walk checks, in the same order: every component but the
+//! last must exist (`ENOENT`) and be a directory (`ENOTDIR`); symlinks in the middle are always
+//! followed, the last one only when asked; more than 40 hops is `ELOOP`. The fast path (no
+//! symlink met) borrows the caller's names and allocates nothing.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::io;
+
+use super::node::{Dir, Node};
+use crate::error;
+use crate::path::{join_names, Name, VPath};
+
+/// Linux's limit on symlinks followed during one lookup.
+const MAX_HOPS: usize = 40;
+
+/// Returns the node at a canonical path (no symlinks inside), if any.
+pub(crate) fn node_at<'a>(root: &'a Node, canon: &[Name]) -> Option<&'a Node> {
+    let mut cur = root;
+    for name in canon {
+        match cur {
+            Node::Dir(d) => cur = d.children.get(name)?,
+            _ => return None,
+        }
+    }
+    Some(cur)
+}
+
+/// Returns the directory at a canonical path, if there is one.
+pub(crate) fn dir_at<'a>(root: &'a Node, canon: &[Name]) -> Option<&'a Dir> {
+    match node_at(root, canon)? {
+        Node::Dir(d) => Some(d),
+        _ => None,
+    }
+}
+
+/// Resolves `path` against `root`. On success every name but the last of the result is an
+/// existing directory; the last may not exist. With `follow_last`, a symlink as the last
+/// component is followed (a trailing `/` always follows).
+pub(crate) fn resolve<'p>(
+    root: &Node,
+    path: &'p VPath,
+    follow_last: bool,
+) -> io::Result<Cow<'p, [Name]>> {
+    let names = path.names();
+    let follow_last = follow_last || path.must_be_dir();
+    let mut cur = root;
+    for (i, name) in names.iter().enumerate() {
+        let last = i + 1 == names.len();
+        let Node::Dir(dir) = cur else {
+            // A file before the last component is rejected below, so this is not reached.
+            return Err(error::not_a_directory(path));
+        };
+        match dir.children.get(name) {
+            None if last => return Ok(Cow::Borrowed(names)),
+            None => return Err(error::not_found(path)),
+            Some(Node::Symlink(_)) if !(last && !follow_last) => {
+                return slow_resolve(root, path, follow_last).map(Cow::Owned);
+            }
+            Some(Node::File(_)) if !last => return Err(error::not_a_directory(path)),
+            Some(node) => cur = node,
+        }
+    }
+    Ok(Cow::Borrowed(names))
+}
+
+enum Step {
+    Name(Name),
+    Parent,
+}
+
+/// The general resolution, used once a symlink is met.
+fn slow_resolve(root: &Node, path: &VPath, follow_last: bool) -> io::Result<Vec<Name>> {
+    let mut canon: Vec<Name> = Vec::with_capacity(path.names().len());
+    let mut rest: VecDeque<Step> = path.names().iter().cloned().map(Step::Name).collect();
+    let mut hops = 0;
+    while let Some(step) = rest.pop_front() {
+        let name = match step {
+            Step::Parent => {
+                canon.pop();
+                continue;
+            }
+            Step::Name(n) => n,
+        };
+        let last = rest.is_empty();
+        let Some(dir) = dir_at(root, &canon) else {
+            return Err(error::not_a_directory(path));
+        };
+        match dir.children.get(&name) {
+            None if last => {
+                canon.push(name);
+                return Ok(canon);
+            }
+            None => return Err(error::not_found(path)),
+            Some(Node::Dir(_)) => canon.push(name),
+            Some(Node::File(_)) if last => {
+                canon.push(name);
+                return Ok(canon);
+            }
+            Some(Node::File(_)) => return Err(error::not_a_directory(path)),
+            Some(Node::Symlink(_)) if last && !follow_last => {
+                canon.push(name);
+                return Ok(canon);
+            }
+            Some(Node::Symlink(link)) => {
+                hops += 1;
+                if hops > MAX_HOPS {
+                    return Err(error::too_many_links(path));
+                }
+                if link.target.is_empty() {
+                    return Err(error::not_found(path));
+                }
+                if link.target.starts_with('/') {
+                    canon.clear();
+                }
+                for part in link.target.split('/').rev() {
+                    match part {
+                        "" | "." => {}
+                        ".." => rest.push_front(Step::Parent),
+                        n => rest.push_front(Step::Name(Name::new(n))),
+                    }
+                }
+            }
+        }
+    }
+    Ok(canon)
+}
+
+/// The canonical path as text, for messages and results.
+pub(crate) fn display(canon: &[Name]) -> String {
+    join_names(canon)
+}

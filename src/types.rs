@@ -1,0 +1,176 @@
+//! The public value types of the read API: `Metadata`, `Permissions`, `FileType`, `DirEntry`,
+//! `Stats`. They are plain snapshots of a node's state, detached from the tree.
+
+use std::io;
+use std::time::SystemTime;
+
+use crate::tree::node::Node;
+
+/// The kind of a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FileType {
+    File,
+    Dir,
+    Symlink,
+}
+
+impl FileType {
+    pub fn is_file(&self) -> bool {
+        *self == FileType::File
+    }
+    pub fn is_dir(&self) -> bool {
+        *self == FileType::Dir
+    }
+    pub fn is_symlink(&self) -> bool {
+        *self == FileType::Symlink
+    }
+}
+
+/// Permission bits of a node (memfs stores them; it does not enforce them, like root on Linux).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Permissions {
+    mode: u32,
+}
+
+impl Permissions {
+    pub fn from_mode(mode: u32) -> Self {
+        Permissions {
+            mode: mode & 0o7777,
+        }
+    }
+    /// The permission bits (`0o644`, ...), without the file type.
+    pub fn mode(&self) -> u32 {
+        self.mode
+    }
+    /// Whether no write bit is set.
+    pub fn readonly(&self) -> bool {
+        self.mode & 0o222 == 0
+    }
+}
+
+/// What `stat` says about a node, as of the moment it was taken.
+#[derive(Clone, Debug)]
+pub struct Metadata {
+    file_type: FileType,
+    len: u64,
+    mode: u32,
+    ino: u64,
+    created: SystemTime,
+    modified: SystemTime,
+    accessed: SystemTime,
+    changed: SystemTime,
+}
+
+impl Metadata {
+    pub(crate) fn of(node: &Node) -> Self {
+        let m = node.meta();
+        Metadata {
+            file_type: node.file_type(),
+            len: node.len(),
+            mode: m.mode,
+            ino: m.ino,
+            created: m.created,
+            modified: m.modified,
+            accessed: m.accessed,
+            changed: m.changed,
+        }
+    }
+
+    pub(crate) fn set_len_for_handle(&mut self, len: u64) {
+        self.len = len;
+    }
+
+    /// Size in bytes (a directory reports 4096, a symlink its target's length).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+    /// Whether the size is 0.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn is_file(&self) -> bool {
+        self.file_type.is_file()
+    }
+    pub fn is_dir(&self) -> bool {
+        self.file_type.is_dir()
+    }
+    pub fn is_symlink(&self) -> bool {
+        self.file_type.is_symlink()
+    }
+    pub fn file_type(&self) -> FileType {
+        self.file_type
+    }
+    pub fn permissions(&self) -> Permissions {
+        Permissions::from_mode(self.mode)
+    }
+    /// Permission bits plus the file-type bits, as `st_mode`.
+    pub fn mode(&self) -> u32 {
+        let kind = match self.file_type {
+            FileType::File => 0o100000,
+            FileType::Dir => 0o040000,
+            FileType::Symlink => 0o120000,
+        };
+        kind | self.mode
+    }
+    /// The inode number: stable for the node's lifetime (kept across rename).
+    pub fn ino(&self) -> u64 {
+        self.ino
+    }
+    pub fn modified(&self) -> io::Result<SystemTime> {
+        Ok(self.modified)
+    }
+    pub fn created(&self) -> io::Result<SystemTime> {
+        Ok(self.created)
+    }
+    pub fn accessed(&self) -> io::Result<SystemTime> {
+        Ok(self.accessed)
+    }
+    /// Last status change (ctime).
+    pub fn changed(&self) -> io::Result<SystemTime> {
+        Ok(self.changed)
+    }
+}
+
+/// One entry of `read_dir`.
+#[derive(Clone, Debug)]
+pub struct DirEntry {
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) metadata: Metadata,
+}
+
+impl DirEntry {
+    /// The entry's name.
+    pub fn file_name(&self) -> String {
+        self.name.clone()
+    }
+    /// The entry's full path (the listed directory's path joined with the name).
+    pub fn path(&self) -> String {
+        self.path.clone()
+    }
+    /// The entry's metadata (not following a symlink, like `std::fs::DirEntry`).
+    pub fn metadata(&self) -> io::Result<Metadata> {
+        Ok(self.metadata.clone())
+    }
+    pub fn file_type(&self) -> io::Result<FileType> {
+        Ok(self.metadata.file_type())
+    }
+}
+
+/// Sizes of a filesystem (or snapshot): see `MemFs::stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Regular files in the live tree.
+    pub files: u64,
+    /// Directories in the live tree, `/` included.
+    pub dirs: u64,
+    /// Symbolic links in the live tree.
+    pub symlinks: u64,
+    /// Sum of the live files' lengths.
+    pub logical_bytes: u64,
+    /// Bytes actually held: distinct chunks in the store (shared with live snapshots) plus
+    /// small contents stored inline in the live tree.
+    pub stored_bytes: u64,
+    /// Distinct chunks in the store.
+    pub blobs: u64,
+}

@@ -1,0 +1,217 @@
+//! The read API over one version of the tree, shared by `MemFs` (the current version),
+//! `Snapshot` (a pinned version) and `Transaction` (a private version).
+//!
+//! Each function takes a `&Root` and never blocks; `read_api!` turns them into inherent methods
+//! of a type that can hand out its root, so the three types expose the same names without
+//! three copies of the code.
+
+use std::io;
+use std::sync::Arc;
+
+use crate::blob::BlobStore;
+use crate::error;
+use crate::path::{join_str, VPath};
+use crate::tree::node::{Dir, Node};
+use crate::tree::ops::{self, Root};
+use crate::types::{DirEntry, Metadata, Stats};
+
+pub(crate) fn metadata(root: &Root, p: &VPath) -> io::Result<Metadata> {
+    ops::stat(root, p, true).map(|n| Metadata::of(&n))
+}
+
+pub(crate) fn symlink_metadata(root: &Root, p: &VPath) -> io::Result<Metadata> {
+    ops::stat(root, p, false).map(|n| Metadata::of(&n))
+}
+
+pub(crate) fn read(root: &Root, p: &VPath) -> io::Result<Vec<u8>> {
+    ops::file_content(root, p).map(|(c, _)| c.to_vec())
+}
+
+pub(crate) fn read_to_string(root: &Root, p: &VPath) -> io::Result<String> {
+    String::from_utf8(read(root, p)?)
+        .map_err(|_| error::invalid_data(format!("stream did not contain valid UTF-8: {p}")))
+}
+
+pub(crate) fn read_dir(root: &Root, p: &VPath) -> io::Result<Vec<DirEntry>> {
+    let (dir, path) = ops::list_dir(root, p)?;
+    Ok(dir
+        .children
+        .iter()
+        .map(|(name, node)| DirEntry {
+            name: name.to_string(),
+            path: join_str(&path, name),
+            metadata: Metadata::of(node),
+        })
+        .collect())
+}
+
+pub(crate) fn listdir(root: &Root, p: &VPath) -> io::Result<Vec<String>> {
+    let (dir, _) = ops::list_dir(root, p)?;
+    Ok(dir.children.keys().map(|k| k.to_string()).collect())
+}
+
+pub(crate) fn exists(root: &Root, p: &VPath) -> bool {
+    ops::stat(root, p, true).is_ok()
+}
+
+pub(crate) fn isfile(root: &Root, p: &VPath) -> bool {
+    matches!(ops::stat(root, p, true), Ok(Node::File(_)))
+}
+
+pub(crate) fn isdir(root: &Root, p: &VPath) -> bool {
+    matches!(ops::stat(root, p, true), Ok(Node::Dir(_)))
+}
+
+pub(crate) fn walk(root: &Root, p: &VPath) -> io::Result<Walk> {
+    let (dir, path) = ops::list_dir(root, p)?;
+    Ok(Walk {
+        stack: vec![(path, dir)],
+    })
+}
+
+pub(crate) fn stats(root: &Root, store: &BlobStore) -> Stats {
+    let mut s = Stats {
+        stored_bytes: store.stored_bytes(),
+        blobs: store.blob_count() as u64,
+        ..Stats::default()
+    };
+    let mut stack: Vec<&Node> = vec![&root.node];
+    while let Some(node) = stack.pop() {
+        match node {
+            Node::Dir(d) => {
+                s.dirs += 1;
+                stack.extend(d.children.values());
+            }
+            Node::File(f) => {
+                s.files += 1;
+                s.logical_bytes += f.content.len();
+                s.stored_bytes += f.content.inline_bytes();
+            }
+            Node::Symlink(_) => s.symlinks += 1,
+        }
+    }
+    s
+}
+
+/// `os.walk`: top-down, directories visited in sorted order; each item is
+/// `(dirpath, dirnames, filenames)` with both lists sorted. Symlinks are listed (under
+/// filenames, or dirnames if they point to a directory) but not followed. A `Walk` reads the
+/// version of the tree it was created on, whatever happens to the filesystem meanwhile.
+pub struct Walk {
+    stack: Vec<(String, Arc<Dir>)>,
+}
+
+impl Iterator for Walk {
+    type Item = (String, Vec<String>, Vec<String>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (path, dir) = self.stack.pop()?;
+        let mut dirs = Vec::new();
+        let mut files = Vec::new();
+        let mut sub = Vec::new();
+        for (name, node) in dir.children.iter() {
+            match node {
+                Node::Dir(d) => {
+                    dirs.push(name.to_string());
+                    sub.push((join_str(&path, name), d.clone()));
+                }
+                _ => files.push(name.to_string()),
+            }
+        }
+        self.stack.extend(sub.into_iter().rev());
+        Some((path, dirs, files))
+    }
+}
+
+/// Generates the read API as inherent methods of `$ty`, which must have
+/// `fn with_root<R>(&self, f: impl FnOnce(&Root) -> R) -> R`.
+macro_rules! read_api {
+    ($ty:ty) => {
+        impl $ty {
+            /// Metadata of `p`, following symlinks (`std::fs::metadata`).
+            pub fn metadata(
+                &self,
+                p: impl AsRef<std::path::Path>,
+            ) -> std::io::Result<$crate::Metadata> {
+                let p = $crate::path::VPath::parse(p)?;
+                self.with_root(|r| $crate::view::metadata(r, &p))
+            }
+            /// Metadata of `p` itself, not following a final symlink.
+            pub fn symlink_metadata(
+                &self,
+                p: impl AsRef<std::path::Path>,
+            ) -> std::io::Result<$crate::Metadata> {
+                let p = $crate::path::VPath::parse(p)?;
+                self.with_root(|r| $crate::view::symlink_metadata(r, &p))
+            }
+            /// The whole content of a file.
+            pub fn read(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<Vec<u8>> {
+                let p = $crate::path::VPath::parse(p)?;
+                self.with_root(|r| $crate::view::read(r, &p))
+            }
+            /// The content of a file as UTF-8 (`InvalidData` if it is not).
+            pub fn read_to_string(
+                &self,
+                p: impl AsRef<std::path::Path>,
+            ) -> std::io::Result<String> {
+                let p = $crate::path::VPath::parse(p)?;
+                self.with_root(|r| $crate::view::read_to_string(r, &p))
+            }
+            /// Python-style name for [`Self::read_to_string`].
+            pub fn readfile(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+                self.read_to_string(p)
+            }
+            /// Python-style name for [`Self::read`].
+            pub fn readfilebytes(
+                &self,
+                p: impl AsRef<std::path::Path>,
+            ) -> std::io::Result<Vec<u8>> {
+                self.read(p)
+            }
+            /// The entries of a directory, sorted by name.
+            pub fn read_dir(
+                &self,
+                p: impl AsRef<std::path::Path>,
+            ) -> std::io::Result<Vec<$crate::DirEntry>> {
+                let p = $crate::path::VPath::parse(p)?;
+                self.with_root(|r| $crate::view::read_dir(r, &p))
+            }
+            /// The names in a directory, sorted (`os.listdir`).
+            pub fn listdir(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<Vec<String>> {
+                let p = $crate::path::VPath::parse(p)?;
+                self.with_root(|r| $crate::view::listdir(r, &p))
+            }
+            /// Whether `p` exists (following symlinks).
+            pub fn exists(&self, p: impl AsRef<std::path::Path>) -> bool {
+                $crate::path::VPath::parse(p)
+                    .is_ok_and(|p| self.with_root(|r| $crate::view::exists(r, &p)))
+            }
+            /// Whether `p` is a regular file (following symlinks).
+            pub fn isfile(&self, p: impl AsRef<std::path::Path>) -> bool {
+                $crate::path::VPath::parse(p)
+                    .is_ok_and(|p| self.with_root(|r| $crate::view::isfile(r, &p)))
+            }
+            /// Whether `p` is a directory (following symlinks).
+            pub fn isdir(&self, p: impl AsRef<std::path::Path>) -> bool {
+                $crate::path::VPath::parse(p)
+                    .is_ok_and(|p| self.with_root(|r| $crate::view::isdir(r, &p)))
+            }
+            /// `os.walk(top)` over one consistent version of the tree.
+            pub fn walk(&self, top: impl AsRef<std::path::Path>) -> std::io::Result<$crate::Walk> {
+                let p = $crate::path::VPath::parse(top)?;
+                self.with_root(|r| $crate::view::walk(r, &p))
+            }
+            /// The target of a symlink.
+            pub fn read_link(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+                let p = $crate::path::VPath::parse(p)?;
+                self.with_root(|r| $crate::tree::ops::read_link(r, &p))
+            }
+            /// The absolute path with every symlink resolved; it must exist.
+            pub fn canonicalize(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+                let p = $crate::path::VPath::parse(p)?;
+                self.with_root(|r| $crate::tree::ops::canonicalize(r, &p))
+            }
+        }
+    };
+}
+pub(crate) use read_api;

@@ -1,0 +1,276 @@
+//! The differential test: random operation sequences run on a `MemFs` and on a real directory
+//! (`tempfile::TempDir` through `std::fs`); every result and every `ErrorKind` must be the same,
+//! and so must the final trees. The number of cases comes from `PROPTEST_CASES` (CI sets 2,000;
+//! the default here is 256).
+
+use std::collections::BTreeMap;
+use std::fs as host;
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+
+use memfs::MemFs;
+use proptest::prelude::*;
+
+/// Paths over a small name space, so that collisions (file vs dir, non-empty dirs, moving into
+/// subtrees) happen often.
+fn path() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(vec!["a", "b", "c"]), 1..=3)
+        .prop_map(|names| names.join("/"))
+}
+
+fn data() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..16),
+        // larger than the inline limit, so chunked contents are exercised too
+        (any::<u8>(), 4000usize..9000).prop_map(|(b, n)| vec![b; n]),
+    ]
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    CreateDir(String),
+    CreateDirAll(String),
+    Write(String, Vec<u8>),
+    Append(String, Vec<u8>),
+    SetLen(String, u64),
+    Rename(String, String),
+    RemoveFile(String),
+    RemoveDir(String),
+    RemoveDirAll(String),
+    Copy(String, String),
+    Read(String),
+    ReadDir(String),
+    Metadata(String),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => path().prop_map(Op::CreateDir),
+        2 => path().prop_map(Op::CreateDirAll),
+        4 => (path(), data()).prop_map(|(p, d)| Op::Write(p, d)),
+        2 => (path(), data()).prop_map(|(p, d)| Op::Append(p, d)),
+        1 => (path(), 0u64..10_000).prop_map(|(p, n)| Op::SetLen(p, n)),
+        3 => (path(), path()).prop_map(|(a, b)| Op::Rename(a, b)),
+        2 => path().prop_map(Op::RemoveFile),
+        2 => path().prop_map(Op::RemoveDir),
+        1 => path().prop_map(Op::RemoveDirAll),
+        2 => (path(), path()).prop_map(|(a, b)| Op::Copy(a, b)),
+        2 => path().prop_map(Op::Read),
+        2 => path().prop_map(Op::ReadDir),
+        2 => path().prop_map(Op::Metadata),
+    ]
+}
+
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Done,
+    Bytes(Vec<u8>),
+    Names(Vec<(String, bool)>),
+    Meta { is_dir: bool, file_len: Option<u64> },
+    Copied(u64),
+}
+
+type Res = Result<Outcome, ErrorKind>;
+
+fn run_mem(fs: &MemFs, op: &Op) -> Res {
+    let p = |s: &str| format!("/{s}");
+    let r = match op {
+        Op::CreateDir(a) => fs.create_dir(p(a)).map(|_| Outcome::Done),
+        Op::CreateDirAll(a) => fs.create_dir_all(p(a)).map(|_| Outcome::Done),
+        Op::Write(a, d) => fs.write(p(a), d).map(|_| Outcome::Done),
+        Op::Append(a, d) => fs
+            .open_with(p(a), memfs::OpenOptions::new().append(true).create(true))
+            .and_then(|mut f| {
+                f.write_all(d)?;
+                f.flush()
+            })
+            .map(|_| Outcome::Done),
+        Op::SetLen(a, n) => fs
+            .open_with(p(a), memfs::OpenOptions::new().write(true))
+            .and_then(|mut f| {
+                f.set_len(*n)?;
+                f.flush()
+            })
+            .map(|_| Outcome::Done),
+        Op::Rename(a, b) => fs.rename(p(a), p(b)).map(|_| Outcome::Done),
+        Op::RemoveFile(a) => fs.remove_file(p(a)).map(|_| Outcome::Done),
+        Op::RemoveDir(a) => fs.remove_dir(p(a)).map(|_| Outcome::Done),
+        Op::RemoveDirAll(a) => fs.remove_dir_all(p(a)).map(|_| Outcome::Done),
+        Op::Copy(a, b) => fs.copy(p(a), p(b)).map(Outcome::Copied),
+        Op::Read(a) => fs.read(p(a)).map(Outcome::Bytes),
+        Op::ReadDir(a) => fs.read_dir(p(a)).map(|es| {
+            Outcome::Names(
+                es.iter()
+                    .map(|e| (e.file_name(), e.file_type().unwrap().is_dir()))
+                    .collect(),
+            )
+        }),
+        Op::Metadata(a) => fs.metadata(p(a)).map(|m| Outcome::Meta {
+            is_dir: m.is_dir(),
+            file_len: m.is_file().then(|| m.len()),
+        }),
+    };
+    r.map_err(|e| e.kind())
+}
+
+fn run_host(base: &Path, op: &Op) -> Res {
+    let p = |s: &str| base.join(s);
+    let r = match op {
+        Op::CreateDir(a) => host::create_dir(p(a)).map(|_| Outcome::Done),
+        Op::CreateDirAll(a) => host::create_dir_all(p(a)).map(|_| Outcome::Done),
+        Op::Write(a, d) => host::write(p(a), d).map(|_| Outcome::Done),
+        Op::Append(a, d) => host::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p(a))
+            .and_then(|mut f| f.write_all(d))
+            .map(|_| Outcome::Done),
+        Op::SetLen(a, n) => host::OpenOptions::new()
+            .write(true)
+            .open(p(a))
+            .and_then(|f| f.set_len(*n))
+            .map(|_| Outcome::Done),
+        Op::Rename(a, b) => host::rename(p(a), p(b)).map(|_| Outcome::Done),
+        Op::RemoveFile(a) => host::remove_file(p(a)).map(|_| Outcome::Done),
+        Op::RemoveDir(a) => host::remove_dir(p(a)).map(|_| Outcome::Done),
+        Op::RemoveDirAll(a) => host::remove_dir_all(p(a)).map(|_| Outcome::Done),
+        Op::Copy(a, b) => host::copy(p(a), p(b)).map(Outcome::Copied),
+        Op::Read(a) => host::read(p(a)).map(Outcome::Bytes),
+        Op::ReadDir(a) => host::read_dir(p(a)).and_then(|rd| {
+            let mut names = rd
+                .map(|e| {
+                    let e = e?;
+                    Ok((
+                        e.file_name().to_string_lossy().into_owned(),
+                        e.file_type()?.is_dir(),
+                    ))
+                })
+                .collect::<std::io::Result<Vec<_>>>()?;
+            names.sort();
+            Ok(Outcome::Names(names))
+        }),
+        Op::Metadata(a) => host::metadata(p(a)).map(|m| Outcome::Meta {
+            is_dir: m.is_dir(),
+            file_len: m.is_file().then(|| m.len()),
+        }),
+    };
+    r.map_err(|e| e.kind())
+}
+
+/// Every path below the root with its content (`None` for directories).
+fn mem_tree(fs: &MemFs) -> BTreeMap<String, Option<Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    for (dir, dirs, files) in fs.walk("/").unwrap() {
+        let prefix = if dir == "/" {
+            String::new()
+        } else {
+            dir.clone()
+        };
+        for d in dirs {
+            out.insert(format!("{prefix}/{d}"), None);
+        }
+        for f in files {
+            let path = format!("{prefix}/{f}");
+            let bytes = fs.read(&path).unwrap();
+            out.insert(path, Some(bytes));
+        }
+    }
+    out
+}
+
+fn host_tree(base: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![base.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in host::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let rel = format!(
+                "/{}",
+                e.path().strip_prefix(base).unwrap().to_string_lossy()
+            );
+            if e.file_type().unwrap().is_dir() {
+                out.insert(rel, None);
+                stack.push(e.path());
+            } else {
+                out.insert(rel, Some(host::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn memfs_matches_a_real_directory(ops in prop::collection::vec(op(), 1..40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = MemFs::new();
+        for (i, op) in ops.iter().enumerate() {
+            let expected = run_host(dir.path(), op);
+            let got = run_mem(&fs, op);
+            prop_assert_eq!(&got, &expected, "step {} {:?}", i, op);
+        }
+        prop_assert_eq!(mem_tree(&fs), host_tree(dir.path()));
+    }
+}
+
+#[test]
+fn targeted_linux_rules() {
+    // A few sequences worth pinning regardless of what proptest draws.
+    let seqs: Vec<Vec<Op>> = vec![
+        vec![
+            Op::CreateDir("a".into()),
+            Op::Rename("a".into(), "a/b".into()),
+        ],
+        vec![
+            Op::CreateDirAll("a/b".into()),
+            Op::Rename("a/b".into(), "a".into()),
+        ],
+        vec![
+            Op::Write("a".into(), b"x".to_vec()),
+            Op::CreateDirAll("a/b".into()),
+            Op::CreateDir("a/b".into()),
+            Op::Read("a/b".into()),
+        ],
+        vec![
+            Op::CreateDir("a".into()),
+            Op::Write("b".into(), b"x".to_vec()),
+            Op::Rename("a".into(), "b".into()),
+            Op::Rename("b".into(), "a".into()),
+            Op::Copy("a".into(), "c".into()),
+            Op::Copy("b".into(), "a".into()),
+            Op::Copy("b".into(), "b".into()),
+            Op::Read("b".into()),
+        ],
+        vec![
+            Op::CreateDirAll("a/b".into()),
+            Op::CreateDir("c".into()),
+            Op::Rename("c".into(), "a".into()),
+            Op::RemoveDir("a".into()),
+            Op::RemoveFile("a".into()),
+            Op::RemoveDirAll("a".into()),
+            Op::SetLen("a".into(), 3),
+            Op::ReadDir("a".into()),
+        ],
+    ];
+    for ops in seqs {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = MemFs::new();
+        for op in &ops {
+            assert_eq!(
+                run_mem(&fs, op),
+                run_host(dir.path(), op),
+                "{op:?} in {ops:?}"
+            );
+        }
+        assert_eq!(mem_tree(&fs), host_tree(dir.path()));
+    }
+}
