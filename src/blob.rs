@@ -96,6 +96,7 @@ impl BlobStore {
     }
 
     /// Hashes and stores one chunk.
+    #[allow(dead_code)] // for persistence, transactions and tools
     pub(crate) fn insert(&self, data: &[u8]) -> BlobRef {
         self.insert_hashed(*blake3::hash(data).as_bytes(), data)
     }
@@ -127,6 +128,7 @@ impl BlobRef {
     }
 
     /// The chunk's blake3 hash.
+    #[allow(dead_code)] // for persistence, transactions and tools
     pub(crate) fn hash(&self) -> &Hash {
         &self.blob().hash
     }
@@ -266,6 +268,7 @@ impl Content {
     }
 
     /// The chunks, for content-aware code (persistence, stats); empty for inline contents.
+    #[allow(dead_code)] // for persistence, transactions and tools
     pub(crate) fn chunk_refs(&self) -> &[BlobRef] {
         match self {
             Content::Inline(_) => &[],
@@ -274,6 +277,7 @@ impl Content {
     }
 
     /// Whether both name the same stored bytes (cheap identity check, not a byte comparison).
+    #[allow(dead_code)] // for persistence, transactions and tools
     pub(crate) fn same_as(&self, other: &Content) -> bool {
         match (self, other) {
             (Content::Inline(a), Content::Inline(b)) => StdArc::ptr_eq(a, b),

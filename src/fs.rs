@@ -83,6 +83,7 @@ impl MemFs {
         &self.inner.store
     }
 
+    #[allow(dead_code)] // for persistence, transactions and tools
     pub(crate) fn inos(&self) -> &AtomicU64 {
         &self.inner.inos
     }

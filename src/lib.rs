@@ -48,3 +48,8 @@ pub use path::VPath;
 pub use snapshot::Snapshot;
 pub use types::{DirEntry, FileType, Metadata, Permissions, Stats};
 pub use view::Walk;
+
+/// The README's Rust examples run as doctests, so the documentation cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -33,6 +33,7 @@ impl Snapshot {
         f(&self.root)
     }
 
+    #[allow(dead_code)] // for persistence, transactions and tools
     pub(crate) fn root(&self) -> &Arc<Root> {
         &self.root
     }

@@ -107,7 +107,7 @@ fn run_mem(fs: &MemFs, op: &Op) -> Res {
         }),
         Op::Metadata(a) => fs.metadata(p(a)).map(|m| Outcome::Meta {
             is_dir: m.is_dir(),
-            file_len: m.is_file().then(|| m.len()),
+            file_len: m.is_file().then_some(m.len()),
         }),
     };
     r.map_err(|e| e.kind())
@@ -151,7 +151,7 @@ fn run_host(base: &Path, op: &Op) -> Res {
         }),
         Op::Metadata(a) => host::metadata(p(a)).map(|m| Outcome::Meta {
             is_dir: m.is_dir(),
-            file_len: m.is_file().then(|| m.len()),
+            file_len: m.is_file().then_some(m.len()),
         }),
     };
     r.map_err(|e| e.kind())

@@ -132,6 +132,7 @@ impl Node {
     }
 
     /// Whether `self` and `other` are the same version of the same node (pointer identity).
+    #[allow(dead_code)] // for persistence, transactions and tools
     pub(crate) fn same_version(&self, other: &Node) -> bool {
         match (self, other) {
             (Node::Dir(a), Node::Dir(b)) => Arc::ptr_eq(a, b),

@@ -219,13 +219,12 @@ pub(crate) fn create_dir_all(root: &mut Root, ctx: &WriteCtx, path: &VPath) -> i
     Ok(())
 }
 
+/// The canonical path an `open` resolved to, and the file already there, if any.
+type OpenTarget<'p> = (Cow<'p, [Name]>, Option<Arc<FileNode>>);
+
 /// Resolves `path` for an `open` that may write, checking the Linux rules; returns the
 /// canonical path and the existing file, if any.
-fn open_for_write<'p>(
-    root: &Root,
-    path: &'p VPath,
-    create: Create,
-) -> io::Result<(Cow<'p, [Name]>, Option<Arc<FileNode>>)> {
+fn open_for_write<'p>(root: &Root, path: &'p VPath, create: Create) -> io::Result<OpenTarget<'p>> {
     if path.is_root() {
         return Err(if create == Create::New {
             error::already_exists(path)
@@ -297,7 +296,7 @@ pub(crate) fn write_file(
         .unwrap_or_default();
     let content = match data {
         WriteData::Replace(c) => c,
-        WriteData::Append(bytes) if bytes.is_empty() => old,
+        WriteData::Append([]) => old,
         WriteData::Append(bytes) => {
             let mut all = old.to_vec();
             all.extend_from_slice(bytes);
@@ -548,6 +547,7 @@ pub(crate) fn symlink(
 }
 
 /// Whether a directory exists at `canon` (used by transactions and import code).
+#[allow(dead_code)] // for persistence, transactions and tools
 pub(crate) fn is_dir_at(root: &Root, canon: &[Name]) -> bool {
     dir_at(&root.node, canon).is_some()
 }

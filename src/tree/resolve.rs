@@ -56,7 +56,7 @@ pub(crate) fn resolve<'p>(
         match dir.children.get(name) {
             None if last => return Ok(Cow::Borrowed(names)),
             None => return Err(error::not_found(path)),
-            Some(Node::Symlink(_)) if !(last && !follow_last) => {
+            Some(Node::Symlink(_)) if !last || follow_last => {
                 return slow_resolve(root, path, follow_last).map(Cow::Owned);
             }
             Some(Node::File(_)) if !last => return Err(error::not_a_directory(path)),
