@@ -65,6 +65,7 @@ pub(crate) fn isdir(root: &Root, p: &VPath) -> bool {
 pub(crate) fn walk(root: &Root, p: &VPath) -> io::Result<Walk> {
     let (dir, path) = ops::list_dir(root, p)?;
     Ok(Walk {
+        root: root.clone(),
         stack: vec![(path, dir)],
     })
 }
@@ -98,6 +99,8 @@ pub(crate) fn stats(root: &Root, store: &BlobStore) -> Stats {
 /// filenames, or dirnames if they point to a directory) but not followed. A `Walk` reads the
 /// version of the tree it was created on, whatever happens to the filesystem meanwhile.
 pub struct Walk {
+    /// The version being walked, to tell where symlinks point.
+    root: Root,
     stack: Vec<(String, Arc<Dir>)>,
 }
 
@@ -115,7 +118,18 @@ impl Iterator for Walk {
                     dirs.push(name.to_string());
                     sub.push((join_str(&path, name), d.clone()));
                 }
-                _ => files.push(name.to_string()),
+                Node::Symlink(_) => {
+                    // Listed like os.walk does (a link to a directory under dirnames), never
+                    // descended into.
+                    let to_dir = VPath::parse_str(&join_str(&path, name))
+                        .is_ok_and(|l| matches!(ops::stat(&self.root, &l, true), Ok(Node::Dir(_))));
+                    if to_dir {
+                        dirs.push(name.to_string());
+                    } else {
+                        files.push(name.to_string());
+                    }
+                }
+                Node::File(_) => files.push(name.to_string()),
             }
         }
         self.stack.extend(sub.into_iter().rev());

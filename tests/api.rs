@@ -320,3 +320,14 @@ fn large_files_are_chunked_and_deduplicated() {
     fs.remove_file("/big3").unwrap();
     assert_eq!(fs.stats().stored_bytes, 0);
 }
+
+#[test]
+fn walk_lists_symlinks_without_following_them() {
+    let fs = fs_with(&[("/d/f.txt", "x")]);
+    fs.symlink("/d", "/to_dir").unwrap();
+    fs.symlink("/d/f.txt", "/to_file").unwrap();
+    let items: Vec<_> = fs.walk("/").unwrap().collect();
+    assert_eq!(items[0].1, ["d", "to_dir"]);
+    assert_eq!(items[0].2, ["to_file"]);
+    assert_eq!(items.len(), 2, "the link to /d is not descended into");
+}

@@ -41,6 +41,10 @@ enum Op {
     Read(String),
     ReadDir(String),
     Metadata(String),
+    /// `symlink(target, link)`; targets are relative, so they mean the same on both sides.
+    Symlink(String, String),
+    SymlinkMetadata(String),
+    ReadLink(String),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -58,6 +62,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => path().prop_map(Op::Read),
         2 => path().prop_map(Op::ReadDir),
         2 => path().prop_map(Op::Metadata),
+        2 => (path(), path()).prop_map(|(t, l)| Op::Symlink(t, l)),
+        1 => path().prop_map(Op::SymlinkMetadata),
+        1 => path().prop_map(Op::ReadLink),
     ]
 }
 
@@ -66,7 +73,12 @@ enum Outcome {
     Done,
     Bytes(Vec<u8>),
     Names(Vec<(String, bool)>),
-    Meta { is_dir: bool, file_len: Option<u64> },
+    Meta {
+        is_dir: bool,
+        is_symlink: bool,
+        file_len: Option<u64>,
+    },
+    Target(String),
     Copied(u64),
 }
 
@@ -105,12 +117,28 @@ fn run_mem(fs: &MemFs, op: &Op) -> Res {
                     .collect(),
             )
         }),
-        Op::Metadata(a) => fs.metadata(p(a)).map(|m| Outcome::Meta {
-            is_dir: m.is_dir(),
-            file_len: m.is_file().then_some(m.len()),
-        }),
+        Op::Metadata(a) => fs.metadata(p(a)).map(|m| mem_meta(&m)),
+        Op::SymlinkMetadata(a) => fs.symlink_metadata(p(a)).map(|m| mem_meta(&m)),
+        Op::Symlink(t, l) => fs.symlink(t, p(l)).map(|_| Outcome::Done),
+        Op::ReadLink(a) => fs.read_link(p(a)).map(Outcome::Target),
     };
     r.map_err(|e| e.kind())
+}
+
+fn mem_meta(m: &memfs::Metadata) -> Outcome {
+    Outcome::Meta {
+        is_dir: m.is_dir(),
+        is_symlink: m.is_symlink(),
+        file_len: m.is_file().then_some(m.len()),
+    }
+}
+
+fn host_meta(m: &host::Metadata) -> Outcome {
+    Outcome::Meta {
+        is_dir: m.is_dir(),
+        is_symlink: m.is_symlink(),
+        file_len: m.is_file().then_some(m.len()),
+    }
 }
 
 fn run_host(base: &Path, op: &Op) -> Res {
@@ -149,16 +177,25 @@ fn run_host(base: &Path, op: &Op) -> Res {
             names.sort();
             Ok(Outcome::Names(names))
         }),
-        Op::Metadata(a) => host::metadata(p(a)).map(|m| Outcome::Meta {
-            is_dir: m.is_dir(),
-            file_len: m.is_file().then_some(m.len()),
-        }),
+        Op::Metadata(a) => host::metadata(p(a)).map(|m| host_meta(&m)),
+        Op::SymlinkMetadata(a) => host::symlink_metadata(p(a)).map(|m| host_meta(&m)),
+        Op::Symlink(t, l) => std::os::unix::fs::symlink(t, p(l)).map(|_| Outcome::Done),
+        Op::ReadLink(a) => {
+            host::read_link(p(a)).map(|t| Outcome::Target(t.to_string_lossy().into()))
+        }
     };
     r.map_err(|e| e.kind())
 }
 
-/// Every path below the root with its content (`None` for directories).
-fn mem_tree(fs: &MemFs) -> BTreeMap<String, Option<Vec<u8>>> {
+#[derive(Debug, PartialEq)]
+enum Entry {
+    Dir,
+    File(Vec<u8>),
+    Link(String),
+}
+
+/// Every path below the root with what it is.
+fn mem_tree(fs: &MemFs) -> BTreeMap<String, Entry> {
     let mut out = BTreeMap::new();
     for (dir, dirs, files) in fs.walk("/").unwrap() {
         let prefix = if dir == "/" {
@@ -166,19 +203,23 @@ fn mem_tree(fs: &MemFs) -> BTreeMap<String, Option<Vec<u8>>> {
         } else {
             dir.clone()
         };
-        for d in dirs {
-            out.insert(format!("{prefix}/{d}"), None);
-        }
-        for f in files {
-            let path = format!("{prefix}/{f}");
-            let bytes = fs.read(&path).unwrap();
-            out.insert(path, Some(bytes));
+        for name in dirs.iter().chain(files.iter()) {
+            let path = format!("{prefix}/{name}");
+            let m = fs.symlink_metadata(&path).unwrap();
+            let entry = if m.is_symlink() {
+                Entry::Link(fs.read_link(&path).unwrap())
+            } else if m.is_dir() {
+                Entry::Dir
+            } else {
+                Entry::File(fs.read(&path).unwrap())
+            };
+            out.insert(path, entry);
         }
     }
     out
 }
 
-fn host_tree(base: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+fn host_tree(base: &Path) -> BTreeMap<String, Entry> {
     let mut out = BTreeMap::new();
     let mut stack = vec![base.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -188,11 +229,15 @@ fn host_tree(base: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
                 "/{}",
                 e.path().strip_prefix(base).unwrap().to_string_lossy()
             );
-            if e.file_type().unwrap().is_dir() {
-                out.insert(rel, None);
+            let t = e.file_type().unwrap();
+            if t.is_symlink() {
+                let target = host::read_link(e.path()).unwrap();
+                out.insert(rel, Entry::Link(target.to_string_lossy().into()));
+            } else if t.is_dir() {
+                out.insert(rel, Entry::Dir);
                 stack.push(e.path());
             } else {
-                out.insert(rel, Some(host::read(e.path()).unwrap()));
+                out.insert(rel, Entry::File(host::read(e.path()).unwrap()));
             }
         }
     }

@@ -180,43 +180,26 @@ pub(crate) fn create_dir(root: &mut Root, ctx: &WriteCtx, path: &VPath) -> io::R
     insert(root, &canon, Node::Dir(Arc::new(Dir::new(ctx.next_ino()))))
 }
 
-/// `create_dir_all`, with `std::fs::create_dir_all`'s rules.
+/// `create_dir_all`, with exactly `std::fs::create_dir_all`'s algorithm: try `mkdir`; if the
+/// parent is missing, create it first and try again; an error is forgiven only if a directory
+/// is there in the end.
 pub(crate) fn create_dir_all(root: &mut Root, ctx: &WriteCtx, path: &VPath) -> io::Result<()> {
-    // Find the deepest existing ancestor, then create the rest in order.
-    let names = path.names();
-    let mut missing_from = names.len();
-    loop {
-        let prefix = VPath::from_names(names[..missing_from].to_vec());
-        match stat(root, &prefix, true) {
-            Ok(Node::Dir(_)) => break,
-            Ok(_) => {
-                return if missing_from == names.len() {
-                    Err(error::already_exists(path))
-                } else {
-                    Err(error::not_a_directory(path))
-                };
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound && missing_from > 0 => {
-                missing_from -= 1;
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-            Err(e) => return Err(e),
-        }
+    if path.is_root() {
+        return Ok(());
     }
-    for end in missing_from + 1..=names.len() {
-        let prefix = VPath::from_names(names[..end].to_vec());
-        match create_dir(root, ctx, &prefix) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                // A dangling symlink in the way: Linux answers EEXIST, std keeps it.
-                if !matches!(stat(root, &prefix, true), Ok(Node::Dir(_))) {
-                    return Err(e);
-                }
-            }
-            Err(e) => return Err(e),
-        }
+    let is_dir = |root: &Root| matches!(stat(root, path, true), Ok(Node::Dir(_)));
+    match create_dir(root, ctx, path) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(_) if is_dir(root) => return Ok(()),
+        Err(e) => return Err(e),
     }
-    Ok(())
+    create_dir_all(root, ctx, &path.parent())?;
+    match create_dir(root, ctx, path) {
+        Ok(()) => Ok(()),
+        Err(_) if is_dir(root) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The canonical path an `open` resolved to, and the file already there, if any.
