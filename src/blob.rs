@@ -158,6 +158,10 @@ impl Drop for BlobRef {
                 store.blobs.fetch_sub(1, Ordering::Relaxed);
             }
         }
+        // Our count must go while the lock is held: released after unlocking, two threads
+        // dropping the last two `BlobRef`s could both see a count of 3 and both keep the
+        // chunk, leaking it (found by the loom model `concurrent_release_of_the_same_chunk`).
+        drop(blob);
         drop(map);
     }
 }

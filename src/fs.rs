@@ -1,4 +1,5 @@
-//! `MemFs`: the handle users hold. Owns the published root (`ArcSwap<Root>`), the chunk store
+//! `MemFs`: the handle users hold. Owns the published root (`ArcSwap<Root>`,
+//! through the `sync` shim's `PublishCell`), the chunk store
 //! and the inode counter, and the commit protocol that is the only way a new root is published.
 //!
 //! Commit protocol: a writer loads the current root, applies its operation to a private copy
@@ -13,18 +14,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use arc_swap::ArcSwap;
-
 use crate::blob::{BlobStore, Content};
 use crate::file::{File, OpenOptions};
 use crate::path::VPath;
-use crate::sync::AtomicU64;
+use crate::sync::{AtomicU64, Guard, PublishCell};
 use crate::tree::ops::{self, Create, Root, WriteCtx, WriteData};
 use crate::types::Stats;
 use crate::view::{self, read_api};
 
 struct FsInner {
-    state: ArcSwap<Root>,
+    state: PublishCell<Root>,
     store: BlobStore,
     inos: AtomicU64,
 }
@@ -61,7 +60,7 @@ impl MemFs {
     pub fn new() -> Self {
         MemFs {
             inner: Arc::new(FsInner {
-                state: ArcSwap::from_pointee(Root::empty()),
+                state: PublishCell::from_pointee(Root::empty()),
                 store: BlobStore::new(),
                 // 1 is the root's inode.
                 inos: AtomicU64::new(2),
@@ -99,10 +98,7 @@ impl MemFs {
         &self,
         mut f: impl FnMut(&mut Root, &WriteCtx) -> io::Result<T>,
     ) -> io::Result<T> {
-        let ctx = WriteCtx {
-            store: &self.inner.store,
-            inos: &self.inner.inos,
-        };
+        let ctx = self.write_ctx();
         let mut current = self.inner.state.load_full();
         loop {
             let mut next = Root::clone(&current);
@@ -112,7 +108,30 @@ impl MemFs {
             if Arc::ptr_eq(&prev, &current) {
                 return Ok(out);
             }
-            current = arc_swap::Guard::into_inner(prev);
+            current = Guard::into_inner(prev);
+        }
+    }
+
+    /// Publishes `next` if the current root is still `expected` (pointer identity); otherwise
+    /// publishes nothing and returns the root that is current. The building block of
+    /// `Transaction::commit`, which validates before it publishes.
+    pub(crate) fn compare_and_publish(
+        &self,
+        expected: &Arc<Root>,
+        next: Arc<Root>,
+    ) -> Result<(), Arc<Root>> {
+        let prev = self.inner.state.compare_and_swap(expected, next);
+        if Arc::ptr_eq(&prev, expected) {
+            Ok(())
+        } else {
+            Err(Guard::into_inner(prev))
+        }
+    }
+
+    pub(crate) fn write_ctx(&self) -> WriteCtx<'_> {
+        WriteCtx {
+            store: &self.inner.store,
+            inos: &self.inner.inos,
         }
     }
 
