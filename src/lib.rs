@@ -25,7 +25,8 @@
 //!
 //! Module map: `path` (parsing), `error` (io::Error kinds and errno), `tree` (the persistent
 //! tree and its operations), `blob` (content-addressed chunks), `fs` (`MemFs` and the commit
-//! protocol), `file` (handles), `snapshot`, `view` (the shared read API).
+//! protocol), `file` (handles), `snapshot`, `transaction` (atomic, isolated units of work), `view` (the
+//! shared read API).
 
 #![forbid(unsafe_code)]
 
@@ -36,6 +37,7 @@ mod fs;
 pub mod path;
 mod snapshot;
 mod sync;
+mod transaction;
 mod tree;
 mod types;
 mod view;
@@ -46,6 +48,7 @@ pub use file::{File, OpenOptions};
 pub use fs::{create_fs, MemFs};
 pub use path::VPath;
 pub use snapshot::Snapshot;
+pub use transaction::{Transaction, MAX_TRANSACTION_ATTEMPTS};
 pub use types::{DirEntry, FileType, Metadata, Permissions, Stats};
 pub use view::Walk;
 

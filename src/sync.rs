@@ -103,6 +103,25 @@ mod loom_cell {
     }
 }
 
+/// Waits a little before retry number `attempt` of a transaction that lost to a concurrent
+/// commit: yields at first, then sleeps exponentially longer (capped at about 1 ms). Under loom
+/// it is one yield, so the model checker can run the other threads.
+pub(crate) fn backoff(attempt: u32) {
+    #[cfg(not(loom))]
+    {
+        if attempt < 3 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(std::time::Duration::from_micros(1 << attempt.min(10)));
+        }
+    }
+    #[cfg(loom)]
+    {
+        let _ = attempt;
+        loom::thread::yield_now();
+    }
+}
+
 /// Locks `m`, recovering the data if a panicking thread poisoned it: every critical section in
 /// memfs leaves its data consistent before anything that can panic.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

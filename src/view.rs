@@ -3,7 +3,8 @@
 //!
 //! Each function takes a `&Root` and never blocks; `read_api!` turns them into inherent methods
 //! of a type that can hand out its root, so the three types expose the same names without
-//! three copies of the code.
+//! three copies of the code. Each generated method says which path it reads and how
+//! ([`Access`]), so a `Transaction` can record its read set; `MemFs` and `Snapshot` ignore it.
 
 use std::io;
 use std::sync::Arc;
@@ -14,6 +15,18 @@ use crate::path::{join_str, VPath};
 use crate::tree::node::{Dir, Node};
 use crate::tree::ops::{self, Root};
 use crate::types::{DirEntry, Metadata, Stats};
+
+/// How a read depends on a path (what a transaction must re-check at commit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Access {
+    /// The node the path names (following a final symlink or not): its type, identity and,
+    /// for files and symlinks, its exact version.
+    Entry { follow: bool },
+    /// The listing of the directory the path names: its names and the entries' identities.
+    Listing,
+    /// Everything below the path (a walk): the exact version of the whole subtree.
+    Subtree,
+}
 
 pub(crate) fn metadata(root: &Root, p: &VPath) -> io::Result<Metadata> {
     ops::stat(root, p, true).map(|n| Metadata::of(&n))
@@ -138,9 +151,29 @@ impl Iterator for Walk {
 }
 
 /// Generates the read API as inherent methods of `$ty`, which must have
-/// `fn with_root<R>(&self, f: impl FnOnce(&Root) -> R) -> R`.
+/// `fn with_root<R>(&self, f: impl FnOnce(&Root) -> R) -> R` (or, with `tracked`,
+/// `fn with_root_at<R>(&self, p: &VPath, access: Access, f: impl FnOnce(&Root) -> R) -> R`).
 macro_rules! read_api {
     ($ty:ty) => {
+        impl $ty {
+            /// Reads of a plain version need no bookkeeping.
+            #[inline]
+            fn with_root_at<R>(
+                &self,
+                _p: &$crate::path::VPath,
+                _access: $crate::view::Access,
+                f: impl FnOnce(&$crate::tree::ops::Root) -> R,
+            ) -> R {
+                self.with_root(f)
+            }
+        }
+        $crate::view::read_api!(@methods $ty);
+    };
+    // `$ty` provides its own `with_root_at` (a transaction records what it reads).
+    ($ty:ty, tracked) => {
+        $crate::view::read_api!(@methods $ty);
+    };
+    (@methods $ty:ty) => {
         impl $ty {
             /// Metadata of `p`, following symlinks (`std::fs::metadata`).
             pub fn metadata(
@@ -148,7 +181,9 @@ macro_rules! read_api {
                 p: impl AsRef<std::path::Path>,
             ) -> std::io::Result<$crate::Metadata> {
                 let p = $crate::path::VPath::parse(p)?;
-                self.with_root(|r| $crate::view::metadata(r, &p))
+                self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
+                    $crate::view::metadata(r, &p)
+                })
             }
             /// Metadata of `p` itself, not following a final symlink.
             pub fn symlink_metadata(
@@ -156,12 +191,16 @@ macro_rules! read_api {
                 p: impl AsRef<std::path::Path>,
             ) -> std::io::Result<$crate::Metadata> {
                 let p = $crate::path::VPath::parse(p)?;
-                self.with_root(|r| $crate::view::symlink_metadata(r, &p))
+                self.with_root_at(&p, $crate::view::Access::Entry { follow: false }, |r| {
+                    $crate::view::symlink_metadata(r, &p)
+                })
             }
             /// The whole content of a file.
             pub fn read(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<Vec<u8>> {
                 let p = $crate::path::VPath::parse(p)?;
-                self.with_root(|r| $crate::view::read(r, &p))
+                self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
+                    $crate::view::read(r, &p)
+                })
             }
             /// The content of a file as UTF-8 (`InvalidData` if it is not).
             pub fn read_to_string(
@@ -169,7 +208,9 @@ macro_rules! read_api {
                 p: impl AsRef<std::path::Path>,
             ) -> std::io::Result<String> {
                 let p = $crate::path::VPath::parse(p)?;
-                self.with_root(|r| $crate::view::read_to_string(r, &p))
+                self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
+                    $crate::view::read_to_string(r, &p)
+                })
             }
             /// Python-style name for [`Self::read_to_string`].
             pub fn readfile(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<String> {
@@ -188,42 +229,58 @@ macro_rules! read_api {
                 p: impl AsRef<std::path::Path>,
             ) -> std::io::Result<Vec<$crate::DirEntry>> {
                 let p = $crate::path::VPath::parse(p)?;
-                self.with_root(|r| $crate::view::read_dir(r, &p))
+                self.with_root_at(&p, $crate::view::Access::Listing, |r| {
+                    $crate::view::read_dir(r, &p)
+                })
             }
             /// The names in a directory, sorted (`os.listdir`).
             pub fn listdir(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<Vec<String>> {
                 let p = $crate::path::VPath::parse(p)?;
-                self.with_root(|r| $crate::view::listdir(r, &p))
+                self.with_root_at(&p, $crate::view::Access::Listing, |r| {
+                    $crate::view::listdir(r, &p)
+                })
             }
             /// Whether `p` exists (following symlinks).
             pub fn exists(&self, p: impl AsRef<std::path::Path>) -> bool {
                 $crate::path::VPath::parse(p)
-                    .is_ok_and(|p| self.with_root(|r| $crate::view::exists(r, &p)))
+                    .is_ok_and(|p| self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
+                        $crate::view::exists(r, &p)
+                    }))
             }
             /// Whether `p` is a regular file (following symlinks).
             pub fn isfile(&self, p: impl AsRef<std::path::Path>) -> bool {
                 $crate::path::VPath::parse(p)
-                    .is_ok_and(|p| self.with_root(|r| $crate::view::isfile(r, &p)))
+                    .is_ok_and(|p| self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
+                        $crate::view::isfile(r, &p)
+                    }))
             }
             /// Whether `p` is a directory (following symlinks).
             pub fn isdir(&self, p: impl AsRef<std::path::Path>) -> bool {
                 $crate::path::VPath::parse(p)
-                    .is_ok_and(|p| self.with_root(|r| $crate::view::isdir(r, &p)))
+                    .is_ok_and(|p| self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
+                        $crate::view::isdir(r, &p)
+                    }))
             }
             /// `os.walk(top)` over one consistent version of the tree.
             pub fn walk(&self, top: impl AsRef<std::path::Path>) -> std::io::Result<$crate::Walk> {
                 let p = $crate::path::VPath::parse(top)?;
-                self.with_root(|r| $crate::view::walk(r, &p))
+                self.with_root_at(&p, $crate::view::Access::Subtree, |r| {
+                    $crate::view::walk(r, &p)
+                })
             }
             /// The target of a symlink.
             pub fn read_link(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<String> {
                 let p = $crate::path::VPath::parse(p)?;
-                self.with_root(|r| $crate::tree::ops::read_link(r, &p))
+                self.with_root_at(&p, $crate::view::Access::Entry { follow: false }, |r| {
+                    $crate::tree::ops::read_link(r, &p)
+                })
             }
             /// The absolute path with every symlink resolved; it must exist.
             pub fn canonicalize(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<String> {
                 let p = $crate::path::VPath::parse(p)?;
-                self.with_root(|r| $crate::tree::ops::canonicalize(r, &p))
+                self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
+                    $crate::tree::ops::canonicalize(r, &p)
+                })
             }
         }
     };

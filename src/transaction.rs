@@ -1,0 +1,660 @@
+//! `Transaction`: a private, atomic unit of work over a `MemFs` (optimistic concurrency).
+//!
+//! This module owns the transaction's private root, its write log and its read set, and the
+//! validation that decides a commit. It changes the tree only through `tree::ops` (on its own
+//! root) and publishes only through `MemFs::compare_and_publish`; it never touches the blob
+//! store or the published root directly.
+//!
+//! # How it works
+//! - `begin()` pins the current root (`base`) and clones it into a private root: O(1).
+//! - Writes run the same `tree::ops` functions as `MemFs`, on the private root, in place: the
+//!   first write to a node copies it (and the path above it) once, later writes to the same
+//!   node mutate the copy without copying again. Each successful write is also appended to a
+//!   log of operations.
+//! - Reads see the private root (so a transaction reads its own writes). Every path a read or a
+//!   write depends on is recorded in the read set together with what `base` had there: the
+//!   outcome of resolving it (the canonical path, or the error) and the node found.
+//! - `commit()` validates the read set against the current root: every recorded path must
+//!   resolve the same way to the same node version. Then it publishes: if nothing was
+//!   published since `begin()`, the private root itself (O(1)); otherwise the log is replayed
+//!   on the current root. Validation and replay run inside the compare-and-swap loop, against
+//!   the very root that is swapped out, so nothing published meanwhile is lost.
+//! - Dropping a transaction without committing discards the private root: rollback is free.
+//!
+//! # What counts as a change (the conflict rules)
+//! - A file or symlink read or written: any new version of that node (content, metadata), its
+//!   removal, creation, or replacement — pointer identity of the node, so a rewrite with the
+//!   same bytes counts too.
+//! - A directory named by a read or write (`metadata`, `exists`, `create_dir_all`,
+//!   `set_permissions`, ...): only its identity (same inode), kind and mode/user metadata. A
+//!   change *inside* it is not a change of the directory; neither are its timestamps.
+//! - A listing (`read_dir`, `listdir`, and the implicit listing of `remove_dir` and of a
+//!   `rename` target): an entry added, removed, or replaced, or a listed file or symlink
+//!   changed. A change deeper down (inside a listed subdirectory) does **not** conflict with the
+//!   listing: path copying gives every ancestor a new `Arc`, so comparing the directory's
+//!   pointer would make every listing of `/` conflict with every write anywhere. A transaction
+//!   that depends on deeper content reads those paths, and they are checked themselves.
+//! - A `walk`: the whole subtree, exactly (pointer identity of the walked directory): any
+//!   change anywhere below conflicts.
+//! - Path resolution itself: a symlink retargeted, or a directory on the way removed or turned
+//!   into a file, changes how a recorded path resolves, which is a conflict.
+//!
+//! # Isolation level
+//! Serializable (optimistic, backward validation): each committed transaction is equivalent to
+//! running it alone, at once, at its commit point, because everything it read is checked to be
+//! unchanged at that point. Read-only transactions read one consistent snapshot. The one
+//! relaxation is the one above: directory timestamps (mtime/ctime of a directory) and the
+//! metadata of subdirectories in a listing are not part of the read set.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::blob::Content;
+use crate::error;
+use crate::fs::MemFs;
+use crate::path::{Name, VPath};
+use crate::tree::node::{Node, UserMeta};
+use crate::tree::ops::{self, Create, Root, WriteCtx, WriteData};
+use crate::tree::resolve::{node_at, resolve};
+use crate::types::Stats;
+use crate::view::{self, read_api, Access};
+
+/// How many times [`MemFs::transaction`] runs its closure before giving up with the conflict.
+pub const MAX_TRANSACTION_ATTEMPTS: u32 = 32;
+
+/// A private view of a filesystem whose changes become visible all at once on
+/// [`commit`](Transaction::commit), or never (drop = rollback).
+///
+/// It offers the read API of [`MemFs`] (seeing its own writes) and its path-based write API.
+/// File handles (`open`) are not part of it: use `read`/`write`/`append`/`set_len`.
+/// A `Transaction` is `Send` (it can move to another thread) but not `Sync`: its read set is
+/// recorded through `&self`.
+pub struct Transaction {
+    fs: MemFs,
+    /// The root the transaction started from (pinned: its nodes stay alive for validation).
+    base: Arc<Root>,
+    /// The private root, mutated in place.
+    root: Root,
+    /// Every successful write, in order, for replay on a newer root.
+    log: Vec<Op>,
+    /// What each path the transaction depends on looked like in `base`.
+    reads: RefCell<ReadSet>,
+}
+
+type ReadSet = HashMap<VPath, Vec<(Access, Seen)>>;
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("base_generation", &self.base.generation)
+            .field("writes", &self.log.len())
+            .field("paths_read", &self.reads.borrow().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a path looked like in one version of the tree.
+enum Seen {
+    /// Resolution failed with this kind (a missing parent, a loop, ...).
+    Failed(io::ErrorKind),
+    /// Resolution succeeded. `canon` is `None` when the canonical path is the path itself (no
+    /// symlink on the way), to avoid copying it.
+    Found {
+        canon: Option<Vec<Name>>,
+        node: Option<Node>,
+    },
+}
+
+fn observe(root: &Root, path: &VPath, access: Access) -> Seen {
+    let follow = match access {
+        Access::Entry { follow } => follow,
+        Access::Listing | Access::Subtree => true,
+    };
+    match resolve(&root.node, path, follow) {
+        Err(e) => Seen::Failed(e.kind()),
+        Ok(canon) => {
+            let node = node_at(&root.node, &canon).cloned();
+            let canon = (canon.as_ref() != path.names()).then(|| canon.into_owned());
+            Seen::Found { canon, node }
+        }
+    }
+}
+
+/// Whether `now` is the same as `then` for a read of kind `access`.
+fn unchanged(access: Access, then: &Seen, now: &Seen) -> bool {
+    match (then, now) {
+        (Seen::Failed(a), Seen::Failed(b)) => a == b,
+        (
+            Seen::Found {
+                canon: c1,
+                node: n1,
+            },
+            Seen::Found {
+                canon: c2,
+                node: n2,
+            },
+        ) => {
+            c1 == c2
+                && match (n1, n2) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => match access {
+                        Access::Entry { .. } => same_entry(a, b),
+                        Access::Listing => same_listing(a, b),
+                        Access::Subtree => a.same_version(b),
+                    },
+                    _ => false,
+                }
+        }
+        _ => false,
+    }
+}
+
+/// Files and symlinks: the same version. Directories: the same directory (inode), with the same
+/// permission bits and user metadata, whatever changed inside it.
+fn same_entry(a: &Node, b: &Node) -> bool {
+    match (a, b) {
+        (Node::Dir(x), Node::Dir(y)) => {
+            Arc::ptr_eq(x, y)
+                || (x.meta.ino == y.meta.ino
+                    && x.meta.mode == y.meta.mode
+                    && x.meta.user == y.meta.user)
+        }
+        _ => a.same_version(b),
+    }
+}
+
+/// The same directory with the same names, each naming the same entry (see [`same_entry`]).
+fn same_listing(a: &Node, b: &Node) -> bool {
+    match (a, b) {
+        (Node::Dir(x), Node::Dir(y)) => {
+            Arc::ptr_eq(x, y)
+                || (same_entry(a, b)
+                    && x.children.len() == y.children.len()
+                    && x.children
+                        .iter()
+                        .zip(y.children.iter())
+                        .all(|((k1, v1), (k2, v2))| k1 == k2 && same_entry(v1, v2)))
+        }
+        _ => same_entry(a, b),
+    }
+}
+
+/// One logged write, replayable on any root.
+enum Op {
+    CreateDir(VPath),
+    CreateDirAll(VPath),
+    Write(VPath, Content),
+    Append(VPath, Vec<u8>),
+    SetLen(VPath, u64),
+    RemoveFile(VPath),
+    RemoveDir(VPath),
+    RemoveDirAll(VPath),
+    Rename(VPath, VPath),
+    Copy(VPath, VPath),
+    Symlink(String, VPath),
+    SetPermissions(VPath, u32),
+    SetTimes(VPath, Option<SystemTime>, Option<SystemTime>),
+    SetUserMeta(VPath, Option<UserMeta>),
+}
+
+impl Op {
+    /// Runs the operation on `root`; returns a length where the operation has one.
+    fn apply(&self, root: &mut Root, ctx: &WriteCtx) -> io::Result<u64> {
+        match self {
+            Op::CreateDir(p) => ops::create_dir(root, ctx, p).map(|()| 0),
+            Op::CreateDirAll(p) => ops::create_dir_all(root, ctx, p).map(|()| 0),
+            Op::Write(p, c) => ops::write_file(
+                root,
+                ctx,
+                p,
+                Create::IfMissing,
+                WriteData::Replace(c.clone()),
+            ),
+            Op::Append(p, bytes) => {
+                ops::write_file(root, ctx, p, Create::IfMissing, WriteData::Append(bytes))
+            }
+            Op::SetLen(p, len) => {
+                ops::write_file(root, ctx, p, Create::No, WriteData::SetLen(*len))
+            }
+            Op::RemoveFile(p) => ops::remove_file(root, p).map(|()| 0),
+            Op::RemoveDir(p) => ops::remove_dir(root, p).map(|()| 0),
+            Op::RemoveDirAll(p) => ops::remove_dir_all(root, p).map(|()| 0),
+            Op::Rename(from, to) => ops::rename(root, from, to).map(|()| 0),
+            Op::Copy(from, to) => ops::copy(root, ctx, from, to),
+            Op::Symlink(target, link) => ops::symlink(root, ctx, target, link).map(|()| 0),
+            Op::SetPermissions(p, mode) => ops::set_permissions(root, p, *mode).map(|()| 0),
+            Op::SetTimes(p, a, m) => ops::set_times(root, p, *a, *m).map(|()| 0),
+            Op::SetUserMeta(p, user) => ops::set_user_meta(root, p, user.clone()).map(|()| 0),
+        }
+    }
+
+    /// Calls `note` for every path (and how) the operation's outcome depends on.
+    fn dependencies(&self, mut note: impl FnMut(&VPath, Access)) {
+        const FOLLOW: Access = Access::Entry { follow: true };
+        const NOFOLLOW: Access = Access::Entry { follow: false };
+        match self {
+            Op::CreateDir(p) | Op::RemoveFile(p) | Op::RemoveDirAll(p) | Op::Symlink(_, p) => {
+                note(p, NOFOLLOW)
+            }
+            Op::CreateDirAll(p) => {
+                let mut q = p.clone();
+                while !q.is_root() {
+                    note(&q, NOFOLLOW);
+                    note(&q, FOLLOW);
+                    q = q.parent();
+                }
+            }
+            Op::Write(p, _)
+            | Op::Append(p, _)
+            | Op::SetLen(p, _)
+            | Op::SetPermissions(p, _)
+            | Op::SetTimes(p, _, _)
+            | Op::SetUserMeta(p, _) => note(p, FOLLOW),
+            Op::RemoveDir(p) => {
+                note(p, NOFOLLOW);
+                note(p, Access::Listing);
+            }
+            Op::Rename(from, to) => {
+                note(from, NOFOLLOW);
+                note(to, NOFOLLOW);
+                note(to, Access::Listing);
+            }
+            Op::Copy(from, to) => {
+                note(from, FOLLOW);
+                note(to, FOLLOW);
+            }
+        }
+    }
+
+    /// Whether a failing `apply` may have changed the root before failing (so the transaction
+    /// must restore its root on error).
+    fn may_fail_half_way(&self) -> bool {
+        matches!(self, Op::CreateDirAll(_))
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Op::CreateDir(p) => format!("create_dir {p}"),
+            Op::CreateDirAll(p) => format!("create_dir_all {p}"),
+            Op::Write(p, _) => format!("write {p}"),
+            Op::Append(p, _) => format!("append {p}"),
+            Op::SetLen(p, _) => format!("set_len {p}"),
+            Op::RemoveFile(p) => format!("remove_file {p}"),
+            Op::RemoveDir(p) => format!("remove_dir {p}"),
+            Op::RemoveDirAll(p) => format!("remove_dir_all {p}"),
+            Op::Rename(a, b) => format!("rename {a} -> {b}"),
+            Op::Copy(a, b) => format!("copy {a} -> {b}"),
+            Op::Symlink(_, p) => format!("symlink {p}"),
+            Op::SetPermissions(p, _) => format!("set_permissions {p}"),
+            Op::SetTimes(p, _, _) => format!("set_times {p}"),
+            Op::SetUserMeta(p, _) => format!("set_metadata {p}"),
+        }
+    }
+}
+
+impl MemFs {
+    /// Starts a transaction: a private view of the filesystem as it is now. The filesystem is
+    /// unchanged until [`Transaction::commit`]; dropping the transaction rolls it back. O(1).
+    pub fn begin(&self) -> Transaction {
+        let base = self.load_root();
+        Transaction {
+            fs: self.clone(),
+            root: Root::clone(&base),
+            base,
+            log: Vec::new(),
+            reads: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Runs `f` in a transaction and commits it; on a conflict, runs `f` again on a fresh
+    /// transaction (up to [`MAX_TRANSACTION_ATTEMPTS`] times, with a short backoff), then
+    /// returns the conflict error. An error from `f` rolls back and is returned as is.
+    pub fn transaction<T>(
+        &self,
+        mut f: impl FnMut(&mut Transaction) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let mut attempt = 0;
+        loop {
+            let mut tx = self.begin();
+            let out = f(&mut tx)?;
+            match tx.commit() {
+                Ok(()) => return Ok(out),
+                Err(e) if error::is_conflict(&e) => {
+                    attempt += 1;
+                    if attempt >= MAX_TRANSACTION_ATTEMPTS {
+                        return Err(error::conflict(format!(
+                            "gave up after {attempt} attempts; last: {}",
+                            e.get_ref().map_or_else(|| e.to_string(), |c| c.to_string())
+                        )));
+                    }
+                    crate::sync::backoff(attempt);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Transaction {
+    /// Runs `f` on the private root (the read API's hook; see `view::read_api!`), recording
+    /// what `base` had at `p`.
+    fn with_root_at<R>(&self, p: &VPath, access: Access, f: impl FnOnce(&Root) -> R) -> R {
+        self.note(p, access);
+        f(&self.root)
+    }
+
+    /// Records a dependency on `p` (the first time only: `base` never changes).
+    fn note(&self, p: &VPath, access: Access) {
+        let mut reads = self.reads.borrow_mut();
+        if let Some(seen) = reads.get_mut(p) {
+            if !seen.iter().any(|(a, _)| *a == access) {
+                seen.push((access, observe(&self.base, p, access)));
+            }
+        } else {
+            reads.insert(p.clone(), vec![(access, observe(&self.base, p, access))]);
+        }
+    }
+
+    /// Runs a write on the private root and logs it. On error the private root is as before.
+    fn run(&mut self, op: Op) -> io::Result<u64> {
+        op.dependencies(|p, a| self.note(p, a));
+        let ctx = self.fs.write_ctx();
+        let out = if op.may_fail_half_way() {
+            let before = self.root.clone();
+            match op.apply(&mut self.root, &ctx) {
+                Ok(out) => out,
+                Err(e) => {
+                    self.root = before;
+                    return Err(e);
+                }
+            }
+        } else {
+            op.apply(&mut self.root, &ctx)?
+        };
+        self.log.push(op);
+        Ok(out)
+    }
+
+    /// The generation of the filesystem when the transaction began.
+    pub fn base_generation(&self) -> u64 {
+        self.base.generation
+    }
+
+    /// Whether the transaction has written anything.
+    pub fn is_dirty(&self) -> bool {
+        !self.log.is_empty()
+    }
+
+    /// Counts of the transaction's view (its own writes included).
+    pub fn stats(&self) -> Stats {
+        view::stats(&self.root, self.fs.store())
+    }
+
+    /// Publishes every write of the transaction at once, or nothing.
+    ///
+    /// Fails with a conflict error ([`crate::is_conflict`]; kind `ResourceBusy`, message
+    /// "transaction conflict: ...") when a path the transaction read or wrote, or a directory
+    /// whose listing it read, changed since [`MemFs::begin`]; the filesystem is then unchanged.
+    /// A transaction that wrote nothing publishes nothing, and its commit still says whether
+    /// what it read is unchanged.
+    pub fn commit(self) -> io::Result<()> {
+        let Transaction {
+            fs,
+            base,
+            root,
+            log,
+            reads,
+        } = self;
+        let reads = reads.into_inner();
+        let mut private = Some(root);
+        let mut current = fs.load_root();
+        loop {
+            let mut next = if Arc::ptr_eq(&current, &base) && private.is_some() {
+                if log.is_empty() {
+                    return Ok(());
+                }
+                private.take().expect("checked above")
+            } else {
+                validate(&reads, &base, &current)?;
+                if log.is_empty() {
+                    return Ok(());
+                }
+                drop(private.take());
+                replay(&log, &current, &fs.write_ctx())?
+            };
+            next.generation = current.generation + 1;
+            match fs.compare_and_publish(&current, Arc::new(next)) {
+                Ok(()) => return Ok(()),
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// Abandons the transaction (same as dropping it).
+    pub fn rollback(self) {}
+
+    // --- writes: std::fs shape ------------------------------------------------------------
+
+    /// Creates a directory; its parent must exist.
+    pub fn create_dir(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
+        self.run(Op::CreateDir(VPath::parse(p)?)).map(drop)
+    }
+
+    /// Creates a directory and its missing parents.
+    pub fn create_dir_all(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
+        let p = VPath::parse(p)?;
+        if self.isdir(p.as_string()) {
+            return Ok(());
+        }
+        self.run(Op::CreateDirAll(p)).map(drop)
+    }
+
+    /// Creates or truncates a file and writes `data`.
+    pub fn write(&mut self, p: impl AsRef<Path>, data: impl AsRef<[u8]>) -> io::Result<()> {
+        let p = VPath::parse(p)?;
+        let content = Content::from_bytes(self.fs.store(), data.as_ref());
+        self.run(Op::Write(p, content)).map(drop)
+    }
+
+    /// Appends `data` to a file, creating it if missing.
+    pub fn append(&mut self, p: impl AsRef<Path>, data: impl AsRef<[u8]>) -> io::Result<()> {
+        let p = VPath::parse(p)?;
+        self.run(Op::Append(p, data.as_ref().to_vec())).map(drop)
+    }
+
+    /// Truncates or zero-extends an existing file to `len` bytes.
+    pub fn set_len(&mut self, p: impl AsRef<Path>, len: u64) -> io::Result<()> {
+        self.run(Op::SetLen(VPath::parse(p)?, len)).map(drop)
+    }
+
+    /// Removes a file or symlink.
+    pub fn remove_file(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
+        self.run(Op::RemoveFile(VPath::parse(p)?)).map(drop)
+    }
+
+    /// Removes an empty directory.
+    pub fn remove_dir(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
+        self.run(Op::RemoveDir(VPath::parse(p)?)).map(drop)
+    }
+
+    /// Removes a directory and everything below it.
+    pub fn remove_dir_all(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
+        self.run(Op::RemoveDirAll(VPath::parse(p)?)).map(drop)
+    }
+
+    /// Renames a file or directory (`rename(2)`'s rules).
+    pub fn rename(&mut self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
+        let (from, to) = (VPath::parse(from)?, VPath::parse(to)?);
+        self.run(Op::Rename(from, to)).map(drop)
+    }
+
+    /// Copies a file (bytes shared, not duplicated); returns the number of bytes.
+    pub fn copy(&mut self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
+        let (from, to) = (VPath::parse(from)?, VPath::parse(to)?);
+        self.run(Op::Copy(from, to))
+    }
+
+    /// Creates a symbolic link at `link` pointing to `target`.
+    pub fn symlink(&mut self, target: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
+        let target = target
+            .as_ref()
+            .to_str()
+            .ok_or_else(|| error::invalid_input("symlink target is not valid UTF-8"))?
+            .to_string();
+        self.run(Op::Symlink(target, VPath::parse(link)?)).map(drop)
+    }
+
+    /// Sets the permission bits.
+    pub fn set_permissions(&mut self, p: impl AsRef<Path>, mode: u32) -> io::Result<()> {
+        self.run(Op::SetPermissions(VPath::parse(p)?, mode))
+            .map(drop)
+    }
+
+    /// Sets access and/or modification times (`None` leaves one unchanged).
+    pub fn set_times(
+        &mut self,
+        p: impl AsRef<Path>,
+        accessed: Option<SystemTime>,
+        modified: Option<SystemTime>,
+    ) -> io::Result<()> {
+        self.run(Op::SetTimes(VPath::parse(p)?, accessed, modified))
+            .map(drop)
+    }
+
+    /// Replaces the user metadata of `p`; an empty map clears it.
+    pub fn set_metadata(
+        &mut self,
+        p: impl AsRef<Path>,
+        meta: std::collections::BTreeMap<String, String>,
+    ) -> io::Result<()> {
+        let user = (!meta.is_empty()).then(|| Arc::new(meta));
+        self.run(Op::SetUserMeta(VPath::parse(p)?, user)).map(drop)
+    }
+
+    /// The user metadata of `p` (empty if none was set).
+    pub fn get_metadata(
+        &self,
+        p: impl AsRef<Path>,
+    ) -> io::Result<std::collections::BTreeMap<String, String>> {
+        let p = VPath::parse(p)?;
+        self.with_root_at(&p, Access::Entry { follow: true }, |r| {
+            let node = ops::stat(r, &p, true)?;
+            Ok(node.meta().user.as_deref().cloned().unwrap_or_default())
+        })
+    }
+
+    // --- writes: Python os names ------------------------------------------------------------
+
+    /// `os.mkdir`.
+    pub fn mkdir(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
+        self.create_dir(p)
+    }
+
+    /// `os.makedirs(p, exist_ok)`.
+    pub fn makedirs(&mut self, p: impl AsRef<Path>, exist_ok: bool) -> io::Result<()> {
+        let vp = VPath::parse(p)?;
+        if !exist_ok && self.exists(vp.as_string()) {
+            return Err(error::already_exists(&vp));
+        }
+        self.create_dir_all(vp.as_string())
+    }
+
+    /// `os.remove`.
+    pub fn remove(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
+        self.remove_file(p)
+    }
+
+    /// `os.rmdir`.
+    pub fn rmdir(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
+        self.remove_dir(p)
+    }
+
+    /// Same as [`Transaction::write`].
+    pub fn writefile(&mut self, p: impl AsRef<Path>, data: impl AsRef<[u8]>) -> io::Result<()> {
+        self.write(p, data)
+    }
+
+    /// Same as [`Transaction::write`].
+    pub fn writefilebytes(
+        &mut self,
+        p: impl AsRef<Path>,
+        data: impl AsRef<[u8]>,
+    ) -> io::Result<()> {
+        self.write(p, data)
+    }
+}
+
+read_api!(Transaction, tracked);
+
+/// Checks every recorded dependency against `current`; the first change is a conflict.
+fn validate(reads: &ReadSet, base: &Root, current: &Root) -> io::Result<()> {
+    if base.node.same_version(&current.node) {
+        // Same tree (only the generation differs, e.g. after a restore): nothing changed.
+        return Ok(());
+    }
+    for (path, seen) in reads {
+        for (access, then) in seen {
+            let now = observe(current, path, *access);
+            if !unchanged(*access, then, &now) {
+                let what = match access {
+                    Access::Entry { .. } => "",
+                    Access::Listing => " (its listing)",
+                    Access::Subtree => " (something below it)",
+                };
+                return Err(error::conflict(format!(
+                    "{path}{what} changed since the transaction began"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies the log to a copy of `current`; an operation that no longer applies is a conflict.
+fn replay(log: &[Op], current: &Root, ctx: &WriteCtx) -> io::Result<Root> {
+    let mut next = Root::clone(current);
+    for op in log {
+        op.apply(&mut next, ctx)
+            .map_err(|e| error::conflict(format!("{} no longer applies: {e}", op.describe())))?;
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Transaction>();
+    }
+
+    #[test]
+    fn later_writes_to_a_node_mutate_the_private_copy_in_place() {
+        let fs = MemFs::new();
+        fs.create_dir_all("/a/b").unwrap();
+        let mut tx = fs.begin();
+        tx.write("/a/b/f", "1").unwrap();
+        let dir_after_first = match node_at(&tx.root.node, &[Name::new("a"), Name::new("b")]) {
+            Some(Node::Dir(d)) => Arc::as_ptr(d),
+            _ => panic!("no dir"),
+        };
+        tx.write("/a/b/g", "2").unwrap();
+        tx.append("/a/b/f", "3").unwrap();
+        let dir_after_more = match node_at(&tx.root.node, &[Name::new("a"), Name::new("b")]) {
+            Some(Node::Dir(d)) => Arc::as_ptr(d),
+            _ => panic!("no dir"),
+        };
+        assert_eq!(
+            dir_after_first, dir_after_more,
+            "the private dir was copied again"
+        );
+        tx.commit().unwrap();
+        assert_eq!(fs.read_to_string("/a/b/f").unwrap(), "13");
+    }
+}
