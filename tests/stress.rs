@@ -48,7 +48,11 @@ fn balance(read: std::io::Result<String>) -> u64 {
 
 /// Content for pair `k`, version `v`: sometimes large enough to go to the blob store.
 fn pair_content(k: u64, v: u64) -> Vec<u8> {
-    let len = if v % 3 == 0 { INLINE_MAX + 64 } else { 16 };
+    let len = if v.is_multiple_of(3) {
+        INLINE_MAX + 64
+    } else {
+        16
+    };
     let mut data = vec![(v % 251) as u8; len];
     data[..8].copy_from_slice(&k.to_le_bytes());
     data[8..16].copy_from_slice(&v.to_le_bytes());
