@@ -1,0 +1,145 @@
+//! loom models of the commit protocol: plain writers racing to publish, readers during a
+//! publish, and transactions racing plain writes. Under `cfg(loom)` memfs publishes through the
+//! sync shim's loom-checkable cell, so loom explores every interleaving of the loads and
+//! compare-and-swaps of these threads (with the preemption bound CI sets).
+#![cfg(loom)]
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use loom::thread;
+use memfs::{is_conflict, MemFs};
+
+/// Two plain writers publish at the same time, into the same directory: both changes survive
+/// (the loser of the compare-and-swap re-applies its operation on the winner's root).
+#[test]
+fn two_writers_racing_to_publish_both_survive() {
+    loom::model(|| {
+        let fs = MemFs::new();
+        fs.create_dir("/d").unwrap();
+        let t = {
+            let fs = fs.clone();
+            thread::spawn(move || fs.write("/d/a", "a").unwrap())
+        };
+        fs.write("/d/b", "b").unwrap();
+        t.join().unwrap();
+        assert_eq!(fs.listdir("/d").unwrap(), ["a", "b"]);
+        assert_eq!(fs.read_to_string("/d/a").unwrap(), "a");
+        assert_eq!(fs.read_to_string("/d/b").unwrap(), "b");
+    });
+}
+
+/// A reader that takes a snapshot while a transaction publishes two files sees both old or
+/// both new, never one of each.
+#[test]
+fn reader_during_publish_sees_old_or_new_never_a_mix() {
+    loom::model(|| {
+        let fs = MemFs::new();
+        fs.write("/a", "0").unwrap();
+        fs.write("/b", "0").unwrap();
+        let t = {
+            let fs = fs.clone();
+            thread::spawn(move || {
+                let mut tx = fs.begin();
+                tx.write("/a", "1").unwrap();
+                tx.write("/b", "1").unwrap();
+                tx.commit().unwrap();
+            })
+        };
+        let snap = fs.snapshot();
+        let a = snap.read_to_string("/a").unwrap();
+        let b = snap.read_to_string("/b").unwrap();
+        assert_eq!(a, b, "saw half a transaction");
+        t.join().unwrap();
+        assert_eq!(fs.read_to_string("/a").unwrap(), "1");
+        assert_eq!(snap.read_to_string("/a").unwrap(), a, "a snapshot changed");
+    });
+}
+
+/// A transaction that read and rewrites a file races a plain append to the same file: if the
+/// append lands between the transaction's begin and its commit, the commit is a conflict and
+/// publishes nothing; otherwise both changes are there. Nothing is ever lost.
+#[test]
+fn transaction_commit_racing_a_plain_write_detects_the_conflict() {
+    // Executions that ended each way (std atomics: they count across loom's executions).
+    static COMMITTED: AtomicUsize = AtomicUsize::new(0);
+    static CONFLICTED: AtomicUsize = AtomicUsize::new(0);
+    loom::model(|| {
+        let fs = MemFs::new();
+        fs.write("/log", "").unwrap();
+        let t = {
+            let fs = fs.clone();
+            thread::spawn(move || {
+                let mut tx = fs.begin();
+                let old = tx.read_to_string("/log").unwrap();
+                tx.write("/log", format!("{old}t")).unwrap();
+                tx.write("/tx-ran", "").unwrap();
+                tx.commit()
+            })
+        };
+        fs.append("/log", "p").unwrap();
+        let committed = t.join().unwrap();
+        let log = fs.read_to_string("/log").unwrap();
+        match committed {
+            Ok(()) => {
+                assert!(log == "pt" || log == "tp", "lost an update: {log:?}");
+                assert!(fs.exists("/tx-ran"));
+                COMMITTED.fetch_add(1, Relaxed);
+            }
+            Err(e) => {
+                assert!(is_conflict(&e), "{e}");
+                assert_eq!(log, "p", "a conflicted transaction published something");
+                assert!(!fs.exists("/tx-ran"), "half a transaction");
+                CONFLICTED.fetch_add(1, Relaxed);
+            }
+        }
+    });
+    let (ok, conflict) = (COMMITTED.load(Relaxed), CONFLICTED.load(Relaxed));
+    println!("executions: {ok} committed, {conflict} conflicted");
+    assert!(ok > 0 && conflict > 0, "loom did not explore both orders");
+}
+
+/// A transaction racing a plain write to another path always commits, and both survive (the
+/// commit replays its log when the root moved).
+#[test]
+fn transaction_racing_a_disjoint_write_commits_and_both_survive() {
+    loom::model(|| {
+        let fs = MemFs::new();
+        fs.write("/mine", "0").unwrap();
+        let t = {
+            let fs = fs.clone();
+            thread::spawn(move || {
+                let mut tx = fs.begin();
+                let old = tx.read_to_string("/mine").unwrap();
+                tx.write("/mine", format!("{old}+1")).unwrap();
+                tx.commit()
+            })
+        };
+        fs.write("/theirs", "x").unwrap();
+        t.join().unwrap().expect("no conflict on disjoint paths");
+        assert_eq!(fs.read_to_string("/mine").unwrap(), "0+1");
+        assert_eq!(fs.read_to_string("/theirs").unwrap(), "x");
+    });
+}
+
+/// Two `MemFs::transaction` increments of one counter: the loser retries, so both count.
+#[test]
+fn two_retrying_transactions_both_count() {
+    loom::model(|| {
+        let fs = MemFs::new();
+        fs.write("/n", "0").unwrap();
+        let incr = |fs: &MemFs| {
+            fs.transaction(|tx| {
+                let n: u32 = tx.read_to_string("/n")?.parse().unwrap();
+                tx.write("/n", (n + 1).to_string())
+            })
+            .unwrap()
+        };
+        let t = {
+            let fs = fs.clone();
+            thread::spawn(move || incr(&fs))
+        };
+        incr(&fs);
+        t.join().unwrap();
+        assert_eq!(fs.read_to_string("/n").unwrap(), "2");
+    });
+}
