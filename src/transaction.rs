@@ -35,7 +35,12 @@
 //!   pointer would make every listing of `/` conflict with every write anywhere. A transaction
 //!   that depends on deeper content reads those paths, and they are checked themselves.
 //! - A `walk`: the whole subtree, exactly (pointer identity of the walked directory): any
-//!   change anywhere below conflicts.
+//!   change anywhere below conflicts. The same holds for the source of a `rename`: reads
+//!   through the new path see what was below the old one, so a directory the transaction moves
+//!   conflicts with any change inside it.
+//! - Paths are recorded twice when a symlink redirects them in the private tree (one the
+//!   transaction created, say): as given, and where they lead, since that node is what the
+//!   read saw.
 //! - Path resolution itself: a symlink retargeted, or a directory on the way removed or turned
 //!   into a file, changes how a recorded path resolves, which is a conflict.
 //!
@@ -46,6 +51,7 @@
 //! relaxation is the one above: directory timestamps (mtime/ctime of a directory) and the
 //! metadata of subdirectories in a listing are not part of the read set.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::io;
 use std::path::Path;
@@ -260,6 +266,9 @@ impl Op {
                 note(p, Access::Listing);
             }
             Op::Rename(from, to) => {
+                // The moved node, whole: later reads through its new path see what was below
+                // `from`, which `base` has under `from`, not under `to`.
+                note(from, Access::Subtree);
                 note(from, NOFOLLOW);
                 note(to, NOFOLLOW);
                 note(to, Access::Listing);
@@ -348,8 +357,29 @@ impl Transaction {
         f(&self.root)
     }
 
-    /// Records a dependency on `p` (the first time only: `base` never changes).
+    /// Records a dependency on `p`, and, when a symlink redirects `p` in the private tree
+    /// (possibly one this transaction created), on where it leads: the node found there is
+    /// what the read really depends on.
     fn note(&self, p: &VPath, access: Access) {
+        self.note_base(p, access);
+        let follow = match access {
+            Access::Entry { follow } => follow,
+            Access::Listing | Access::Subtree => true,
+        };
+        // `Owned` only when resolution met a symlink (the fast path borrows `p`'s names).
+        if let Ok(Cow::Owned(canon)) = resolve(&self.root.node, p, follow) {
+            if canon.as_slice() != p.names() {
+                let at = match access {
+                    Access::Entry { .. } => Access::Entry { follow: false },
+                    other => other,
+                };
+                self.note_base(&VPath::from_names(canon), at);
+            }
+        }
+    }
+
+    /// Records what `base` has at `p` (the first time only: `base` never changes).
+    fn note_base(&self, p: &VPath, access: Access) {
         let mut reads = self.reads.borrow_mut();
         if let Some(seen) = reads.get_mut(p) {
             if !seen.iter().any(|(a, _)| *a == access) {

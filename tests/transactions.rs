@@ -363,3 +363,36 @@ fn an_error_from_the_closure_rolls_back_and_is_returned() {
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(!fs.exists("/half"));
 }
+
+#[test]
+fn reads_through_a_directory_the_transaction_moved_are_checked() {
+    let fs = fs_with(&[("/a/x", "old")]);
+    let mut tx = fs.begin();
+    tx.rename("/a", "/b").unwrap();
+    let seen = tx.read_to_string("/b/x").unwrap();
+    tx.write("/copy", seen).unwrap();
+    fs.write("/a/x", "new").unwrap();
+    assert_conflict(tx.commit());
+}
+
+#[test]
+fn reads_through_a_symlink_the_transaction_created_are_checked() {
+    let fs = fs_with(&[("/a/x", "old")]);
+    let mut tx = fs.begin();
+    tx.symlink("/a", "/l").unwrap();
+    let seen = tx.read_to_string("/l/x").unwrap();
+    tx.write("/copy", seen).unwrap();
+    fs.write("/a/x", "new").unwrap();
+    assert_conflict(tx.commit());
+}
+
+#[test]
+fn writes_through_a_symlink_the_transaction_created_conflict_like_direct_ones() {
+    let fs = fs_with(&[("/a/x", "old")]);
+    let mut tx = fs.begin();
+    tx.symlink("/a", "/l").unwrap();
+    tx.write("/l/x", "tx").unwrap();
+    fs.write("/a/x", "plain").unwrap();
+    assert_conflict(tx.commit());
+    assert_eq!(fs.read_to_string("/a/x").unwrap(), "plain");
+}
