@@ -109,32 +109,50 @@ impl Iterator for Walk {
 
     fn next(&mut self) -> Option<Self::Item> {
         let (path, dir) = self.stack.pop()?;
-        let mut dirs = Vec::new();
-        let mut files = Vec::new();
-        let mut sub = Vec::new();
-        for (name, node) in dir.children.iter() {
-            match node {
-                Node::Dir(d) => {
-                    dirs.push(name.to_string());
-                    sub.push((join_str(&path, name), d.clone()));
-                }
-                Node::Symlink(_) => {
-                    // Listed like os.walk does (a link to a directory under dirnames), never
-                    // descended into.
-                    let to_dir = VPath::parse_str(&join_str(&path, name))
-                        .is_ok_and(|l| matches!(ops::stat(&self.root, &l, true), Ok(Node::Dir(_))));
-                    if to_dir {
-                        dirs.push(name.to_string());
-                    } else {
-                        files.push(name.to_string());
-                    }
-                }
-                Node::File(_) => files.push(name.to_string()),
-            }
-        }
+        let (dirs, files, sub) = split_dir(&self.root, &path, &dir);
         self.stack.extend(sub.into_iter().rev());
         Some((path, dirs, files))
     }
+}
+
+/// `(dirnames, filenames, subdirectories to descend into)`.
+pub(crate) type SplitDir = (Vec<String>, Vec<String>, Vec<(String, Arc<Dir>)>);
+
+/// One `os.walk` step for the directory `dir` at `path` of `root`: its sorted dirnames and
+/// filenames, and the real subdirectories to descend into (in order). Symlinks are listed
+/// (under dirnames if they point to a directory, else under filenames) but never descended
+/// into. Shared by [`Walk`] and the parallel walk, so both list exactly the same entries.
+pub(crate) fn split_dir(
+    root: &Root,
+    path: &str,
+    dir: &Dir,
+) -> SplitDir {
+    let mut dirs = Vec::new();
+    let mut files = Vec::new();
+    let mut sub = Vec::new();
+    for (name, node) in dir.children.iter() {
+        match node {
+            Node::Dir(d) => {
+                dirs.push(name.to_string());
+                sub.push((join_str(path, name), d.clone()));
+            }
+            Node::Symlink(_) => {
+                if symlink_is_dir(root, path, name) {
+                    dirs.push(name.to_string());
+                } else {
+                    files.push(name.to_string());
+                }
+            }
+            Node::File(_) => files.push(name.to_string()),
+        }
+    }
+    (dirs, files, sub)
+}
+
+/// Whether the symlink `name` in the directory at `path` points (finally) to a directory.
+pub(crate) fn symlink_is_dir(root: &Root, path: &str, name: &str) -> bool {
+    VPath::parse_str(&join_str(path, name))
+        .is_ok_and(|l| matches!(ops::stat(root, &l, true), Ok(Node::Dir(_))))
 }
 
 /// Generates the read API as inherent methods of `$ty`, which must have
