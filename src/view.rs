@@ -23,6 +23,14 @@ pub(crate) fn symlink_metadata(root: &Root, p: &VPath) -> io::Result<Metadata> {
     ops::stat(root, p, false).map(|n| Metadata::of(&n))
 }
 
+pub(crate) fn user_metadata(
+    root: &Root,
+    p: &VPath,
+) -> io::Result<std::collections::BTreeMap<String, String>> {
+    let node = ops::stat(root, p, true)?;
+    Ok(node.meta().user.as_deref().cloned().unwrap_or_default())
+}
+
 pub(crate) fn read(root: &Root, p: &VPath) -> io::Result<Vec<u8>> {
     ops::file_content(root, p).map(|(c, _)| c.to_vec())
 }
@@ -122,11 +130,7 @@ pub(crate) type SplitDir = (Vec<String>, Vec<String>, Vec<(String, Arc<Dir>)>);
 /// filenames, and the real subdirectories to descend into (in order). Symlinks are listed
 /// (under dirnames if they point to a directory, else under filenames) but never descended
 /// into. Shared by [`Walk`] and the parallel walk, so both list exactly the same entries.
-pub(crate) fn split_dir(
-    root: &Root,
-    path: &str,
-    dir: &Dir,
-) -> SplitDir {
+pub(crate) fn split_dir(root: &Root, path: &str, dir: &Dir) -> SplitDir {
     let mut dirs = Vec::new();
     let mut files = Vec::new();
     let mut sub = Vec::new();
@@ -232,6 +236,15 @@ macro_rules! read_api {
             pub fn walk(&self, top: impl AsRef<std::path::Path>) -> std::io::Result<$crate::Walk> {
                 let p = $crate::path::VPath::parse(top)?;
                 self.with_root(|r| $crate::view::walk(r, &p))
+            }
+            /// The user metadata of `p`, following symlinks (empty if none was set; see
+            /// `MemFs::set_metadata`).
+            pub fn get_metadata(
+                &self,
+                p: impl AsRef<std::path::Path>,
+            ) -> std::io::Result<std::collections::BTreeMap<String, String>> {
+                let p = $crate::path::VPath::parse(p)?;
+                self.with_root(|r| $crate::view::user_metadata(r, &p))
             }
             /// The target of a symlink.
             pub fn read_link(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<String> {

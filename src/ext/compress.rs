@@ -68,9 +68,18 @@ pub fn compress_bytes(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
 /// `InvalidData`, never a panic.
 pub fn decompress_bytes(data: &[u8]) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    FrameDecoder::new(data)
-        .read_to_end(&mut out)
-        .map_err(|e| error::invalid_data(format!("corrupt lz4 data: {e}")))?;
+    let mut rest = data;
+    // The decoder reports the end of each frame as an end of stream: decode frame after frame
+    // until the input is used up.
+    while !rest.is_empty() {
+        let before = rest.len();
+        FrameDecoder::new(&mut rest)
+            .read_to_end(&mut out)
+            .map_err(|e| error::invalid_data(format!("corrupt lz4 data: {e}")))?;
+        if rest.len() == before {
+            return Err(error::invalid_data("corrupt lz4 data: no frame"));
+        }
+    }
     Ok(out)
 }
 
