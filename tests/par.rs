@@ -33,9 +33,13 @@ fn generated_tree() -> MemFs {
             for f in 0..50 {
                 let r = rng.next();
                 let ext = EXTS[(r % 5) as usize];
-                let prefix = if r % 3 == 0 { "data_" } else { "file_" };
+                let prefix = if r.is_multiple_of(3) {
+                    "data_"
+                } else {
+                    "file_"
+                };
                 let mut body = format!("record {a} {b} {f} {r:x}\n");
-                if r % 7 == 0 {
+                if r.is_multiple_of(7) {
                     body.push_str("the needle is here\n");
                 }
                 fs.write(format!("{dir}/{prefix}{f}.{ext}"), body).unwrap();
@@ -223,7 +227,7 @@ fn results_come_from_one_consistent_version_while_writers_work() {
         std::thread::spawn(move || {
             let mut i = 0u32;
             while !stop.load(Ordering::Relaxed) && i < 20_000 {
-                let dir = if i % 2 == 0 { "/w" } else { "/w/sub" };
+                let dir = if i.is_multiple_of(2) { "/w" } else { "/w/sub" };
                 fs.write(format!("{dir}/f{i:05}.txt"), "needle").unwrap();
                 i += 1;
             }
