@@ -291,3 +291,68 @@ fn bad_input_is_a_clear_error() {
         fs.walk("/link").unwrap().collect::<Vec<_>>()
     );
 }
+
+/// Speed-up of the parallel calls over the same code on one thread, and over `walk`.
+/// Run: `cargo test --release --test par -- --ignored --nocapture measure`
+#[test]
+#[ignore]
+fn measure_speedup() {
+    use std::time::{Duration, Instant};
+    let fs = MemFs::new();
+    let mut rng = Rng(42);
+    for a in 0..100 {
+        for b in 0..20 {
+            let dir = format!("/m/d{a}/s{b}");
+            fs.create_dir_all(&dir).unwrap();
+            for f in 0..50 {
+                let r = rng.next();
+                let mut body = format!("{r:x} ").repeat(60); // about 1 KiB
+                if r.is_multiple_of(101) {
+                    body.push_str("needle");
+                }
+                fs.write(format!("{dir}/f{f}.{}", EXTS[(r % 5) as usize]), body)
+                    .unwrap();
+            }
+        }
+    }
+    let best = |f: &dyn Fn()| {
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .min()
+            .unwrap_or(Duration::ZERO)
+    };
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    println!(
+        "{} files, {} rayon threads",
+        fs.stats().files,
+        rayon::current_num_threads()
+    );
+    let cases: [(&str, &(dyn Fn() + Sync)); 3] = [
+        ("par_walk", &|| drop(fs.par_walk("/").unwrap())),
+        ("find *.json", &|| drop(fs.find("*.json", "/").unwrap())),
+        ("search_content", &|| {
+            drop(fs.search_content("needle", None, "/").unwrap())
+        }),
+    ];
+    for (name, run) in cases {
+        let par = best(run);
+        let seq = best(&|| one.install(run));
+        println!(
+            "{name}: 1 thread {seq:?}, parallel {par:?}, speed-up {:.2}x",
+            seq.as_secs_f64() / par.as_secs_f64()
+        );
+    }
+    let walk = best(&|| drop(fs.walk("/").unwrap().collect::<Vec<_>>()));
+    let par = best(&|| drop(fs.par_walk("/").unwrap()));
+    println!(
+        "walk (sequential iterator) {walk:?} vs par_walk {par:?}: {:.2}x",
+        walk.as_secs_f64() / par.as_secs_f64()
+    );
+}

@@ -535,4 +535,21 @@ mod tests {
             assert!(decrypt_bytes(&img[..cut], "pw").is_err(), "cut at {cut}");
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+        /// Total: arbitrary bytes, with or without a valid header in front, never panic.
+        #[test]
+        fn decrypt_bytes_is_total(
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            keep_header in proptest::prelude::any::<bool>(),
+        ) {
+            let mut data = Vec::new();
+            if keep_header {
+                data.extend_from_slice(&encrypt_bytes(b"", "pw").unwrap()[..HEADER_LEN]);
+            }
+            data.extend_from_slice(&tail);
+            proptest::prop_assert!(decrypt_bytes(&data, "pw").is_err());
+        }
+    }
 }
