@@ -59,7 +59,7 @@ pub const RECORD_MAX: usize = 1 << 20;
 
 const ALG_AES_256_GCM: u8 = 1;
 /// Iteration counts accepted when reading (a forged header cannot make a read run for hours).
-const ITERATIONS_RANGE: std::ops::RangeInclusive<u32> = 100_000..=10_000_000;
+const ITERATIONS_RANGE: std::ops::RangeInclusive<u32> = 100_000..=1_000_000;
 const SALT_LEN: usize = 16;
 const HEADER_LEN: usize = MAGIC.len() + 1 + 1 + 4 + SALT_LEN;
 const NONCE_LEN: usize = 12;
@@ -203,17 +203,23 @@ impl FileKey {
         self.seal(index, true, &[], out)
     }
 
-    /// `image` (an existing file with this key's header) with `plain` appended: the end record
-    /// is checked and replaced; nothing else is decrypted.
-    fn append_image(&self, image: &[u8], plain: &[u8]) -> io::Result<Vec<u8>> {
+    /// Checks that `image` is a file with this key's header whose end record opens (so the
+    /// password is right and the file is complete); returns the end record's index.
+    fn check_end(&self, image: &[u8]) -> io::Result<u64> {
         if image.get(..HEADER_LEN) != Some(&self.header[..]) {
             return Err(corrupted("the file was replaced while open"));
         }
         let records = parse_records(&image[HEADER_LEN..])?;
         let end = records.last().expect("parse_records returns at least one");
         let end_index = (records.len() - 1) as u64;
-        let mut scratch = SecretBuf::with_capacity(TAG_LEN);
-        self.open(end_index, true, end, &mut scratch)?;
+        self.open(end_index, true, end, &mut SecretBuf::with_capacity(TAG_LEN))?;
+        Ok(end_index)
+    }
+
+    /// `image` (an existing file with this key's header) with `plain` appended: the end record
+    /// is checked and replaced; nothing else is decrypted.
+    fn append_image(&self, image: &[u8], plain: &[u8]) -> io::Result<Vec<u8>> {
+        let end_index = self.check_end(image)?;
         let keep = image.len() - END_RECORD_LEN;
         let mut out = Vec::with_capacity(keep + plain.len() + 2 * END_RECORD_LEN);
         out.extend_from_slice(&image[..keep]);
@@ -401,7 +407,7 @@ impl EncryptedFile {
             Some(data) => {
                 let key = FileKey::from_header(&data, password)?;
                 // Checks the password and the end record now rather than at the first flush.
-                key.append_image(&data, &[])?;
+                key.check_end(&data)?;
                 (key, SecretBuf::with_capacity(0))
             }
             None => (FileKey::generate(password)?, SecretBuf::with_capacity(0)),
