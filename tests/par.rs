@@ -349,6 +349,22 @@ fn measure_speedup() {
             seq.as_secs_f64() / par.as_secs_f64()
         );
     }
+    // Control: what rayon can get on this machine right now (other load takes cores away).
+    let control = || {
+        use rayon::prelude::*;
+        (0..20_000_000u64)
+            .into_par_iter()
+            .map(|x| ((x as f64).sqrt() as u64) ^ x)
+            .sum::<u64>()
+    };
+    let (seq, par) = (
+        best(&|| drop(one.install(control))),
+        best(&|| drop(control())),
+    );
+    println!(
+        "control (pure CPU): 1 thread {seq:?}, parallel {par:?}, speed-up {:.2}x",
+        seq.as_secs_f64() / par.as_secs_f64()
+    );
     let walk = best(&|| one.install(|| drop(fs.walk("/").unwrap().collect::<Vec<_>>())));
     let par = best(&|| drop(fs.par_walk("/").unwrap()));
     println!(
