@@ -358,8 +358,12 @@ fn measure_speedup() {
             .sum::<u64>()
     };
     let (seq, par) = (
-        best(&|| drop(one.install(control))),
-        best(&|| drop(control())),
+        best(&|| {
+            std::hint::black_box(one.install(control));
+        }),
+        best(&|| {
+            std::hint::black_box(control());
+        }),
     );
     println!(
         "control (pure CPU): 1 thread {seq:?}, parallel {par:?}, speed-up {:.2}x",
