@@ -438,3 +438,10 @@ fn backup_copies_files_and_trees_without_overwriting() {
         ErrorKind::NotADirectory
     );
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<memfs::EncryptedFile>();
+    check::<memfs::CompressedFile>();
+}
