@@ -340,15 +340,6 @@ impl MemFs {
         };
         self.commit(|r, _| ops::set_user_meta(r, &p, user.clone()))
     }
-
-    /// The user metadata of `p` (empty if none was set).
-    pub fn get_metadata(&self, p: impl AsRef<Path>) -> io::Result<BTreeMap<String, String>> {
-        let p = VPath::parse(p)?;
-        self.with_root(|r| {
-            let node = ops::stat(r, &p, true)?;
-            Ok(node.meta().user.as_deref().cloned().unwrap_or_default())
-        })
-    }
 }
 
 read_api!(MemFs);

@@ -25,15 +25,18 @@
 //!
 //! Module map: `path` (parsing), `error` (io::Error kinds and errno), `tree` (the persistent
 //! tree and its operations), `blob` (content-addressed chunks), `fs` (`MemFs` and the commit
-//! protocol), `file` (handles), `snapshot`, `transaction` (atomic, isolated units of work), `view` (the
-//! shared read API).
+//! protocol), `file` (handles), `snapshot`, `transaction` (atomic, isolated units of work),
+//! `view` (the shared read API), `par` (parallel walk, find, content search), `ext` (encrypted
+//! and compressed files, backups).
 
 #![forbid(unsafe_code)]
 
 mod blob;
 pub mod error;
+pub mod ext;
 mod file;
 mod fs;
+mod par;
 pub mod path;
 mod snapshot;
 mod sync;
@@ -44,8 +47,10 @@ mod view;
 
 pub use blob::{CHUNK_SIZE, INLINE_MAX};
 pub use error::{errno_of, is_conflict};
+pub use ext::{CompressedFile, EncryptedFile};
 pub use file::{File, OpenOptions};
 pub use fs::{create_fs, MemFs};
+pub use par::WalkItem;
 pub use path::VPath;
 pub use snapshot::Snapshot;
 pub use transaction::{Transaction, MAX_TRANSACTION_ATTEMPTS};

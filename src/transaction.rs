@@ -566,18 +566,6 @@ impl Transaction {
         self.run(Op::SetUserMeta(VPath::parse(p)?, user)).map(drop)
     }
 
-    /// The user metadata of `p` (empty if none was set).
-    pub fn get_metadata(
-        &self,
-        p: impl AsRef<Path>,
-    ) -> io::Result<std::collections::BTreeMap<String, String>> {
-        let p = VPath::parse(p)?;
-        self.with_root_at(&p, Access::Entry { follow: true }, |r| {
-            let node = ops::stat(r, &p, true)?;
-            Ok(node.meta().user.as_deref().cloned().unwrap_or_default())
-        })
-    }
-
     // --- writes: Python os names ------------------------------------------------------------
 
     /// `os.mkdir`.

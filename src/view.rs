@@ -36,6 +36,14 @@ pub(crate) fn symlink_metadata(root: &Root, p: &VPath) -> io::Result<Metadata> {
     ops::stat(root, p, false).map(|n| Metadata::of(&n))
 }
 
+pub(crate) fn user_metadata(
+    root: &Root,
+    p: &VPath,
+) -> io::Result<std::collections::BTreeMap<String, String>> {
+    let node = ops::stat(root, p, true)?;
+    Ok(node.meta().user.as_deref().cloned().unwrap_or_default())
+}
+
 pub(crate) fn read(root: &Root, p: &VPath) -> io::Result<Vec<u8>> {
     ops::file_content(root, p).map(|(c, _)| c.to_vec())
 }
@@ -122,32 +130,46 @@ impl Iterator for Walk {
 
     fn next(&mut self) -> Option<Self::Item> {
         let (path, dir) = self.stack.pop()?;
-        let mut dirs = Vec::new();
-        let mut files = Vec::new();
-        let mut sub = Vec::new();
-        for (name, node) in dir.children.iter() {
-            match node {
-                Node::Dir(d) => {
-                    dirs.push(name.to_string());
-                    sub.push((join_str(&path, name), d.clone()));
-                }
-                Node::Symlink(_) => {
-                    // Listed like os.walk does (a link to a directory under dirnames), never
-                    // descended into.
-                    let to_dir = VPath::parse_str(&join_str(&path, name))
-                        .is_ok_and(|l| matches!(ops::stat(&self.root, &l, true), Ok(Node::Dir(_))));
-                    if to_dir {
-                        dirs.push(name.to_string());
-                    } else {
-                        files.push(name.to_string());
-                    }
-                }
-                Node::File(_) => files.push(name.to_string()),
-            }
-        }
+        let (dirs, files, sub) = split_dir(&self.root, &path, &dir);
         self.stack.extend(sub.into_iter().rev());
         Some((path, dirs, files))
     }
+}
+
+/// `(dirnames, filenames, subdirectories to descend into)`.
+pub(crate) type SplitDir = (Vec<String>, Vec<String>, Vec<(String, Arc<Dir>)>);
+
+/// One `os.walk` step for the directory `dir` at `path` of `root`: its sorted dirnames and
+/// filenames, and the real subdirectories to descend into (in order). Symlinks are listed
+/// (under dirnames if they point to a directory, else under filenames) but never descended
+/// into. Shared by [`Walk`] and the parallel walk, so both list exactly the same entries.
+pub(crate) fn split_dir(root: &Root, path: &str, dir: &Dir) -> SplitDir {
+    let mut dirs = Vec::new();
+    let mut files = Vec::new();
+    let mut sub = Vec::new();
+    for (name, node) in dir.children.iter() {
+        match node {
+            Node::Dir(d) => {
+                dirs.push(name.to_string());
+                sub.push((join_str(path, name), d.clone()));
+            }
+            Node::Symlink(_) => {
+                if symlink_is_dir(root, path, name) {
+                    dirs.push(name.to_string());
+                } else {
+                    files.push(name.to_string());
+                }
+            }
+            Node::File(_) => files.push(name.to_string()),
+        }
+    }
+    (dirs, files, sub)
+}
+
+/// Whether the symlink `name` in the directory at `path` points (finally) to a directory.
+pub(crate) fn symlink_is_dir(root: &Root, path: &str, name: &str) -> bool {
+    VPath::parse_str(&join_str(path, name))
+        .is_ok_and(|l| matches!(ops::stat(root, &l, true), Ok(Node::Dir(_))))
 }
 
 /// Generates the read API as inherent methods of `$ty`, which must have
@@ -266,6 +288,17 @@ macro_rules! read_api {
                 let p = $crate::path::VPath::parse(top)?;
                 self.with_root_at(&p, $crate::view::Access::Subtree, |r| {
                     $crate::view::walk(r, &p)
+                })
+            }
+            /// The user metadata of `p`, following symlinks (empty if none was set; see
+            /// `MemFs::set_metadata`).
+            pub fn get_metadata(
+                &self,
+                p: impl AsRef<std::path::Path>,
+            ) -> std::io::Result<std::collections::BTreeMap<String, String>> {
+                let p = $crate::path::VPath::parse(p)?;
+                self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
+                    $crate::view::user_metadata(r, &p)
                 })
             }
             /// The target of a symlink.

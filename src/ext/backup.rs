@@ -1,0 +1,140 @@
+//! `MemFs::backup`: a timestamped copy of a file or directory tree.
+//!
+//! Owns backup naming and the copy of a subtree; the copy is one commit of the write path, so
+//! the backup is a consistent image of the source at one moment. It must not change anything
+//! outside the backup directory.
+//!
+//! The backup of `/a/b/report.txt` into `/backup` is `/backup/report.txt.20261125T141200.123456Z`
+//! (UTC, microseconds; `/` itself is named `root`). An existing name is never overwritten: a
+//! `-1`, `-2`, ... suffix is added until the name is free. The backup directory is created
+//! if missing. File contents are shared with the source (copy-on-write), so a backup costs
+//! no copy of the bytes; every copied node gets a new inode number and keeps its permissions,
+//! times and user metadata. A symlink given as the source is followed; symlinks inside a
+//! directory are copied as symlinks.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::fs::MemFs;
+use crate::path::{join_str, VPath};
+use crate::tree::node::{Dir, FileNode, Node, SymlinkNode};
+use crate::tree::ops::{self, WriteCtx};
+use crate::tree::resolve::resolve;
+
+/// `YYYYMMDDTHHMMSS.ffffffZ` in UTC.
+pub(crate) fn timestamp(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, day) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{m:02}{day:02}T{:02}{:02}{:02}.{:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_micros()
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// A copy of `node` with fresh inode numbers; contents and metadata otherwise shared.
+fn fresh_copy(node: &Node, ctx: &WriteCtx) -> Node {
+    let now = SystemTime::now();
+    match node {
+        Node::File(f) => {
+            let mut meta = f.meta.clone();
+            meta.ino = ctx.next_ino();
+            meta.changed = now;
+            Node::File(Arc::new(FileNode {
+                content: f.content.clone(),
+                meta,
+            }))
+        }
+        Node::Symlink(s) => {
+            let mut meta = s.meta.clone();
+            meta.ino = ctx.next_ino();
+            meta.changed = now;
+            Node::Symlink(Arc::new(SymlinkNode {
+                target: s.target.clone(),
+                meta,
+            }))
+        }
+        Node::Dir(d) => {
+            let mut meta = d.meta.clone();
+            meta.ino = ctx.next_ino();
+            meta.changed = now;
+            let children = d
+                .children
+                .iter()
+                .map(|(name, child)| (name.clone(), fresh_copy(child, ctx)))
+                .collect();
+            Node::Dir(Arc::new(Dir { children, meta }))
+        }
+    }
+}
+
+impl MemFs {
+    /// Copies the file or directory tree `p` into `backup_dir` (created if missing) under a
+    /// new timestamped name, in one atomic step; returns the backup's path. Never overwrites
+    /// anything. See [`crate::ext::backup`] for the naming.
+    pub fn backup(
+        &self,
+        p: impl AsRef<std::path::Path>,
+        backup_dir: impl AsRef<std::path::Path>,
+    ) -> io::Result<String> {
+        let src = VPath::parse(p)?;
+        let dir = VPath::parse(backup_dir)?;
+        let stamp = timestamp(SystemTime::now());
+        let base = src.file_name().unwrap_or("root").to_string();
+        self.commit(|r, c| {
+            let node = ops::stat(r, &src, true)?;
+            ops::create_dir_all(r, c, &dir)?;
+            let (_, dir_path) = ops::list_dir(r, &dir)?;
+            let mut name = format!("{base}.{stamp}");
+            let mut n = 0u32;
+            let target = loop {
+                let candidate = VPath::parse_str(&join_str(&dir_path, &name))?;
+                match ops::stat(r, &candidate, false) {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => break candidate,
+                    Err(e) => return Err(e),
+                    Ok(_) => {}
+                }
+                n += 1;
+                name = format!("{base}.{stamp}-{n}");
+            };
+            let canon = resolve(&r.node, &target, false)?.into_owned();
+            ops::insert(r, &canon, fresh_copy(&node, c))?;
+            Ok(target.as_string())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_utc_calendar_dates() {
+        assert_eq!(timestamp(UNIX_EPOCH), "19700101T000000.000000Z");
+        let t = UNIX_EPOCH + Duration::from_micros(1_764_079_920_123_456);
+        assert_eq!(timestamp(t), "20251125T141200.123456Z");
+        // A leap day.
+        let t = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(timestamp(t), "20000229T000000.000000Z");
+    }
+}
