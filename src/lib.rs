@@ -30,10 +30,13 @@
 #![forbid(unsafe_code)]
 
 mod blob;
+pub mod cli;
 pub mod error;
 mod file;
 mod fs;
+mod par;
 pub mod path;
+pub mod persist;
 mod snapshot;
 mod sync;
 mod tree;
