@@ -86,8 +86,11 @@ fn bad(msg: impl Into<String>) -> io::Error {
     error::invalid_data(format!("invalid memfs JSON: {}", msg.into()))
 }
 
+/// The directories and the file entries of a document.
+type Parsed = (Vec<VPath>, Vec<(VPath, Entry)>);
+
 /// Parses a JSON document in either accepted form, fully validated.
-fn parse(text: &str) -> io::Result<(Vec<VPath>, Vec<(VPath, Entry)>)> {
+fn parse(text: &str) -> io::Result<Parsed> {
     let v: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     let Value::Object(top) = v else {
         return Err(bad("the document is not an object"));
