@@ -108,10 +108,7 @@ impl Backend for LocalBackend {
             self.fs.set_times(path, None, Some(now))
         } else {
             self.fs
-                .open_with(
-                    path,
-                    crate::OpenOptions::new().write(true).create(true),
-                )
+                .open_with(path, crate::OpenOptions::new().write(true).create(true))
                 .map(drop)
         }
     }

@@ -97,7 +97,12 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
             recursive,
             src,
             dst,
-        } => copy(b, &normalised(cwd, src)?, &normalised(cwd, dst)?, *recursive)?,
+        } => copy(
+            b,
+            &normalised(cwd, src)?,
+            &normalised(cwd, dst)?,
+            *recursive,
+        )?,
         Command::Stat { path } => stat(b, &normalised(cwd, path)?, out)?,
         Command::Find { pattern, start } => {
             for p in b.find(pattern, &abs(start))? {

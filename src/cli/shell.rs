@@ -68,7 +68,10 @@ impl Completer for ShellHelper {
                 .collect();
             names.sort();
             names.dedup();
-            return Ok((start, names.into_iter().map(|n| pair(format!("{n} "))).collect()));
+            return Ok((
+                start,
+                names.into_iter().map(|n| pair(format!("{n} "))).collect(),
+            ));
         }
         let (dir_part, prefix) = match word.rfind('/') {
             Some(i) => (&word[..=i], &word[i + 1..]),
@@ -135,8 +138,8 @@ pub fn run(image: &Path) -> io::Result<ExitCode> {
         cwd: cwd.clone(),
         base,
     };
-    let mut editor: Editor<ShellHelper, FileHistory> =
-        Editor::new().map_err(|e| io::Error::other(format!("cannot start the line editor: {e}")))?;
+    let mut editor: Editor<ShellHelper, FileHistory> = Editor::new()
+        .map_err(|e| io::Error::other(format!("cannot start the line editor: {e}")))?;
     editor.set_helper(Some(ShellHelper {
         fs: session.backend.fs.clone(),
         cwd,
@@ -261,7 +264,12 @@ impl Session {
                 "already in the shell",
             )),
             Command::Completions { shell } => {
-                clap_complete::generate(*shell, &mut super::args::Cli::command(), "memfs", &mut out);
+                clap_complete::generate(
+                    *shell,
+                    &mut super::args::Cli::command(),
+                    "memfs",
+                    &mut out,
+                );
                 Ok(())
             }
             cmd => {
