@@ -37,6 +37,14 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
     if let Command::Shell = cli.command {
         return shell::run(&image);
     }
+    if let Command::Read { path } = &cli.command {
+        if let Some(data) = fast_read(&image, path)? {
+            let mut out = io::stdout().lock();
+            out.write_all(&data)?;
+            out.flush()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let mutates = cli.command.mutates();
     // Without a state yet, even a read-only command may import the original tool's JSON (on
     // the user's say-so) and save it: take the exclusive lock then too.
@@ -60,6 +68,24 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
     // The process ends now: freeing a large tree node by node would cost more than the command.
     std::mem::forget(backend);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `memfs read` without building the tree (see `image::read_file`); `None` sends the command
+/// down the ordinary path (which gives the exact error, if any).
+fn fast_read(image: &Path, path: &str) -> io::Result<Option<Vec<u8>>> {
+    let _lock = state::lock(image, false)?;
+    let bytes = match std::fs::read(image) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("{}: {e}", image.display()),
+            ))
+        }
+    };
+    crate::persist::image::read_file(&bytes, &commands::absolute("/", path))
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", image.display())))
 }
 
 /// Loads the state at `image` (empty if there is none). `force` replaces a corrupt image by an

@@ -246,20 +246,45 @@ fn put_time(out: &mut Vec<u8>, t: SystemTime) {
     put_varint(out, nanos as u64);
 }
 
+// Flags of a node's metadata: which optional parts follow. Times equal to an earlier one are
+// not repeated (a file written once has four equal times).
+const META_USER: u8 = 1;
+const META_MODIFIED: u8 = 2; // modified differs from created
+const META_ACCESSED: u8 = 4; // accessed differs from modified
+const META_CHANGED: u8 = 8; // changed differs from modified
+
 fn put_meta(out: &mut Vec<u8>, m: &Meta) {
+    let mut flags = 0;
+    if m.user.is_some() {
+        flags |= META_USER;
+    }
+    if m.modified != m.created {
+        flags |= META_MODIFIED;
+    }
+    if m.accessed != m.modified {
+        flags |= META_ACCESSED;
+    }
+    if m.changed != m.modified {
+        flags |= META_CHANGED;
+    }
+    out.push(flags);
     put_varint(out, m.ino);
     put_varint(out, m.mode as u64);
-    for t in [m.created, m.modified, m.accessed, m.changed] {
-        put_time(out, t);
+    put_time(out, m.created);
+    if flags & META_MODIFIED != 0 {
+        put_time(out, m.modified);
     }
-    match &m.user {
-        None => put_varint(out, 0),
-        Some(map) => {
-            put_varint(out, map.len() as u64);
-            for (k, v) in map.iter() {
-                put_bytes(out, k.as_bytes());
-                put_bytes(out, v.as_bytes());
-            }
+    if flags & META_ACCESSED != 0 {
+        put_time(out, m.accessed);
+    }
+    if flags & META_CHANGED != 0 {
+        put_time(out, m.changed);
+    }
+    if let Some(map) = &m.user {
+        put_varint(out, map.len() as u64);
+        for (k, v) in map.iter() {
+            put_bytes(out, k.as_bytes());
+            put_bytes(out, v.as_bytes());
         }
     }
 }
@@ -269,6 +294,11 @@ fn put_meta(out: &mut Vec<u8>, m: &Meta) {
 
 /// Decodes an image. Total: any input gives an `Image` or an `InvalidData` error.
 pub fn decode(bytes: &[u8]) -> io::Result<Image> {
+    decode_body(&verified_body(bytes)?)
+}
+
+/// Checks the header and checksum and decompresses the body.
+fn verified_body(bytes: &[u8]) -> io::Result<Vec<u8>> {
     if bytes.len() < HEADER_LEN {
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             return Err(error::invalid_data("not a memfs state image (bad magic)"));
@@ -314,7 +344,7 @@ pub fn decode(bytes: &[u8]) -> io::Result<Image> {
             "corrupt memfs state image: body length mismatch",
         ));
     }
-    decode_body(&raw)
+    Ok(raw)
 }
 
 fn corrupt(what: &str) -> io::Error {
@@ -340,7 +370,14 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
+    #[inline]
     fn varint(&mut self) -> io::Result<u64> {
+        if let Some(&b) = self.buf.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(b as u64);
+            }
+        }
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.u8()?;
@@ -401,19 +438,33 @@ impl<'a> Reader<'a> {
     }
 
     fn meta(&mut self) -> io::Result<Meta> {
+        let flags = self.u8()?;
+        if flags & !(META_USER | META_MODIFIED | META_ACCESSED | META_CHANGED) != 0 {
+            return Err(corrupt("bad metadata flags"));
+        }
         let ino = self.varint()?;
         let mode = self.u32()?;
         if mode > 0o7777 {
             return Err(corrupt("bad permission bits"));
         }
         let created = self.time()?;
-        let modified = self.time()?;
-        let accessed = self.time()?;
-        let changed = self.time()?;
-        let n = self.count(2)?;
-        let user = if n == 0 {
-            None
+        let modified = if flags & META_MODIFIED != 0 {
+            self.time()?
         } else {
+            created
+        };
+        let accessed = if flags & META_ACCESSED != 0 {
+            self.time()?
+        } else {
+            modified
+        };
+        let changed = if flags & META_CHANGED != 0 {
+            self.time()?
+        } else {
+            modified
+        };
+        let user = if flags & META_USER != 0 {
+            let n = self.count(2)?;
             let mut map = BTreeMap::new();
             for _ in 0..n {
                 let k = self.str()?.to_owned();
@@ -421,6 +472,8 @@ impl<'a> Reader<'a> {
                 map.insert(k, v);
             }
             Some(Arc::new(map))
+        } else {
+            None
         };
         Ok(Meta {
             ino,
@@ -431,6 +484,120 @@ impl<'a> Reader<'a> {
             changed,
             user,
         })
+    }
+}
+
+impl Reader<'_> {
+    /// Skips one node's metadata.
+    fn skip_meta(&mut self) -> io::Result<()> {
+        let flags = self.u8()?;
+        self.varint()?;
+        self.varint()?;
+        let times = 1 + (flags & (META_MODIFIED | META_ACCESSED | META_CHANGED)).count_ones();
+        for _ in 0..times * 2 {
+            self.varint()?;
+        }
+        if flags & META_USER != 0 {
+            for _ in 0..self.count(2)? * 2 {
+                self.bytes()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips one node (after its tag).
+    fn skip_node(&mut self, tag: u8) -> io::Result<()> {
+        self.skip_meta()?;
+        match tag {
+            TAG_DIR => {
+                for _ in 0..self.count(2)? {
+                    self.bytes()?;
+                    self.varint()?;
+                }
+            }
+            TAG_INLINE | TAG_SYMLINK => {
+                self.bytes()?;
+            }
+            TAG_CHUNKED => {
+                for _ in 0..self.count(1)? {
+                    self.varint()?;
+                }
+            }
+            _ => return Err(corrupt("unknown node kind")),
+        }
+        Ok(())
+    }
+}
+
+/// Reads one regular file straight from an encoded image, without building the tree: the fast
+/// path of `memfs read` on a large state (the image is still checksummed and decompressed
+/// whole, but only the nodes on the path are decoded). `Ok(None)` when the path cannot be
+/// answered this simply (a symlink or a missing name on the way, a trailing `/`, not a regular
+/// file): the caller then loads the image fully and gets the exact answer or error.
+pub fn read_file(bytes: &[u8], path: &str) -> io::Result<Option<Vec<u8>>> {
+    let Ok(vpath) = crate::path::VPath::parse_str(path) else {
+        return Ok(None);
+    };
+    if vpath.must_be_dir() {
+        return Ok(None);
+    }
+    let raw = verified_body(bytes)?;
+    let mut r = Reader { buf: &raw, pos: 0 };
+    r.varint()?;
+    let blob_count = r.count(2)?;
+    let mut blobs = Vec::with_capacity(blob_count);
+    for _ in 0..blob_count {
+        blobs.push(r.bytes()?);
+    }
+    let node_count = r.count(2)?;
+    let mut offsets = Vec::with_capacity(node_count);
+    for _ in 0..node_count {
+        offsets.push(r.pos);
+        let tag = r.u8()?;
+        r.skip_node(tag)?;
+    }
+    let mut id = r.varint()?;
+    let at = |id: u64| -> io::Result<Reader> {
+        let pos = *offsets
+            .get(usize::try_from(id).unwrap_or(usize::MAX))
+            .ok_or_else(|| corrupt("bad node reference"))?;
+        Ok(Reader { buf: &raw, pos })
+    };
+    for name in vpath.names() {
+        let mut node = at(id)?;
+        if node.u8()? != TAG_DIR {
+            return Ok(None);
+        }
+        node.skip_meta()?;
+        let mut found = None;
+        for _ in 0..node.count(2)? {
+            let entry = node.bytes()?;
+            let child = node.varint()?;
+            if entry == name.as_bytes() {
+                found = Some(child);
+                break;
+            }
+        }
+        let Some(child) = found else { return Ok(None) };
+        id = child;
+    }
+    let mut node = at(id)?;
+    let tag = node.u8()?;
+    node.skip_meta()?;
+    match tag {
+        TAG_INLINE => Ok(Some(node.bytes()?.to_vec())),
+        TAG_CHUNKED => {
+            let mut out = Vec::new();
+            for _ in 0..node.count(1)? {
+                let b = node.varint()?;
+                let chunk = blobs
+                    .get(usize::try_from(b).unwrap_or(usize::MAX))
+                    .ok_or_else(|| corrupt("bad chunk reference"))?;
+                out.extend_from_slice(chunk);
+            }
+            Ok(Some(out))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -658,6 +825,39 @@ mod tests {
         // New inodes do not collide with loaded ones.
         img.fs.write("/new", "x").unwrap();
         assert!(img.fs.metadata("/new").unwrap().ino() > m.ino());
+    }
+
+    #[test]
+    fn read_file_fast_path_agrees_with_the_full_load() {
+        let (fs, snaps) = sample();
+        let bytes = encode(&fs, &snaps);
+        for p in [
+            "/a/b/small.txt",
+            "/a/big.bin",
+            "a//big2.bin",
+            "/a/b/../big.bin",
+        ] {
+            assert_eq!(
+                read_file(&bytes, p).unwrap(),
+                Some(fs.read(p).unwrap()),
+                "{p}"
+            );
+        }
+        // Cases left to the full load: symlinks, directories, missing names, trailing '/'.
+        for p in [
+            "/a/link",
+            "/a",
+            "/",
+            "/nope",
+            "/a/b/small.txt/",
+            "/a/big.bin/x",
+        ] {
+            assert_eq!(read_file(&bytes, p).unwrap(), None, "{p}");
+        }
+        let mut bad = bytes.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(read_file(&bad, "/a/big.bin").is_err());
     }
 
     #[test]
