@@ -50,6 +50,8 @@ pub const FORMAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 60;
 /// lz4 cannot expand a block by more than this factor (255:1 plus slack).
 const MAX_RATIO: u64 = 256;
+/// No directory can be deeper than this (each level costs at least 2 bytes of a path).
+const MAX_DEPTH: usize = PATH_MAX / 2;
 
 const TAG_DIR: u8 = 0;
 const TAG_INLINE: u8 = 1;
@@ -628,6 +630,9 @@ fn decode_body(raw: &[u8]) -> io::Result<Image> {
     let node_count = r.count(2)?;
     let mut nodes: Vec<Node> = Vec::with_capacity(node_count);
     let mut max_ino = 1;
+    // Height of each node (files 0): bounded, so that no tree is deeper than a path can be
+    // (and dropping one never recurses too deep).
+    let mut heights: Vec<u16> = Vec::with_capacity(node_count);
     for index in 0..node_count {
         let tag = r.u8()?;
         let meta = r.meta()?;
@@ -636,6 +641,7 @@ fn decode_body(raw: &[u8]) -> io::Result<Image> {
             TAG_DIR => {
                 let n = r.count(2)?;
                 let mut children = OrdMap::new();
+                let mut height = 1;
                 for _ in 0..n {
                     let name = r.str()?;
                     if !valid_name(name) {
@@ -646,13 +652,19 @@ fn decode_body(raw: &[u8]) -> io::Result<Image> {
                         return Err(corrupt("bad node reference"));
                     }
                     let child = nodes[id as usize].clone();
+                    height = height.max(heights[id as usize] + 1);
                     if children.insert(Name::new(name), child).is_some() {
                         return Err(corrupt("duplicate name in a directory"));
                     }
                 }
+                if usize::from(height) > MAX_DEPTH {
+                    return Err(corrupt("tree deeper than any path"));
+                }
+                heights.push(height);
                 Node::Dir(Arc::new(Dir { children, meta }))
             }
             TAG_INLINE => {
+                heights.push(0);
                 let data = r.bytes()?;
                 if data.len() > INLINE_MAX {
                     return Err(corrupt("inline content too long"));
@@ -663,6 +675,7 @@ fn decode_body(raw: &[u8]) -> io::Result<Image> {
                 }))
             }
             TAG_CHUNKED => {
+                heights.push(0);
                 let n = r.count(1)?;
                 let mut refs = Vec::with_capacity(n);
                 for _ in 0..n {
@@ -677,6 +690,7 @@ fn decode_body(raw: &[u8]) -> io::Result<Image> {
                 Node::File(Arc::new(FileNode { content, meta }))
             }
             TAG_SYMLINK => {
+                heights.push(0);
                 let target = r.str()?;
                 if target.is_empty() || target.len() >= PATH_MAX || target.contains('\0') {
                     return Err(corrupt("bad symlink target"));
@@ -858,6 +872,41 @@ mod tests {
         let last = bad.len() - 1;
         bad[last] ^= 1;
         assert!(read_file(&bad, "/a/big.bin").is_err());
+    }
+
+    #[test]
+    fn trees_deeper_than_a_path_are_refused() {
+        let fs = MemFs::new();
+        let mut p = String::new();
+        for _ in 0..MAX_DEPTH - 1 {
+            p.push_str("/d");
+        }
+        fs.create_dir_all(&p).unwrap();
+        assert!(decode(&encode(&fs, &BTreeMap::new())).is_ok());
+        // One level more cannot be built through the API; forge it by hand.
+        let mut body = Vec::new();
+        put_varint(&mut body, 2); // next ino
+        put_varint(&mut body, 0); // no chunks
+        let levels = MAX_DEPTH + 1;
+        put_varint(&mut body, levels as u64);
+        for i in 0..levels {
+            body.push(TAG_DIR);
+            put_meta(&mut body, &Meta::new(1, 0o755));
+            if i == 0 {
+                put_varint(&mut body, 0);
+            } else {
+                put_varint(&mut body, 1);
+                put_bytes(&mut body, b"d");
+                put_varint(&mut body, i as u64 - 1);
+            }
+        }
+        put_varint(&mut body, levels as u64 - 1);
+        put_varint(&mut body, 0);
+        put_varint(&mut body, 0);
+        assert!(decode_body(&body)
+            .unwrap_err()
+            .to_string()
+            .contains("deeper"));
     }
 
     #[test]
