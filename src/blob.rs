@@ -212,6 +212,21 @@ impl Content {
         }))
     }
 
+    /// Rebuilds a chunked content from chunks already in a store (used by the image loader).
+    /// `None` unless every chunk but the last is exactly `CHUNK_SIZE` bytes and none is empty
+    /// (the invariant `read_at` relies on).
+    pub(crate) fn from_chunk_refs(chunks: Vec<BlobRef>) -> Option<Content> {
+        let (last, full) = chunks.split_last()?;
+        if last.data().is_empty()
+            || last.data().len() > CHUNK_SIZE
+            || full.iter().any(|c| c.data().len() != CHUNK_SIZE)
+        {
+            return None;
+        }
+        let len = (full.len() * CHUNK_SIZE + last.data().len()) as u64;
+        Some(Content::Chunks(StdArc::new(Chunks { len, chunks })))
+    }
+
     /// Length in bytes.
     pub(crate) fn len(&self) -> u64 {
         match self {

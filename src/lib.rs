@@ -32,12 +32,15 @@
 #![forbid(unsafe_code)]
 
 mod blob;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod error;
 pub mod ext;
 mod file;
 mod fs;
 mod par;
 pub mod path;
+pub mod persist;
 mod snapshot;
 mod sync;
 mod transaction;

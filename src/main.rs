@@ -1,9 +1,5 @@
-//! The `memfs` command line (the full CLI comes with its own issue).
+//! The `memfs` command line; everything lives in the library's `cli` module.
 
-fn main() {
-    println!(
-        "memfs {} - an in-memory virtual filesystem\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    println!("Usage: memfs <COMMAND>\n\nThe command line is not built yet; use the library (see README.md).");
+fn main() -> std::process::ExitCode {
+    memfs::cli::main()
 }

@@ -29,6 +29,12 @@ impl std::fmt::Debug for Snapshot {
 }
 
 impl Snapshot {
+    /// A snapshot of an already built root whose chunks live in `store` (used by the image
+    /// loader to rebuild named snapshots).
+    pub(crate) fn from_parts(root: Arc<Root>, store: BlobStore) -> Self {
+        Snapshot { root, store }
+    }
+
     pub(crate) fn with_root<R>(&self, f: impl FnOnce(&Root) -> R) -> R {
         f(&self.root)
     }

@@ -1,0 +1,145 @@
+//! The command-line grammar (clap derive): the global options and every command, shared by the
+//! `memfs` binary and the interactive shell (which parses each line with [`ShellLine`]).
+//! Nothing here runs anything.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// memfs: an in-memory virtual filesystem whose state persists between invocations.
+#[derive(Debug, Parser)]
+#[command(name = "memfs", version, about, long_about = None)]
+pub struct Cli {
+    /// State image to use [default: $MEMFS_STATE, else ~/.memfs_state]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// One line typed in `memfs shell`: a command without the program name.
+#[derive(Debug, Parser)]
+#[command(name = "", no_binary_name = true, disable_version_flag = true)]
+pub struct ShellLine {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start with an empty filesystem (named snapshots are kept)
+    Init {
+        /// Also replace a state image that is corrupt (it is otherwise never overwritten)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show the directory tree
+    Tree {
+        #[arg(default_value = ".")]
+        path: String,
+    },
+    /// List a directory
+    Ls {
+        /// Long format: type and permissions, size, modification time
+        #[arg(short = 'l')]
+        long: bool,
+        #[arg(default_value = ".")]
+        path: String,
+    },
+    /// Create a directory
+    Mkdir {
+        /// Create missing parents; no error if it exists
+        #[arg(short = 'p', long)]
+        parents: bool,
+        path: String,
+    },
+    /// Create an empty file, or update the modification time of an existing one
+    Touch { path: String },
+    /// Write CONTENT to a file, replacing it (`-` reads standard input)
+    Write { path: String, content: String },
+    /// Append CONTENT to a file, creating it if missing (`-` reads standard input)
+    Append { path: String, content: String },
+    /// Print a file's bytes
+    #[command(alias = "cat")]
+    Read { path: String },
+    /// Remove a file (or, with -r, a directory and its contents)
+    Rm {
+        #[arg(short = 'r', short_alias = 'R', long)]
+        recursive: bool,
+        path: String,
+    },
+    /// Remove an empty directory
+    Rmdir { path: String },
+    /// Move or rename (into DST if it is a directory)
+    Mv { src: String, dst: String },
+    /// Copy a file (or, with -r, a directory) (into DST if it is a directory)
+    Cp {
+        #[arg(short = 'r', short_alias = 'R', long)]
+        recursive: bool,
+        src: String,
+        dst: String,
+    },
+    /// Show a path's metadata
+    Stat { path: String },
+    /// Find paths under START whose relative path (or name) matches a glob PATTERN
+    Find {
+        pattern: String,
+        #[arg(default_value = ".")]
+        start: String,
+    },
+    /// Find files under START whose content contains TEXT
+    Grep {
+        text: String,
+        #[arg(default_value = ".")]
+        start: String,
+    },
+    /// Print the tree (or the subtree at PATH) as JSON
+    Dump {
+        #[arg(default_value = "/")]
+        path: String,
+    },
+    /// Replace the whole filesystem by a JSON dump (of this tool or of the original memfs)
+    Load { file: PathBuf },
+    /// Copy a host directory into the filesystem
+    Import { host_dir: PathBuf, vpath: String },
+    /// Copy a directory (or file) of the filesystem to the host
+    Export { vpath: String, host_dir: PathBuf },
+    /// Save the current tree as a named snapshot (O(1); shares all data)
+    Snapshot {
+        name: String,
+        /// Delete the snapshot NAME instead
+        #[arg(long)]
+        delete: bool,
+    },
+    /// List the named snapshots
+    Snapshots,
+    /// Make the filesystem what snapshot NAME shows
+    Restore { name: String },
+    /// Logical bytes vs bytes stored after deduplication
+    Du,
+    /// Print a shell completion script
+    Completions { shell: clap_complete::Shell },
+    /// Interactive shell over one in-memory filesystem (saved on exit and on `save`)
+    Shell,
+}
+
+impl Command {
+    /// Whether the command can change the state (and so needs the exclusive lock and a save).
+    pub fn mutates(&self) -> bool {
+        !matches!(
+            self,
+            Command::Tree { .. }
+                | Command::Ls { .. }
+                | Command::Read { .. }
+                | Command::Stat { .. }
+                | Command::Find { .. }
+                | Command::Grep { .. }
+                | Command::Dump { .. }
+                | Command::Export { .. }
+                | Command::Snapshots
+                | Command::Du
+                | Command::Completions { .. }
+        )
+    }
+}

@@ -1,0 +1,140 @@
+//! The entry point of the `memfs` binary: parse, lock, load, run one command, save.
+//!
+//! Errors print as `error: ...` on stderr with exit status 1 (usage errors: clap's message and
+//! status 2). A command that can change the state holds the exclusive lock across
+//! load-modify-save and saves only if something changed.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use super::args::{Cli, Command};
+use super::backend::{Backend, LocalBackend};
+use super::{commands, shell, state};
+
+/// Runs the command line of this process.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> io::Result<ExitCode> {
+    if let Command::Completions { shell } = &cli.command {
+        let mut out = io::stdout().lock();
+        clap_complete::generate(*shell, &mut Cli::command(), "memfs", &mut out);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let image = state::state_path(cli.state)?;
+    if let Command::Shell = cli.command {
+        return shell::run(&image);
+    }
+    if let Command::Read { path } = &cli.command {
+        if let Some(data) = fast_read(&image, path)? {
+            let mut out = io::stdout().lock();
+            out.write_all(&data)?;
+            out.flush()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let mutates = cli.command.mutates();
+    // Without a state yet, even a read-only command may import the original tool's JSON (on
+    // the user's say-so) and save it: take the exclusive lock then too.
+    let exclusive = mutates || !image.exists();
+    let _lock = state::lock(&image, exclusive)?;
+    let force = matches!(cli.command, Command::Init { force: true });
+    let backend = open(&image, force, !matches!(cli.command, Command::Load { .. }))?;
+    let generation = backend.fs.generation();
+    {
+        let mut out = BufWriter::new(io::stdout().lock());
+        commands::execute(&cli.command, &backend, "/", &mut out)?;
+        out.flush()?;
+    }
+    if let Command::Init { .. } = cli.command {
+        eprintln!("initialized an empty filesystem in {}", image.display());
+    }
+    let changed = backend.fs.generation() != generation || backend.dirty.get();
+    if exclusive && (changed || (mutates && !image.exists())) {
+        state::save(&image, &backend)?;
+    }
+    // The process ends now: freeing a large tree node by node would cost more than the command.
+    std::mem::forget(backend);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `memfs read` without building the tree (see `image::read_file`); `None` sends the command
+/// down the ordinary path (which gives the exact error, if any).
+fn fast_read(image: &Path, path: &str) -> io::Result<Option<Vec<u8>>> {
+    let _lock = state::lock(image, false)?;
+    let bytes = match std::fs::read(image) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("{}: {e}", image.display()),
+            ))
+        }
+    };
+    crate::persist::image::read_file(&bytes, &commands::absolute("/", path))
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", image.display())))
+}
+
+/// Loads the state at `image` (empty if there is none). `force` replaces a corrupt image by an
+/// empty one (for `init --force`). With `offer_json`, a missing state next to the original
+/// tool's `PATH.json` offers to import it.
+pub(crate) fn open(image: &Path, force: bool, offer_json: bool) -> io::Result<LocalBackend> {
+    match state::load(image) {
+        Ok(Some(img)) => Ok(LocalBackend::new(img.fs, img.snapshots)),
+        Ok(None) => {
+            let backend = LocalBackend::default();
+            let json = state::sibling(image, ".json");
+            if offer_json && json.is_file() {
+                offer_original_json(&backend, &json)?;
+            }
+            Ok(backend)
+        }
+        Err(e) if force && e.kind() == io::ErrorKind::InvalidData => {
+            eprintln!("warning: replacing the unreadable state ({e})");
+            Ok(LocalBackend::default())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The original memfs kept its state in `~/.memfs_state.json`: offer to import it, never
+/// silently. On a terminal, ask; otherwise say how.
+fn offer_original_json(backend: &LocalBackend, json: &Path) -> io::Result<()> {
+    if io::stdin().is_terminal() && io::stderr().is_terminal() {
+        eprint!(
+            "Found {} from the original memfs and no memfs state yet. Import it? [y/N] ",
+            json.display()
+        );
+        io::stderr().flush()?;
+        let mut answer = String::new();
+        io::stdin().read_line(&mut answer)?;
+        if matches!(answer.trim(), "y" | "Y" | "yes") {
+            let text = std::fs::read_to_string(json)?;
+            backend
+                .load_json(&text)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", json.display())))?;
+            backend.dirty.set(true);
+            eprintln!("imported {}", json.display());
+        }
+    } else {
+        eprintln!(
+            "note: found {} from the original memfs; import it with `memfs load {}`",
+            json.display(),
+            json.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! Where the CLI's state lives and how it is read and written safely.
+//!
+//! The state is one image file (see `persist::image`): `--state PATH`, else `$MEMFS_STATE`, else
+//! `~/.memfs_state`. Beside it, `PATH.lock` serializes processes with `fs4` advisory locks: a
+//! command that can change the state holds the exclusive lock from before it loads the image
+//! until after it has saved it (so concurrent invocations never lose updates); read-only commands
+//! hold a shared lock. A missing image is an empty filesystem; a corrupt one is an error naming
+//! the file and is never overwritten (only `init --force` replaces it).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::persist::image::{self, Image};
+
+use super::backend::LocalBackend;
+
+/// The image path from the command line, the environment, or the default.
+pub fn state_path(from_cli: Option<PathBuf>) -> io::Result<PathBuf> {
+    if let Some(p) = from_cli {
+        return Ok(p);
+    }
+    if let Some(p) = std::env::var_os("MEMFS_STATE").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "cannot find the state: neither --state, $MEMFS_STATE nor $HOME is set",
+            )
+        })?;
+    Ok(PathBuf::from(home).join(".memfs_state"))
+}
+
+/// `PATH` with `suffix` appended to its file name (`PATH.lock`, `PATH.json`, ...).
+pub fn sibling(image: &Path, suffix: &str) -> PathBuf {
+    let mut s = image.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// A held lock on the state; released when dropped.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: File,
+}
+
+/// Takes the lock of `image` (exclusive or shared), waiting for other processes.
+pub fn lock(image: &Path, exclusive: bool) -> io::Result<StateLock> {
+    let path = sibling(image, ".lock");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("lock file {}: {e}", path.display())))?;
+    let locked = if exclusive {
+        fs4::FileExt::lock(&file)
+    } else {
+        fs4::FileExt::lock_shared(&file)
+    };
+    locked.map_err(|e| io::Error::new(e.kind(), format!("locking {}: {e}", path.display())))?;
+    Ok(StateLock { _file: file })
+}
+
+/// The image at `path`, or `None` if there is none yet.
+pub fn load(path: &Path) -> io::Result<Option<Image>> {
+    match image::load(path) {
+        Ok(img) => Ok(Some(img)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !path.exists() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes the backend's filesystem and snapshots to `path`, crash-safely.
+pub fn save(path: &Path, backend: &LocalBackend) -> io::Result<()> {
+    image::save(path, &backend.fs, &backend.snapshots.borrow())
+        .map_err(|e| io::Error::new(e.kind(), format!("saving {}: {e}", path.display())))
+}
+
+/// An identity of the image now on disk (its checksum), `None` if there is none: the shell
+/// compares it at save time to detect that another process changed the state meanwhile.
+pub fn image_id(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut header = Vec::with_capacity(60);
+    f.take(60).read_to_end(&mut header)?;
+    Ok(Some(header))
+}
