@@ -520,3 +520,67 @@ fn blocking_api_inside_a_runtime_is_an_error_not_a_panic() {
         assert!(e.to_string().contains("async runtime"), "{e}");
     });
 }
+
+/// Measurement, not a check: `cargo test --release --test grpc -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_latency_and_throughput() {
+    let fs = MemFs::new();
+    let c = Component::new("echo", &fs, config("echo"), Ok).unwrap();
+    let h = c.serve().unwrap();
+    let client = ComponentClient::connect(&h.url(), None).unwrap();
+    let input = json!({"input": "data"});
+    for _ in 0..200 {
+        client.call(input.clone()).unwrap();
+    }
+    let mut times: Vec<Duration> = (0..5000)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            client.call(input.clone()).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    eprintln!(
+        "component call round trip: median {:?}, p99 {:?}, min {:?} (5000 calls)",
+        times[times.len() / 2],
+        times[times.len() * 99 / 100],
+        times[0]
+    );
+    let mut p = PipelineOrchestrator::new();
+    p.add_remote_stage("echo", h.url(), None);
+    let t = std::time::Instant::now();
+    for _ in 0..2000 {
+        p.execute_pipeline(input.clone()).unwrap();
+    }
+    eprintln!("one-stage pipeline: {:?} per run", t.elapsed() / 2000);
+
+    let server = FsServer::new(fs.clone()).serve("127.0.0.1:0").unwrap();
+    let r = RemoteFs::connect(&server.url(), None).unwrap();
+    let size = 256usize << 20;
+    let data = pattern(size);
+    let t = std::time::Instant::now();
+    r.write("/big", &data).unwrap();
+    let w = t.elapsed();
+    let mut best = Duration::MAX;
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        let back = r.read("/big").unwrap();
+        best = best.min(t.elapsed());
+        assert_eq!(back.len(), size);
+    }
+    let mib = (size >> 20) as f64;
+    eprintln!(
+        "RemoteFs read 256 MiB: best {best:?} = {:.0} MiB/s; write: {w:?} = {:.0} MiB/s",
+        mib / best.as_secs_f64(),
+        mib / w.as_secs_f64()
+    );
+    let t = std::time::Instant::now();
+    for _ in 0..5 {
+        fs.read("/big").unwrap();
+    }
+    eprintln!(
+        "(local MemFs::read of the same file: {:?})",
+        t.elapsed() / 5
+    );
+}
