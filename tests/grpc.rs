@@ -510,14 +510,40 @@ fn oversize_messages_are_rejected_cleanly() {
 }
 
 #[test]
-fn blocking_api_inside_a_runtime_is_an_error_not_a_panic() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+fn blocking_api_works_inside_runtimes_and_components() {
+    bounded(60, || {
+        let fs = MemFs::new();
+        fs.write("/input.txt", "from the server").unwrap();
+        let server = FsServer::new(fs.clone()).serve("127.0.0.1:0").unwrap();
+        let url = server.url();
+        // From async code: no panic, the call is made.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let r = RemoteFs::connect(&url, None).unwrap();
+            assert_eq!(r.read_to_string("/input.txt").unwrap(), "from the server");
+            let e = RemoteFs::connect("http://127.0.0.1:1", None).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
+        });
+        drop(rt);
+        // A component whose function reads a remote filesystem.
+        let remote = RemoteFs::connect(&url, None).unwrap();
+        let c = Component::new("reader", &fs, config("reader"), move |v: Value| {
+            let path = v.as_str().ok_or("expected a path")?;
+            let text = remote.read_to_string(path).map_err(|e| e.to_string())?;
+            Ok(json!(text))
+        })
         .unwrap();
-    rt.block_on(async {
-        let e = RemoteFs::connect("http://127.0.0.1:1", None).unwrap_err();
-        assert!(e.to_string().contains("async runtime"), "{e}");
+        let h = c.serve().unwrap();
+        let client = ComponentClient::connect(&h.url(), None).unwrap();
+        assert_eq!(
+            client.call(json!("/input.txt")).unwrap(),
+            json!("from the server")
+        );
+        let e = client.call(json!("/missing")).unwrap_err();
+        assert!(e.to_string().contains("no such file"), "{e}");
     });
 }
 

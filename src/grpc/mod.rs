@@ -3,8 +3,8 @@
 //!
 //! This module owns everything network-facing; it uses `MemFs` only through its public API and
 //! must not reach into the tree or the commit protocol. One shared tokio runtime (see
-//! `runtime`) runs every server and client; the public API is blocking, so it can be called from
-//! plain threads (not from inside an async runtime: that gives an error, not a panic).
+//! `runtime`) runs every server and client; the public API is blocking, made for plain threads
+//! (called from async code it still works, waiting on a helper thread).
 
 mod auth;
 mod component;

@@ -127,8 +127,9 @@ impl RemoteFs {
     /// Runs one unary call and maps its status.
     fn call<T, F, Fut>(&self, f: F) -> io::Result<T>
     where
+        T: Send,
         F: FnOnce(FileSystemClient<Channel>) -> Fut,
-        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>> + Send,
     {
         block_on(f(self.client()))?
             .map(tonic::Response::into_inner)

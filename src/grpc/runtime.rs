@@ -36,16 +36,25 @@ pub(crate) fn runtime() -> io::Result<&'static Runtime> {
     Ok(RUNTIME.get().expect("runtime was just set"))
 }
 
-/// Runs `fut` to completion on the shared runtime, blocking this thread. Called from inside an
-/// async runtime it returns an error instead of panicking.
-pub(crate) fn block_on<F: Future>(fut: F) -> io::Result<F::Output> {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(io::Error::other(
-            "memfs's blocking gRPC API was called from inside an async runtime; \
-             call it from a plain thread (e.g. tokio::task::spawn_blocking)",
-        ));
+/// Runs `fut` to completion on the shared runtime, blocking this thread. From inside an async
+/// context (a runtime's worker, or its blocking pool) tokio forbids blocking on a runtime, so
+/// the wait happens on a helper thread instead: it works, but it blocks the caller's thread.
+pub(crate) fn block_on<F>(fut: F) -> io::Result<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let rt = runtime()?;
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Ok(rt.block_on(fut));
     }
-    Ok(runtime()?.block_on(fut))
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("memfs-grpc-wait".into())
+            .spawn_scoped(scope, move || rt.block_on(fut))?
+            .join()
+            .map_err(|_| io::Error::other("gRPC call panicked"))
+    })
 }
 
 /// The future that serves connections from `TcpIncoming` until the signal future completes.
