@@ -27,7 +27,8 @@
 //! tree and its operations), `blob` (content-addressed chunks), `fs` (`MemFs` and the commit
 //! protocol), `file` (handles), `snapshot`, `transaction` (atomic, isolated units of work),
 //! `view` (the shared read API), `par` (parallel walk, find, content search), `ext` (encrypted
-//! and compressed files, backups).
+//! and compressed files, backups), `persist` (state image, JSON, host dirs), `cli`, `grpc` (feature
+//! `grpc`: components, pipelines, the filesystem served remotely).
 
 #![forbid(unsafe_code)]
 
@@ -38,6 +39,8 @@ pub mod error;
 pub mod ext;
 mod file;
 mod fs;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 mod par;
 pub mod path;
 pub mod persist;

@@ -51,14 +51,14 @@ impl Permissions {
 /// What `stat` says about a node, as of the moment it was taken.
 #[derive(Clone, Debug)]
 pub struct Metadata {
-    file_type: FileType,
-    len: u64,
-    mode: u32,
-    ino: u64,
-    created: SystemTime,
-    modified: SystemTime,
-    accessed: SystemTime,
-    changed: SystemTime,
+    pub(crate) file_type: FileType,
+    pub(crate) len: u64,
+    pub(crate) mode: u32,
+    pub(crate) ino: u64,
+    pub(crate) created: SystemTime,
+    pub(crate) modified: SystemTime,
+    pub(crate) accessed: SystemTime,
+    pub(crate) changed: SystemTime,
 }
 
 impl Metadata {

@@ -1,0 +1,327 @@
+//! `FsServer`: a `MemFs` served as `memfs.v1.FileSystem`. Each call maps onto one `MemFs` call;
+//! its `io::Error` becomes a status through `status` (exact kind kept). File contents travel as
+//! streams of chunks (reads: at most 1 MiB per message; writes: whatever the client sends, each
+//! message under the size limit) and a write is published in one piece when its stream ends.
+//! Named snapshots live in the server (a map name -> `Snapshot`). This module must not touch the
+//! tree directly; it only calls `MemFs`'s public API.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::ToSocketAddrs;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use tokio_stream::{Stream, StreamExt};
+use tonic::transport::Server;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::auth::CheckToken;
+use super::proto::{self, file_system_server};
+use super::runtime::{self, ServerHandle};
+use super::status::status_of_io;
+use super::{DEFAULT_MAX_MESSAGE_SIZE, STREAM_CHUNK_SIZE};
+use crate::{FileType, MemFs, Metadata, Snapshot};
+
+/// Serves a `MemFs` over gRPC: `FsServer::new(fs).with_token(token).serve("127.0.0.1:50051")`.
+#[derive(Clone, Debug)]
+pub struct FsServer {
+    fs: MemFs,
+    token: Option<String>,
+    max_message_size: usize,
+    snapshots: Arc<Mutex<BTreeMap<String, Snapshot>>>,
+}
+
+impl FsServer {
+    /// A server for `fs` (another handle to the same filesystem: changes made through the
+    /// server are visible to `fs` and the other way round). No token, 64 MiB messages.
+    pub fn new(fs: MemFs) -> Self {
+        FsServer {
+            fs,
+            token: None,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            snapshots: Arc::default(),
+        }
+    }
+
+    /// With `Some(token)`, calls need `authorization: Bearer <token>` (else `UNAUTHENTICATED`).
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// The largest message accepted or sent (default 64 MiB). Larger files are streamed.
+    pub fn with_max_message_size(mut self, limit: usize) -> Self {
+        self.max_message_size = limit.max(1024);
+        self
+    }
+
+    /// The snapshots taken through the server so far, by name (shared with the running
+    /// server: e.g. to save them on shutdown).
+    pub fn snapshots(&self) -> BTreeMap<String, Snapshot> {
+        self.snapshots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Serves in the background on `addr` (`"127.0.0.1:0"` picks a free port) and returns at
+    /// once. Bind errors (address in use, ...) are returned here.
+    pub fn serve(&self, addr: impl ToSocketAddrs) -> io::Result<ServerHandle> {
+        let limit = self.max_message_size;
+        let service = FsService {
+            fs: self.fs.clone(),
+            snapshots: self.snapshots.clone(),
+            next_snapshot: Arc::new(AtomicU64::new(1)),
+            read_chunk: STREAM_CHUNK_SIZE.min(limit.saturating_sub(64)).max(512),
+        };
+        let server = file_system_server::FileSystemServer::new(service)
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
+        let svc = tonic::service::interceptor::InterceptedService::new(
+            server,
+            CheckToken::new(self.token.as_deref()),
+        );
+        runtime::spawn_server("filesystem server", addr, |incoming, stop| {
+            Server::builder().serve_with_incoming_shutdown(svc, incoming, stop)
+        })
+    }
+}
+
+struct FsService {
+    fs: MemFs,
+    snapshots: Arc<Mutex<BTreeMap<String, Snapshot>>>,
+    next_snapshot: Arc<AtomicU64>,
+    read_chunk: usize,
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn io<T>(r: io::Result<T>) -> Result<T, Status> {
+    r.map_err(|e| status_of_io(&e))
+}
+
+fn timestamp(t: io::Result<SystemTime>) -> Option<proto::Timestamp> {
+    let t = t.ok()?;
+    Some(match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => proto::Timestamp {
+            seconds: d.as_secs() as i64,
+            nanos: d.subsec_nanos(),
+        },
+        Err(before) => {
+            let d = before.duration();
+            let (secs, nanos) = if d.subsec_nanos() == 0 {
+                (-(d.as_secs() as i64), 0)
+            } else {
+                (-(d.as_secs() as i64) - 1, 1_000_000_000 - d.subsec_nanos())
+            };
+            proto::Timestamp {
+                seconds: secs,
+                nanos,
+            }
+        }
+    })
+}
+
+pub(crate) fn stat_of(m: &Metadata) -> proto::Stat {
+    let kind = match m.file_type() {
+        FileType::File => proto::NodeKind::File,
+        FileType::Dir => proto::NodeKind::Dir,
+        FileType::Symlink => proto::NodeKind::Symlink,
+    };
+    proto::Stat {
+        kind: kind as i32,
+        len: m.len(),
+        mode: m.permissions().mode(),
+        ino: m.ino(),
+        created: timestamp(m.created()),
+        modified: timestamp(m.modified()),
+        accessed: timestamp(m.accessed()),
+        changed: timestamp(m.changed()),
+    }
+}
+
+#[tonic::async_trait]
+impl file_system_server::FileSystem for FsService {
+    async fn stat(&self, req: Request<proto::StatRequest>) -> Reply<proto::Stat> {
+        let r = req.into_inner();
+        let m = if r.no_follow {
+            self.fs.symlink_metadata(&r.path)
+        } else {
+            self.fs.metadata(&r.path)
+        };
+        Ok(Response::new(stat_of(&io(m)?)))
+    }
+
+    type ReadStream = Pin<Box<dyn Stream<Item = Result<proto::Chunk, Status>> + Send>>;
+
+    async fn read(&self, req: Request<proto::ReadRequest>) -> Reply<Self::ReadStream> {
+        let r = req.into_inner();
+        let chunk = match r.chunk_size as usize {
+            0 => self.read_chunk,
+            n => n.clamp(512, self.read_chunk),
+        };
+        let fs = self.fs.clone();
+        // Large files: copy out of the tree off the async workers.
+        let content = tokio::task::spawn_blocking(move || fs.read(&r.path))
+            .await
+            .map_err(|_| Status::internal("read task failed"))?;
+        let content = Bytes::from(io(content)?);
+        let len = content.len();
+        let chunks = (0..len).step_by(chunk).map(move |start| {
+            Ok(proto::Chunk {
+                data: content.slice(start..(start + chunk).min(len)),
+            })
+        });
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+    }
+
+    async fn write(
+        &self,
+        req: Request<Streaming<proto::WriteRequest>>,
+    ) -> Reply<proto::WriteReply> {
+        let mut stream = req.into_inner();
+        let Some(first) = stream.next().await.transpose()? else {
+            return Err(Status::invalid_argument("write: empty request stream"));
+        };
+        if first.path.is_empty() {
+            return Err(Status::invalid_argument(
+                "write: the first message must name the file",
+            ));
+        }
+        let (path, append) = (first.path, first.append);
+        let mut content = BytesMut::from(first.data.as_ref());
+        while let Some(msg) = stream.next().await.transpose()? {
+            content.extend_from_slice(&msg.data);
+        }
+        let written = content.len() as u64;
+        let fs = self.fs.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            if append {
+                fs.append(&path, &content)
+            } else {
+                fs.write(&path, &content)
+            }
+        })
+        .await
+        .map_err(|_| Status::internal("write task failed"))?;
+        io(result)?;
+        Ok(Response::new(proto::WriteReply { written }))
+    }
+
+    async fn list(&self, req: Request<proto::PathRequest>) -> Reply<proto::ListReply> {
+        let entries = io(self.fs.read_dir(req.into_inner().path))?
+            .into_iter()
+            .map(|e| proto::DirEntry {
+                name: e.file_name(),
+                path: e.path(),
+                stat: e.metadata().ok().map(|m| stat_of(&m)),
+            })
+            .collect();
+        Ok(Response::new(proto::ListReply { entries }))
+    }
+
+    async fn mkdir(&self, req: Request<proto::MkdirRequest>) -> Reply<proto::Empty> {
+        let r = req.into_inner();
+        io(if r.parents {
+            self.fs.create_dir_all(&r.path)
+        } else {
+            self.fs.create_dir(&r.path)
+        })?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn remove(&self, req: Request<proto::RemoveRequest>) -> Reply<proto::Empty> {
+        let r = req.into_inner();
+        let kind = proto::RemoveKind::try_from(r.kind)
+            .map_err(|_| Status::invalid_argument(format!("unknown remove kind {}", r.kind)))?;
+        io(match kind {
+            proto::RemoveKind::File => self.fs.remove_file(&r.path),
+            proto::RemoveKind::EmptyDir => self.fs.remove_dir(&r.path),
+            proto::RemoveKind::Tree => self.fs.remove_dir_all(&r.path),
+        })?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn rename(&self, req: Request<proto::RenameRequest>) -> Reply<proto::Empty> {
+        let r = req.into_inner();
+        io(self.fs.rename(&r.from, &r.to))?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn copy(&self, req: Request<proto::RenameRequest>) -> Reply<proto::CopyReply> {
+        let r = req.into_inner();
+        let bytes = io(self.fs.copy(&r.from, &r.to))?;
+        Ok(Response::new(proto::CopyReply { bytes }))
+    }
+
+    async fn snapshot(&self, req: Request<proto::SnapshotRequest>) -> Reply<proto::SnapshotReply> {
+        let mut name = req.into_inner().name;
+        if name.len() > 255 || name.contains(['\0', '/']) {
+            return Err(Status::invalid_argument(
+                "snapshot name: at most 255 bytes, no '/' or NUL",
+            ));
+        }
+        let snap = self.fs.snapshot();
+        let generation = snap.generation();
+        let mut map = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
+        if name.is_empty() {
+            loop {
+                let n = self.next_snapshot.fetch_add(1, Ordering::Relaxed);
+                name = format!("snap-{n}");
+                if !map.contains_key(&name) {
+                    break;
+                }
+            }
+        }
+        map.insert(name.clone(), snap);
+        Ok(Response::new(proto::SnapshotReply { name, generation }))
+    }
+
+    async fn restore(&self, req: Request<proto::RestoreRequest>) -> Reply<proto::Empty> {
+        let name = req.into_inner().name;
+        let snap = self
+            .snapshots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&name)
+            .cloned();
+        match snap {
+            Some(s) => {
+                self.fs.restore(&s);
+                Ok(Response::new(proto::Empty {}))
+            }
+            None => Err(status_of_io(&crate::error::not_found(format!(
+                "snapshot {name}"
+            )))),
+        }
+    }
+
+    async fn list_snapshots(&self, _req: Request<proto::Empty>) -> Reply<proto::SnapshotList> {
+        let names = self
+            .snapshots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        Ok(Response::new(proto::SnapshotList { names }))
+    }
+
+    async fn drop_snapshot(&self, req: Request<proto::RestoreRequest>) -> Reply<proto::Empty> {
+        let name = req.into_inner().name;
+        let removed = self
+            .snapshots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&name);
+        match removed {
+            Some(_) => Ok(Response::new(proto::Empty {})),
+            None => Err(status_of_io(&crate::error::not_found(format!(
+                "snapshot {name}"
+            )))),
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! `RemoteFs`: a blocking client of `memfs.v1.FileSystem` with the shape of `MemFs` (read,
+//! write, create_dir_all, read_dir, metadata, remove_*, rename, copy, exists, snapshot,
+//! restore). Errors come back as `io::Error`s of the kind the server's `MemFs` gave (see
+//! `status`). Contents larger than one chunk travel as streams. It owns only the client side.
+
+use std::io;
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio_stream::StreamExt;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::Channel;
+use tonic::Request;
+
+use super::auth;
+use super::component::{endpoint, normalize_url};
+use super::proto::{self, file_system_client::FileSystemClient};
+use super::runtime::{self, block_on};
+use super::status::io_of_status;
+use super::{DEFAULT_MAX_MESSAGE_SIZE, STREAM_CHUNK_SIZE};
+use crate::error;
+use crate::{DirEntry, FileType, Metadata};
+
+/// A filesystem served by an `FsServer`, used through blocking calls. Cheap to clone: clones
+/// share one HTTP/2 connection, and can be used from many threads at once.
+#[derive(Clone, Debug)]
+pub struct RemoteFs {
+    url: String,
+    channel: Channel,
+    token: Option<MetadataValue<Ascii>>,
+    max_message_size: usize,
+    chunk_size: usize,
+}
+
+fn path_str(p: &Path) -> io::Result<String> {
+    p.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| error::invalid_input(format!("path is not UTF-8: {}", p.display())))
+}
+
+fn system_time(t: Option<proto::Timestamp>) -> std::time::SystemTime {
+    match t {
+        Some(t) if t.seconds >= 0 => {
+            UNIX_EPOCH + Duration::new(t.seconds as u64, t.nanos.min(999_999_999))
+        }
+        Some(t) => {
+            UNIX_EPOCH - Duration::from_secs(t.seconds.unsigned_abs())
+                + Duration::from_nanos(u64::from(t.nanos.min(999_999_999)))
+        }
+        None => UNIX_EPOCH,
+    }
+}
+
+fn metadata_of(s: proto::Stat) -> io::Result<Metadata> {
+    let file_type = match proto::NodeKind::try_from(s.kind) {
+        Ok(proto::NodeKind::File) => FileType::File,
+        Ok(proto::NodeKind::Dir) => FileType::Dir,
+        Ok(proto::NodeKind::Symlink) => FileType::Symlink,
+        _ => {
+            return Err(error::invalid_data(format!(
+                "server sent an unknown node kind {}",
+                s.kind
+            )))
+        }
+    };
+    Ok(Metadata {
+        file_type,
+        len: s.len,
+        mode: s.mode & 0o7777,
+        ino: s.ino,
+        created: system_time(s.created),
+        modified: system_time(s.modified),
+        accessed: system_time(s.accessed),
+        changed: system_time(s.changed),
+    })
+}
+
+impl RemoteFs {
+    /// Connects to the server at `url` (`http://host:port` or `host:port`), sending `token` as
+    /// `authorization: Bearer <token>` with every call. Fails with `ConnectionRefused` when
+    /// nothing answers within 5 s. (The token is checked by the first call, not here.)
+    pub fn connect(url: &str, token: Option<&str>) -> io::Result<Self> {
+        let endpoint = endpoint(url, Duration::from_secs(5))?;
+        let channel = block_on(endpoint.connect())?.map_err(|e| {
+            error::err(
+                io::ErrorKind::ConnectionRefused,
+                format!("cannot connect to {url}: {}", runtime::error_chain(&e)),
+            )
+        })?;
+        Ok(RemoteFs {
+            url: normalize_url(url),
+            channel,
+            token: token.map(auth::bearer).transpose()?,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            chunk_size: STREAM_CHUNK_SIZE,
+        })
+    }
+
+    /// The largest message this client sends or accepts (default 64 MiB).
+    pub fn with_max_message_size(mut self, limit: usize) -> Self {
+        self.max_message_size = limit.max(1024);
+        self
+    }
+
+    /// The size of the chunks writes are cut into and reads are asked in (default 1 MiB).
+    pub fn with_chunk_size(mut self, size: usize) -> Self {
+        self.chunk_size = size.clamp(512, u32::MAX as usize);
+        self
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn client(&self) -> FileSystemClient<Channel> {
+        FileSystemClient::new(self.channel.clone())
+            .max_decoding_message_size(self.max_message_size)
+            .max_encoding_message_size(self.max_message_size)
+    }
+
+    fn req<T>(&self, msg: T) -> Request<T> {
+        auth::authorize(Request::new(msg), &self.token)
+    }
+
+    /// Runs one unary call and maps its status.
+    fn call<T, F, Fut>(&self, f: F) -> io::Result<T>
+    where
+        T: Send,
+        F: FnOnce(FileSystemClient<Channel>) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>> + Send,
+    {
+        block_on(f(self.client()))?
+            .map(tonic::Response::into_inner)
+            .map_err(|s| io_of_status(&s))
+    }
+
+    /// Metadata of `p`, following symlinks.
+    pub fn metadata(&self, p: impl AsRef<Path>) -> io::Result<Metadata> {
+        let req = self.req(proto::StatRequest {
+            path: path_str(p.as_ref())?,
+            no_follow: false,
+        });
+        metadata_of(self.call(|mut c| async move { c.stat(req).await })?)
+    }
+
+    /// Metadata of `p` itself (a final symlink is not followed).
+    pub fn symlink_metadata(&self, p: impl AsRef<Path>) -> io::Result<Metadata> {
+        let req = self.req(proto::StatRequest {
+            path: path_str(p.as_ref())?,
+            no_follow: true,
+        });
+        metadata_of(self.call(|mut c| async move { c.stat(req).await })?)
+    }
+
+    /// Whether `p` exists. Errors other than "not found" (connection lost...) say `false` too;
+    /// use `metadata` to tell them apart.
+    pub fn exists(&self, p: impl AsRef<Path>) -> bool {
+        self.metadata(p).is_ok()
+    }
+
+    /// Whether `p` is a regular file.
+    pub fn isfile(&self, p: impl AsRef<Path>) -> bool {
+        self.metadata(p).is_ok_and(|m| m.is_file())
+    }
+
+    /// Whether `p` is a directory.
+    pub fn isdir(&self, p: impl AsRef<Path>) -> bool {
+        self.metadata(p).is_ok_and(|m| m.is_dir())
+    }
+
+    /// The whole content of a file, received as a stream of chunks.
+    pub fn read(&self, p: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+        let req = self.req(proto::ReadRequest {
+            path: path_str(p.as_ref())?,
+            chunk_size: self.chunk_size as u32,
+        });
+        let mut client = self.client();
+        block_on(async move {
+            let mut stream = client.read(req).await?.into_inner();
+            let mut out = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                out.extend_from_slice(&chunk?.data);
+            }
+            Ok(out)
+        })?
+        .map_err(|s: tonic::Status| io_of_status(&s))
+    }
+
+    /// The content of a file as UTF-8 (`InvalidData` if it is not).
+    pub fn read_to_string(&self, p: impl AsRef<Path>) -> io::Result<String> {
+        String::from_utf8(self.read(p)?)
+            .map_err(|_| error::invalid_data("stream did not contain valid UTF-8"))
+    }
+
+    fn send(&self, p: &Path, data: &[u8], append: bool) -> io::Result<u64> {
+        let path = path_str(p)?;
+        let data = Bytes::copy_from_slice(data);
+        let chunk = self.chunk_size;
+        // Always at least one message: it names the file (an empty write truncates).
+        let starts: Vec<usize> = if data.is_empty() {
+            vec![0]
+        } else {
+            (0..data.len()).step_by(chunk).collect()
+        };
+        let messages = starts.into_iter().map(move |start| proto::WriteRequest {
+            path: if start == 0 {
+                path.clone()
+            } else {
+                String::new()
+            },
+            append,
+            data: data.slice(start..(start + chunk).min(data.len())),
+        });
+        let req = self.req(tokio_stream::iter(messages));
+        let reply = self.call(|mut c| async move { c.write(req).await })?;
+        Ok(reply.written)
+    }
+
+    /// Replaces (or creates) a file with `data`, streamed in chunks; the server publishes it in
+    /// one piece when the stream ends.
+    pub fn write(&self, p: impl AsRef<Path>, data: impl AsRef<[u8]>) -> io::Result<()> {
+        self.send(p.as_ref(), data.as_ref(), false).map(drop)
+    }
+
+    /// Appends `data` to a file (created if missing).
+    pub fn append(&self, p: impl AsRef<Path>, data: impl AsRef<[u8]>) -> io::Result<()> {
+        self.send(p.as_ref(), data.as_ref(), true).map(drop)
+    }
+
+    fn mkdir(&self, p: &Path, parents: bool) -> io::Result<()> {
+        let req = self.req(proto::MkdirRequest {
+            path: path_str(p)?,
+            parents,
+        });
+        self.call(|mut c| async move { c.mkdir(req).await })
+            .map(drop)
+    }
+
+    /// Creates a directory; its parent must exist.
+    pub fn create_dir(&self, p: impl AsRef<Path>) -> io::Result<()> {
+        self.mkdir(p.as_ref(), false)
+    }
+
+    /// Creates a directory and its missing parents.
+    pub fn create_dir_all(&self, p: impl AsRef<Path>) -> io::Result<()> {
+        self.mkdir(p.as_ref(), true)
+    }
+
+    /// The entries of a directory, sorted by name.
+    pub fn read_dir(&self, p: impl AsRef<Path>) -> io::Result<Vec<DirEntry>> {
+        let req = self.req(proto::PathRequest {
+            path: path_str(p.as_ref())?,
+        });
+        let reply = self.call(|mut c| async move { c.list(req).await })?;
+        reply
+            .entries
+            .into_iter()
+            .map(|e| {
+                let stat = e
+                    .stat
+                    .ok_or_else(|| error::invalid_data("server sent an entry without stat"))?;
+                Ok(DirEntry {
+                    name: e.name,
+                    path: e.path,
+                    metadata: metadata_of(stat)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The names in a directory, sorted.
+    pub fn listdir(&self, p: impl AsRef<Path>) -> io::Result<Vec<String>> {
+        Ok(self
+            .read_dir(p)?
+            .into_iter()
+            .map(|e| e.file_name())
+            .collect())
+    }
+
+    fn remove(&self, p: &Path, kind: proto::RemoveKind) -> io::Result<()> {
+        let req = self.req(proto::RemoveRequest {
+            path: path_str(p)?,
+            kind: kind as i32,
+        });
+        self.call(|mut c| async move { c.remove(req).await })
+            .map(drop)
+    }
+
+    /// Removes a file (or symlink).
+    pub fn remove_file(&self, p: impl AsRef<Path>) -> io::Result<()> {
+        self.remove(p.as_ref(), proto::RemoveKind::File)
+    }
+
+    /// Removes an empty directory.
+    pub fn remove_dir(&self, p: impl AsRef<Path>) -> io::Result<()> {
+        self.remove(p.as_ref(), proto::RemoveKind::EmptyDir)
+    }
+
+    /// Removes a directory and everything under it.
+    pub fn remove_dir_all(&self, p: impl AsRef<Path>) -> io::Result<()> {
+        self.remove(p.as_ref(), proto::RemoveKind::Tree)
+    }
+
+    /// Renames `from` to `to` (atomically, on the server).
+    pub fn rename(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
+        let req = self.req(proto::RenameRequest {
+            from: path_str(from.as_ref())?,
+            to: path_str(to.as_ref())?,
+        });
+        self.call(|mut c| async move { c.rename(req).await })
+            .map(drop)
+    }
+
+    /// Copies a file on the server (the bytes are shared there, not sent); returns its length.
+    pub fn copy(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
+        let req = self.req(proto::RenameRequest {
+            from: path_str(from.as_ref())?,
+            to: path_str(to.as_ref())?,
+        });
+        Ok(self.call(|mut c| async move { c.copy(req).await })?.bytes)
+    }
+
+    /// Takes a snapshot on the server, kept under `name` (or a name the server picks, e.g.
+    /// `snap-1`, when `None`); returns the name. An existing name is replaced.
+    pub fn snapshot(&self, name: Option<&str>) -> io::Result<String> {
+        let req = self.req(proto::SnapshotRequest {
+            name: name.unwrap_or_default().to_owned(),
+        });
+        Ok(self
+            .call(|mut c| async move { c.snapshot(req).await })?
+            .name)
+    }
+
+    /// Makes the server's filesystem what snapshot `name` shows (`NotFound` if unknown).
+    pub fn restore(&self, name: &str) -> io::Result<()> {
+        let req = self.req(proto::RestoreRequest {
+            name: name.to_owned(),
+        });
+        self.call(|mut c| async move { c.restore(req).await })
+            .map(drop)
+    }
+
+    /// The names of the snapshots the server keeps, sorted.
+    pub fn list_snapshots(&self) -> io::Result<Vec<String>> {
+        let req = self.req(proto::Empty {});
+        Ok(self
+            .call(|mut c| async move { c.list_snapshots(req).await })?
+            .names)
+    }
+
+    /// Forgets snapshot `name` on the server (`NotFound` if unknown).
+    pub fn drop_snapshot(&self, name: &str) -> io::Result<()> {
+        let req = self.req(proto::RestoreRequest {
+            name: name.to_owned(),
+        });
+        self.call(|mut c| async move { c.drop_snapshot(req).await })
+            .map(drop)
+    }
+}
