@@ -76,7 +76,14 @@ fn any_op() -> impl Strategy<Value = Op> {
 
 /// Bytes of a value: sometimes above INLINE_MAX, so stored chunks take part too.
 fn bytes(v: u8) -> Vec<u8> {
-    vec![v; if v.is_multiple_of(4) { memfs::INLINE_MAX + 1 } else { 3 }]
+    vec![
+        v;
+        if v.is_multiple_of(4) {
+            memfs::INLINE_MAX + 1
+        } else {
+            3
+        }
+    ]
 }
 
 /// The same operation on a `MemFs` or a `Transaction`, with its result as text.
