@@ -88,6 +88,9 @@ pub struct Transaction {
     log: Vec<Op>,
     /// What each path the transaction depends on looked like in `base`.
     reads: RefCell<ReadSet>,
+    /// Whether the transaction created a symlink or moved something: then a path can resolve
+    /// differently in the private tree than in `base`.
+    redirects: bool,
 }
 
 /// Keyed with the Fx hash: hashing paths is on every transactional read and write, and SipHash
@@ -317,6 +320,7 @@ impl MemFs {
             base,
             log: Vec::new(),
             reads: RefCell::new(ReadSet::default()),
+            redirects: false,
         }
     }
 
@@ -361,7 +365,13 @@ impl Transaction {
     /// (possibly one this transaction created), on where it leads: the node found there is
     /// what the read really depends on.
     fn note(&self, p: &VPath, access: Access) {
-        self.note_base(p, access);
+        let plain_in_base = self.note_base(p, access);
+        if plain_in_base && !self.redirects {
+            // Without a symlink created or anything moved by this transaction, the private
+            // tree has symlinks only where `base` has them; `base` resolved `p` without
+            // meeting one, so the private resolution meets none either.
+            return;
+        }
         let follow = match access {
             Access::Entry { follow } => follow,
             Access::Listing | Access::Subtree => true,
@@ -378,15 +388,24 @@ impl Transaction {
         }
     }
 
-    /// Records what `base` has at `p` (the first time only: `base` never changes).
-    fn note_base(&self, p: &VPath, access: Access) {
+    /// Records what `base` has at `p` (the first time only: `base` never changes). Returns
+    /// whether `base` resolved `p` without meeting a symlink.
+    fn note_base(&self, p: &VPath, access: Access) -> bool {
+        let plain = |seen: &Seen| matches!(seen, Seen::Found { canon: None, .. });
         let mut reads = self.reads.borrow_mut();
         if let Some(seen) = reads.get_mut(p) {
-            if !seen.iter().any(|(a, _)| *a == access) {
-                seen.push((access, observe(&self.base, p, access)));
+            if let Some((_, then)) = seen.iter().find(|(a, _)| *a == access) {
+                return plain(then);
             }
+            let then = observe(&self.base, p, access);
+            let is_plain = plain(&then);
+            seen.push((access, then));
+            is_plain
         } else {
-            reads.insert(p.clone(), vec![(access, observe(&self.base, p, access))]);
+            let then = observe(&self.base, p, access);
+            let is_plain = plain(&then);
+            reads.insert(p.clone(), vec![(access, then)]);
+            is_plain
         }
     }
 
@@ -406,6 +425,7 @@ impl Transaction {
         } else {
             op.apply(&mut self.root, &ctx)?
         };
+        self.redirects |= matches!(op, Op::Symlink(..) | Op::Rename(..));
         self.log.push(op);
         Ok(out)
     }
@@ -439,6 +459,7 @@ impl Transaction {
             root,
             log,
             reads,
+            redirects: _,
         } = self;
         let reads = reads.into_inner();
         let mut private = Some(root);
