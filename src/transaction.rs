@@ -75,7 +75,8 @@ pub const MAX_TRANSACTION_ATTEMPTS: u32 = 32;
 /// [`commit`](Transaction::commit), or never (drop = rollback).
 ///
 /// It offers the read API of [`MemFs`] (seeing its own writes) and its path-based write API.
-/// File handles (`open`) are not part of it: use `read`/`write`/`append`/`set_len`.
+/// Its `open` gives a read-only handle; there are no writable handles in a transaction: use
+/// `write`/`append`/`set_len`.
 /// A `Transaction` is `Send` (it can move to another thread) but not `Sync`: its read set is
 /// recorded through `&self`.
 pub struct Transaction {
@@ -596,6 +597,15 @@ impl Transaction {
         self.with_root_at(&p, Access::Entry { follow: true }, |r| {
             let node = ops::stat(r, &p, true)?;
             Ok(node.meta().user.as_deref().cloned().unwrap_or_default())
+        })
+    }
+
+    /// Opens a file of the transaction's view for reading: the handle reads that version of
+    /// the file, whatever the transaction writes afterwards.
+    pub fn open(&self, p: impl AsRef<Path>) -> io::Result<crate::ReadOnlyFile> {
+        let p = VPath::parse(p)?;
+        self.with_root_at(&p, Access::Entry { follow: true }, |r| {
+            crate::ReadOnlyFile::open(r, &p)
         })
     }
 
