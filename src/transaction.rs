@@ -691,9 +691,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn transaction_is_send() {
+    fn transaction_is_send_and_read_only_files_are_send_and_sync() {
         fn assert_send<T: Send>() {}
+        fn assert_send_sync<T: Send + Sync>() {}
         assert_send::<Transaction>();
+        assert_send_sync::<crate::ReadOnlyFile>();
     }
 
     #[test]
