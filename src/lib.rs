@@ -25,8 +25,8 @@
 //!
 //! Module map: `path` (parsing), `error` (io::Error kinds and errno), `tree` (the persistent
 //! tree and its operations), `blob` (content-addressed chunks), `fs` (`MemFs` and the commit
-//! protocol), `file` (handles), `snapshot`, `transaction` (atomic, isolated units of work), `view` (the
-//! shared read API).
+//! protocol), `file` (handles), `snapshot`, `transaction` (atomic, isolated units of work),
+//! `view` (the shared read API).
 
 #![forbid(unsafe_code)]
 
