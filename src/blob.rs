@@ -278,6 +278,21 @@ impl Content {
         }
     }
 
+    /// The bytes from `offset` to the end of the chunk holding it (empty at or past the end):
+    /// the longest slice readable without copying, for `BufRead`.
+    pub(crate) fn contiguous_at(&self, offset: u64) -> &[u8] {
+        if offset >= self.len() {
+            return &[];
+        }
+        match self {
+            Content::Inline(b) => &b[offset as usize..],
+            Content::Chunks(c) => {
+                let idx = (offset / CHUNK_SIZE as u64) as usize;
+                &c.chunks[idx].data()[(offset % CHUNK_SIZE as u64) as usize..]
+            }
+        }
+    }
+
     /// Bytes this content keeps inline (not in the store).
     pub(crate) fn inline_bytes(&self) -> u64 {
         match self {

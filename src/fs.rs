@@ -1,6 +1,6 @@
-//! `MemFs`: the handle users hold. Owns the published root (`ArcSwap<Root>`,
-//! through the `sync` shim's `PublishCell`), the chunk store
-//! and the inode counter, and the commit protocol that is the only way a new root is published.
+//! `MemFs`: the handle users hold. Owns the published root (an `ArcSwap<Root>`, named through
+//! the `sync` shim's `PublishCell` so loom can check the protocol), the chunk store and the
+//! inode counter, and the commit protocol that is the only way a new root is published.
 //!
 //! Commit protocol: a writer loads the current root, applies its operation to a private copy
 //! (only the path from the root to the changed node is copied), and publishes it with a

@@ -58,7 +58,7 @@ pub use file::{File, OpenOptions};
 pub use fs::{create_fs, MemFs};
 pub use par::WalkItem;
 pub use path::VPath;
-pub use snapshot::Snapshot;
+pub use snapshot::{ReadOnlyFile, Snapshot};
 pub use transaction::{Transaction, MAX_TRANSACTION_ATTEMPTS};
 pub use types::{DirEntry, FileType, Metadata, Permissions, Stats};
 pub use view::Walk;

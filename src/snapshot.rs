@@ -3,13 +3,20 @@
 //! Taking a snapshot clones one `Arc<Root>`: O(1) whatever the tree's size. The snapshot keeps
 //! every node and chunk of that version alive (structural sharing: nothing is copied) and
 //! never changes, whatever happens to the filesystem afterwards. It offers the same read API
-//! as `MemFs` and can be read from any number of threads.
+//! as `MemFs` and can be read from any number of threads, and `open` gives a read-only
+//! [`ReadOnlyFile`] handle on one of its files (also used by `Transaction::open`).
 
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::blob::BlobStore;
+use crate::blob::{BlobStore, Content};
+use crate::error;
 use crate::fs::MemFs;
+use crate::path::VPath;
+use crate::tree::ops;
 use crate::tree::ops::Root;
+use crate::types::Metadata;
 use crate::types::Stats;
 use crate::view::{self, read_api};
 
@@ -52,6 +59,90 @@ impl Snapshot {
     /// Counts of this snapshot's files, directories and bytes (stored bytes are the store's).
     pub fn stats(&self) -> Stats {
         view::stats(&self.root, &self.store)
+    }
+
+    /// Opens a file of the snapshot for reading (following symlinks). The handle reads the
+    /// snapshot's bytes in place, without copying them.
+    pub fn open(&self, p: impl AsRef<Path>) -> io::Result<ReadOnlyFile> {
+        let p = VPath::parse(p)?;
+        ReadOnlyFile::open(&self.root, &p)
+    }
+}
+
+/// A read-only handle on one version of a file (`Read + Seek + BufRead`), from
+/// [`Snapshot::open`] or `Transaction::open`. It keeps that version alive and never changes.
+#[derive(Clone)]
+pub struct ReadOnlyFile {
+    path: String,
+    content: Content,
+    metadata: Metadata,
+    pos: u64,
+}
+
+impl std::fmt::Debug for ReadOnlyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOnlyFile")
+            .field("path", &self.path)
+            .field("pos", &self.pos)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReadOnlyFile {
+    pub(crate) fn open(root: &Root, p: &VPath) -> io::Result<ReadOnlyFile> {
+        let (content, _) = ops::file_content(root, p)?;
+        Ok(ReadOnlyFile {
+            path: p.as_string(),
+            metadata: view::metadata(root, p)?,
+            content,
+            pos: 0,
+        })
+    }
+
+    /// The path the handle was opened with.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The file's metadata, as of the version the handle reads.
+    pub fn metadata(&self) -> io::Result<Metadata> {
+        Ok(self.metadata.clone())
+    }
+}
+
+impl Read for ReadOnlyFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.content.read_at(self.pos, buf);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl BufRead for ReadOnlyFile {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        Ok(self.content.contiguous_at(self.pos))
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt as u64).min(self.content.len().max(self.pos));
+    }
+}
+
+impl Seek for ReadOnlyFile {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let (base, off) = match to {
+            SeekFrom::Start(n) => {
+                self.pos = n;
+                return Ok(n);
+            }
+            SeekFrom::End(off) => (self.content.len(), off),
+            SeekFrom::Current(off) => (self.pos, off),
+        };
+        let pos = base.checked_add_signed(off).ok_or_else(|| {
+            error::invalid_input("invalid seek to a negative or overflowing position")
+        })?;
+        self.pos = pos;
+        Ok(pos)
     }
 }
 

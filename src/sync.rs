@@ -8,8 +8,8 @@
 //! publish cell from here, never from `std::sync` or `arc_swap` directly.
 //!
 //! `arc_swap` is not loom-aware, so under loom the publish cell is a loom `Mutex` around the
-//! current `Arc`, with the same method names (`load`, `load_full`, `compare_and_swap`, `rcu`,
-//! `from_pointee`). The model thus checks the commit protocol built on the cell (load, apply,
+//! current `Arc`, with the same method names (`load`, `load_full`, `compare_and_swap`,
+//! `rcu`, `store`, `swap`, `from_pointee`). The model thus checks the commit protocol built on the cell (load, apply,
 //! compare-and-swap, retry), taking the cell's own linearizability (arc-swap's job, tested by
 //! arc-swap) as given.
 
@@ -87,6 +87,16 @@ mod loom_cell {
             } else {
                 Guard(cur.clone())
             }
+        }
+
+        #[allow(dead_code)] // ArcSwap's API, for code that publishes without a loop
+        pub(crate) fn store(&self, new: Arc<T>) {
+            *self.current.lock().unwrap() = new;
+        }
+
+        #[allow(dead_code)] // ArcSwap's API, for code that publishes without a loop
+        pub(crate) fn swap(&self, new: Arc<T>) -> Arc<T> {
+            std::mem::replace(&mut *self.current.lock().unwrap(), new)
         }
 
         pub(crate) fn rcu(&self, mut f: impl FnMut(&Arc<T>) -> T) {

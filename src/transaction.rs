@@ -75,7 +75,8 @@ pub const MAX_TRANSACTION_ATTEMPTS: u32 = 32;
 /// [`commit`](Transaction::commit), or never (drop = rollback).
 ///
 /// It offers the read API of [`MemFs`] (seeing its own writes) and its path-based write API.
-/// File handles (`open`) are not part of it: use `read`/`write`/`append`/`set_len`.
+/// Its `open` gives a read-only handle; there are no writable handles in a transaction: use
+/// `write`/`append`/`set_len`.
 /// A `Transaction` is `Send` (it can move to another thread) but not `Sync`: its read set is
 /// recorded through `&self`.
 pub struct Transaction {
@@ -88,6 +89,9 @@ pub struct Transaction {
     log: Vec<Op>,
     /// What each path the transaction depends on looked like in `base`.
     reads: RefCell<ReadSet>,
+    /// Whether the transaction created a symlink or moved something: then a path can resolve
+    /// differently in the private tree than in `base`.
+    redirects: bool,
 }
 
 /// Keyed with the Fx hash: hashing paths is on every transactional read and write, and SipHash
@@ -317,6 +321,7 @@ impl MemFs {
             base,
             log: Vec::new(),
             reads: RefCell::new(ReadSet::default()),
+            redirects: false,
         }
     }
 
@@ -361,7 +366,13 @@ impl Transaction {
     /// (possibly one this transaction created), on where it leads: the node found there is
     /// what the read really depends on.
     fn note(&self, p: &VPath, access: Access) {
-        self.note_base(p, access);
+        let plain_in_base = self.note_base(p, access);
+        if plain_in_base && !self.redirects {
+            // Without a symlink created or anything moved by this transaction, the private
+            // tree has symlinks only where `base` has them; `base` resolved `p` without
+            // meeting one, so the private resolution meets none either.
+            return;
+        }
         let follow = match access {
             Access::Entry { follow } => follow,
             Access::Listing | Access::Subtree => true,
@@ -378,15 +389,24 @@ impl Transaction {
         }
     }
 
-    /// Records what `base` has at `p` (the first time only: `base` never changes).
-    fn note_base(&self, p: &VPath, access: Access) {
+    /// Records what `base` has at `p` (the first time only: `base` never changes). Returns
+    /// whether `base` resolved `p` without meeting a symlink.
+    fn note_base(&self, p: &VPath, access: Access) -> bool {
+        let plain = |seen: &Seen| matches!(seen, Seen::Found { canon: None, .. });
         let mut reads = self.reads.borrow_mut();
         if let Some(seen) = reads.get_mut(p) {
-            if !seen.iter().any(|(a, _)| *a == access) {
-                seen.push((access, observe(&self.base, p, access)));
+            if let Some((_, then)) = seen.iter().find(|(a, _)| *a == access) {
+                return plain(then);
             }
+            let then = observe(&self.base, p, access);
+            let is_plain = plain(&then);
+            seen.push((access, then));
+            is_plain
         } else {
-            reads.insert(p.clone(), vec![(access, observe(&self.base, p, access))]);
+            let then = observe(&self.base, p, access);
+            let is_plain = plain(&then);
+            reads.insert(p.clone(), vec![(access, then)]);
+            is_plain
         }
     }
 
@@ -406,6 +426,7 @@ impl Transaction {
         } else {
             op.apply(&mut self.root, &ctx)?
         };
+        self.redirects |= matches!(op, Op::Symlink(..) | Op::Rename(..));
         self.log.push(op);
         Ok(out)
     }
@@ -439,6 +460,7 @@ impl Transaction {
             root,
             log,
             reads,
+            redirects: _,
         } = self;
         let reads = reads.into_inner();
         let mut private = Some(root);
@@ -566,6 +588,15 @@ impl Transaction {
         self.run(Op::SetUserMeta(VPath::parse(p)?, user)).map(drop)
     }
 
+    /// Opens a file of the transaction's view for reading: the handle reads that version of
+    /// the file, whatever the transaction writes afterwards.
+    pub fn open(&self, p: impl AsRef<Path>) -> io::Result<crate::ReadOnlyFile> {
+        let p = VPath::parse(p)?;
+        self.with_root_at(&p, Access::Entry { follow: true }, |r| {
+            crate::ReadOnlyFile::open(r, &p)
+        })
+    }
+
     // --- writes: Python os names ------------------------------------------------------------
 
     /// `os.mkdir`.
@@ -648,9 +679,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn transaction_is_send() {
+    fn transaction_is_send_and_read_only_files_are_send_and_sync() {
         fn assert_send<T: Send>() {}
+        fn assert_send_sync<T: Send + Sync>() {}
         assert_send::<Transaction>();
+        assert_send_sync::<crate::ReadOnlyFile>();
     }
 
     #[test]

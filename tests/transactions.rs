@@ -396,3 +396,51 @@ fn writes_through_a_symlink_the_transaction_created_conflict_like_direct_ones() 
     assert_conflict(tx.commit());
     assert_eq!(fs.read_to_string("/a/x").unwrap(), "plain");
 }
+
+#[test]
+fn a_snapshot_opens_read_only_handles_that_never_change() {
+    use std::io::{BufRead, Read, Seek, SeekFrom};
+    let fs = MemFs::new();
+    // Lines across a chunk boundary, to read through BufRead without copying.
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < memfs::CHUNK_SIZE + 500 {
+        text.push_str(&format!("line {i}\n"));
+        i += 1;
+    }
+    fs.write("/log", &text).unwrap();
+    fs.symlink("/log", "/link").unwrap();
+    let snap = fs.snapshot();
+    fs.write("/log", "gone").unwrap();
+    let f = snap.open("/link").unwrap();
+    assert_eq!(f.metadata().unwrap().len(), text.len() as u64);
+    let lines: Vec<String> = f.lines().collect::<std::io::Result<_>>().unwrap();
+    assert_eq!(lines.len(), i);
+    assert_eq!(lines[i - 1], format!("line {}", i - 1));
+    let mut f = snap.open("/log").unwrap();
+    f.seek(SeekFrom::End(-7)).unwrap();
+    let mut tail = String::new();
+    f.read_to_string(&mut tail).unwrap();
+    assert_eq!(tail, &text[text.len() - 7..]);
+    assert!(f.seek(SeekFrom::Current(-100_000_000)).is_err());
+    assert_eq!(snap.open("/").unwrap_err().kind(), ErrorKind::IsADirectory);
+    assert_eq!(snap.open("/none").unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(fs.read_to_string("/log").unwrap(), "gone");
+}
+
+#[test]
+fn a_transaction_opens_its_own_version_and_the_read_is_checked() {
+    use std::io::Read;
+    let fs = fs_with(&[("/f", "base")]);
+    let mut tx = fs.begin();
+    tx.write("/f", "mine").unwrap();
+    let mut s = String::new();
+    tx.open("/f").unwrap().read_to_string(&mut s).unwrap();
+    assert_eq!(s, "mine");
+    let mut tx2 = fs.begin();
+    let mut s = String::new();
+    tx2.open("/f").unwrap().read_to_string(&mut s).unwrap();
+    tx2.write("/g", s).unwrap();
+    tx.commit().unwrap();
+    assert_conflict(tx2.commit());
+}

@@ -51,3 +51,32 @@ fn insert_racing_release_of_the_same_chunk() {
         assert_eq!((s.blobs, s.stored_bytes), (0, 0), "chunk leaked: {s:?}");
     });
 }
+
+/// Three threads on one chunk: two drop the last references of two files while a third
+/// stores the same bytes again. The survivor reads back its bytes; exactly one copy remains,
+/// and none once it is removed.
+#[test]
+fn two_releases_racing_an_insert() {
+    loom::model(|| {
+        let fs = MemFs::new();
+        fs.write("/a", big(3)).unwrap();
+        fs.write("/b", big(3)).unwrap();
+        let removers: Vec<_> = ["/a", "/b"]
+            .into_iter()
+            .map(|p| {
+                let fs = fs.clone();
+                loom::thread::spawn(move || fs.remove_file(p).unwrap())
+            })
+            .collect();
+        fs.write("/c", big(3)).unwrap();
+        for t in removers {
+            t.join().unwrap();
+        }
+        assert_eq!(fs.read("/c").unwrap(), big(3));
+        let s = fs.stats();
+        assert_eq!((s.blobs, s.stored_bytes), (1, big(3).len() as u64), "{s:?}");
+        fs.remove_file("/c").unwrap();
+        let s = fs.stats();
+        assert_eq!((s.blobs, s.stored_bytes), (0, 0), "chunk leaked: {s:?}");
+    });
+}

@@ -143,3 +143,45 @@ fn two_retrying_transactions_both_count() {
         assert_eq!(fs.read_to_string("/n").unwrap(), "2");
     });
 }
+
+/// Three threads: two overlapping transfers (retrying transactions) and a reader. Every
+/// snapshot balances, and both transfers land.
+#[test]
+fn two_overlapping_transfers_and_a_reader() {
+    loom::model(|| {
+        let fs = MemFs::new();
+        for acct in ["/a", "/b", "/c"] {
+            fs.write(acct, "10").unwrap();
+        }
+        let transfer = |fs: &MemFs, from: &str, to: &str| {
+            fs.transaction(|tx| {
+                let f: u32 = tx.read_to_string(from)?.parse().unwrap();
+                let t: u32 = tx.read_to_string(to)?.parse().unwrap();
+                tx.write(from, (f - 1).to_string())?;
+                tx.write(to, (t + 1).to_string())
+            })
+            .unwrap()
+        };
+        let t1 = {
+            let fs = fs.clone();
+            thread::spawn(move || transfer(&fs, "/a", "/b"))
+        };
+        let t2 = {
+            let fs = fs.clone();
+            thread::spawn(move || transfer(&fs, "/b", "/c"))
+        };
+        let snap = fs.snapshot();
+        let sum: u32 = ["/a", "/b", "/c"]
+            .iter()
+            .map(|p| snap.read_to_string(p).unwrap().parse::<u32>().unwrap())
+            .sum();
+        assert_eq!(sum, 30, "a reader saw half a transfer");
+        t1.join().unwrap();
+        t2.join().unwrap();
+        let end: Vec<String> = ["/a", "/b", "/c"]
+            .iter()
+            .map(|p| fs.read_to_string(p).unwrap())
+            .collect();
+        assert_eq!(end, ["9", "10", "11"]);
+    });
+}
