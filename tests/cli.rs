@@ -503,6 +503,14 @@ fn the_shell_refuses_to_overwrite_a_concurrent_change() {
     assert!(err.contains("changed by another memfs process"), "{err}");
     assert_eq!(env.ok(&["read", "/from-cli"]), "y");
     env.fails(&["read", "/from-shell"]);
+    // The shell's work is kept aside, not lost.
+    let aside = format!("{}.unsaved", env.state().display());
+    assert!(err.contains(&aside), "{err}");
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("memfs"))
+        .args(["--state", &aside, "read", "/from-shell"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"x");
 }
 
 #[test]
