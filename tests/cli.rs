@@ -156,7 +156,7 @@ fn find_grep_du_and_help() {
     env.ok(&["write", "/src/deep/lib.rs", "pub fn lib() {}"]);
     env.ok(&["write", "/notes.txt", "main ideas"]);
     assert_eq!(
-        env.ok(&["find", "*.rs"]),
+        env.ok(&["find", "**/*.rs"]),
         "/src/deep/lib.rs\n/src/main.rs\n"
     );
     assert_eq!(env.ok(&["find", "**/deep/*.rs", "/"]), "/src/deep/lib.rs\n");
