@@ -157,7 +157,7 @@ fn find_grep_du_and_help() {
     env.ok(&["write", "/src/deep/lib.rs", "pub fn lib() {}"]);
     env.ok(&["write", "/notes.txt", "main ideas"]);
     assert_eq!(
-        env.ok(&["find", "*.rs"]),
+        env.ok(&["find", "**/*.rs"]),
         "/src/deep/lib.rs\n/src/main.rs\n"
     );
     assert_eq!(env.ok(&["find", "**/deep/*.rs", "/"]), "/src/deep/lib.rs\n");
@@ -504,6 +504,14 @@ fn the_shell_refuses_to_overwrite_a_concurrent_change() {
     assert!(err.contains("changed by another memfs process"), "{err}");
     assert_eq!(env.ok(&["read", "/from-cli"]), "y");
     env.fails(&["read", "/from-shell"]);
+    // The shell's work is kept aside, not lost.
+    let aside = format!("{}.unsaved", env.state().display());
+    assert!(err.contains(&aside), "{err}");
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("memfs"))
+        .args(["--state", &aside, "read", "/from-shell"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"x");
 }
 
 #[test]

@@ -105,12 +105,16 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
         )?,
         Command::Stat { path } => stat(b, &normalised(cwd, path)?, out)?,
         Command::Find { pattern, start } => {
-            for p in b.find(pattern, &abs(start))? {
+            let mut found = b.find(pattern, &abs(start))?;
+            found.sort();
+            for p in found {
                 writeln!(out, "{p}")?;
             }
         }
         Command::Grep { text, start } => {
-            for p in b.grep(text, &abs(start))? {
+            let mut found = b.grep(text, &abs(start))?;
+            found.sort();
+            for p in found {
                 writeln!(out, "{p}")?;
             }
         }

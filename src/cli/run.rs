@@ -58,12 +58,12 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
         commands::execute(&cli.command, &backend, "/", &mut out)?;
         out.flush()?;
     }
-    if let Command::Init { .. } = cli.command {
-        eprintln!("initialized an empty filesystem in {}", image.display());
-    }
     let changed = backend.fs.generation() != generation || backend.dirty.get();
     if exclusive && (changed || (mutates && !image.exists())) {
         state::save(&image, &backend)?;
+    }
+    if let Command::Init { .. } = cli.command {
+        eprintln!("initialized an empty filesystem in {}", image.display());
     }
     // The process ends now: freeing a large tree node by node would cost more than the command.
     std::mem::forget(backend);

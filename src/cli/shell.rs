@@ -161,6 +161,15 @@ pub fn run(image: &Path) -> io::Result<ExitCode> {
             Err(ReadlineError::Eof) => {
                 if let Err(e) = session.save(false) {
                     eprintln!("error: {e}");
+                    // Nobody is left to answer: keep the session's work beside the state.
+                    let aside = state::sibling(image, ".unsaved");
+                    match state::save(&aside, &session.backend) {
+                        Ok(()) => eprintln!(
+                            "this session's filesystem was saved to {} (use it with --state)",
+                            aside.display()
+                        ),
+                        Err(e) => eprintln!("error: {e}"),
+                    }
                     let _ = editor.save_history(&history);
                     return Ok(ExitCode::FAILURE);
                 }

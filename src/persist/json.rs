@@ -173,7 +173,6 @@ pub fn load_str(fs: &MemFs, text: &str) -> io::Result<()> {
         .collect();
     fs.commit(|r, c| {
         *r = Root::empty();
-        r.node.meta_mut().ino = c.next_ino();
         for d in &dirs {
             ops::create_dir_all(r, c, d)?;
         }
