@@ -575,11 +575,29 @@ fn measure_latency_and_throughput() {
     );
     let mut p = PipelineOrchestrator::new();
     p.add_remote_stage("echo", h.url(), None);
-    let t = std::time::Instant::now();
-    for _ in 0..2000 {
-        p.execute_pipeline(input.clone()).unwrap();
+    let mean = times.iter().sum::<Duration>() / times.len() as u32;
+    eprintln!("  (mean {mean:?})");
+    let mut runs: Vec<Duration> = (0..5000)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            p.execute_pipeline(input.clone()).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    runs.sort();
+    eprintln!(
+        "one-stage pipeline run: median {:?}, p99 {:?}",
+        runs[runs.len() / 2],
+        runs[runs.len() * 99 / 100]
+    );
+    let local = std::time::Instant::now();
+    for _ in 0..5000 {
+        c.process(input.clone()).unwrap();
     }
-    eprintln!("one-stage pipeline: {:?} per run", t.elapsed() / 2000);
+    eprintln!(
+        "(in-process Component::process: {:?})",
+        local.elapsed() / 5000
+    );
 
     let server = FsServer::new(fs.clone()).serve("127.0.0.1:0").unwrap();
     let r = RemoteFs::connect(&server.url(), None).unwrap();
@@ -609,4 +627,7 @@ fn measure_latency_and_throughput() {
         "(local MemFs::read of the same file: {:?})",
         t.elapsed() / 5
     );
+    let t = std::time::Instant::now();
+    fs.write("/big2", &data).unwrap();
+    eprintln!("(local MemFs::write of the same data: {:?})", t.elapsed());
 }

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
-use tonic::transport::Server;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::CheckToken;
@@ -75,6 +75,7 @@ impl FsServer {
             fs: self.fs.clone(),
             snapshots: self.snapshots.clone(),
             next_snapshot: Arc::new(AtomicU64::new(1)),
+            max_message_size: limit,
             read_chunk: STREAM_CHUNK_SIZE.min(limit.saturating_sub(64)).max(512),
         };
         let server = file_system_server::FileSystemServer::new(service)
@@ -85,7 +86,7 @@ impl FsServer {
             CheckToken::new(self.token.as_deref()),
         );
         runtime::spawn_server("filesystem server", addr, |incoming, stop| {
-            Server::builder().serve_with_incoming_shutdown(svc, incoming, stop)
+            super::server_builder().serve_with_incoming_shutdown(svc, incoming, stop)
         })
     }
 }
@@ -94,6 +95,7 @@ struct FsService {
     fs: MemFs,
     snapshots: Arc<Mutex<BTreeMap<String, Snapshot>>>,
     next_snapshot: Arc<AtomicU64>,
+    max_message_size: usize,
     read_chunk: usize,
 }
 
@@ -101,6 +103,18 @@ type Reply<T> = Result<Response<T>, Status>;
 
 fn io<T>(r: io::Result<T>) -> Result<T, Status> {
     r.map_err(|e| status_of_io(&e))
+}
+
+/// Reads until `buf` is full or the file ends.
+fn read_full(file: &mut crate::File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match std::io::Read::read(file, &mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
 }
 
 fn timestamp(t: io::Result<SystemTime>) -> Option<proto::Timestamp> {
@@ -163,19 +177,40 @@ impl file_system_server::FileSystem for FsService {
             0 => self.read_chunk,
             n => n.clamp(512, self.read_chunk),
         };
-        let fs = self.fs.clone();
-        // Large files: copy out of the tree off the async workers.
-        let content = tokio::task::spawn_blocking(move || fs.read(&r.path))
-            .await
-            .map_err(|_| Status::internal("read task failed"))?;
-        let content = Bytes::from(io(content)?);
-        let len = content.len();
-        let chunks = (0..len).step_by(chunk).map(move |start| {
-            Ok(proto::Chunk {
-                data: content.slice(start..(start + chunk).min(len)),
-            })
+        // The handle pins the version of the file as it is now; errors (not found, a
+        // directory...) are reported before the stream starts.
+        let mut file = io(self.fs.open(&r.path))?;
+        let total_len = io(file.metadata())?.len();
+        // A blocking producer copies one chunk at a time out of the tree while the previous
+        // ones are on the wire; memory stays bounded (4 chunks in flight), and it stops as
+        // soon as the client goes away.
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            let mut first = true;
+            loop {
+                let mut buf = vec![0u8; chunk];
+                let n = match read_full(&mut file, &mut buf) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(status_of_io(&e)));
+                        return;
+                    }
+                };
+                if n == 0 && !first {
+                    return;
+                }
+                buf.truncate(n);
+                let msg = proto::Chunk {
+                    data: Bytes::from(buf),
+                    total_len: if first { total_len } else { 0 },
+                };
+                first = false;
+                if tx.blocking_send(Ok(msg)).is_err() || n < chunk {
+                    return;
+                }
+            }
         });
-        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     async fn write(
@@ -192,7 +227,10 @@ impl file_system_server::FileSystem for FsService {
             ));
         }
         let (path, append) = (first.path, first.append);
-        let mut content = BytesMut::from(first.data.as_ref());
+        // Trust the size hint only up to the message limit times 64 (it is only a hint).
+        let hint = first.total_len.min(self.max_message_size as u64 * 64) as usize;
+        let mut content = BytesMut::with_capacity(hint.max(first.data.len()));
+        content.extend_from_slice(&first.data);
         while let Some(msg) = stream.next().await.transpose()? {
             content.extend_from_slice(&msg.data);
         }

@@ -181,7 +181,12 @@ impl RemoteFs {
             let mut stream = client.read(req).await?.into_inner();
             let mut out = Vec::new();
             while let Some(chunk) = stream.next().await {
-                out.extend_from_slice(&chunk?.data);
+                let chunk = chunk?;
+                if out.is_empty() && chunk.total_len > 0 {
+                    // Allocate once (trusting the server only up to 1 GiB ahead).
+                    out.reserve_exact(chunk.total_len.min(1 << 30) as usize);
+                }
+                out.extend_from_slice(&chunk.data);
             }
             Ok(out)
         })?
@@ -204,7 +209,9 @@ impl RemoteFs {
         } else {
             (0..data.len()).step_by(chunk).collect()
         };
+        let total_len = data.len() as u64;
         let messages = starts.into_iter().map(move |start| proto::WriteRequest {
+            total_len: if start == 0 { total_len } else { 0 },
             path: if start == 0 {
                 path.clone()
             } else {
