@@ -631,3 +631,68 @@ fn measure_latency_and_throughput() {
     fs.write("/big2", &data).unwrap();
     eprintln!("(local MemFs::write of the same data: {:?})", t.elapsed());
 }
+
+/// `ServerHandle::wait_for_ctrl_c` (what `memfs serve` uses): a child process serves, gets
+/// SIGINT, shuts down cleanly and exits 0.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_server() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    bounded(60, || {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "ctrl_c_child", "--ignored", "--nocapture"])
+            .env("MEMFS_CTRL_C_CHILD", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().expect("child ended early").unwrap();
+            if let Some(url) = line.strip_prefix("READY ") {
+                break url.to_owned();
+            }
+        };
+        let r = RemoteFs::connect(&url, None).unwrap();
+        r.write("/x", "1").unwrap();
+        drop(r);
+        // Repeat until the listener inside wait_for_ctrl_c has caught one (the child has
+        // installed its handler before READY, so no SIGINT can kill it).
+        let status = loop {
+            Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+        };
+        assert!(status.success(), "{status:?}");
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        assert!(rest.iter().any(|l| l == "STOPPED files=1"), "{rest:?}");
+    });
+}
+
+#[test]
+#[ignore]
+fn ctrl_c_child() {
+    if std::env::var_os("MEMFS_CTRL_C_CHILD").is_none() {
+        return;
+    }
+    // Install the process-wide SIGINT handler first (tokio keeps it for the process's life).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_millis(1), tokio::signal::ctrl_c()).await;
+    });
+    drop(rt);
+    let fs = MemFs::new();
+    let h = FsServer::new(fs.clone()).serve("127.0.0.1:0").unwrap();
+    println!("READY {}", h.url());
+    h.wait_for_ctrl_c().unwrap();
+    println!("STOPPED files={}", fs.stats().files);
+}
