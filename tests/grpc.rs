@@ -366,12 +366,18 @@ fn concurrent_clients_all_land() {
         let fs = MemFs::new();
         let server = FsServer::new(fs.clone()).serve("127.0.0.1:0").unwrap();
         let url = server.url();
+        let shared = RemoteFs::connect(&url, None).unwrap();
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let url = url.clone();
+                let shared = shared.clone();
                 std::thread::spawn(move || {
-                    // Half the tasks share a connection, half open their own.
-                    let r = RemoteFs::connect(&url, None).unwrap();
+                    // Half the tasks share one connection, half open their own.
+                    let r = if t % 2 == 0 {
+                        shared
+                    } else {
+                        RemoteFs::connect(&url, None).unwrap()
+                    };
                     r.create_dir_all(format!("/t{t}")).unwrap();
                     for i in 0..200 {
                         r.write(format!("/t{t}/f{i}"), format!("{t}:{i}")).unwrap();
