@@ -338,6 +338,37 @@ fn remote_fs_mirrors_memfs() {
             ErrorKind::ResourceBusy
         );
 
+        // Links, times, permissions, counts and walks.
+        r.symlink("b/f.txt", "/a/link").unwrap();
+        assert_eq!(r.read_link("/a/link").unwrap(), "b/f.txt");
+        assert!(r.symlink_metadata("/a/link").unwrap().is_symlink());
+        assert!(r.metadata("/a/link").unwrap().is_file());
+        r.touch("/a/touched").unwrap();
+        assert_eq!(fs.read("/a/touched").unwrap(), b"");
+        let before = fs.metadata("/a/h.txt").unwrap().modified().unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        r.touch("/a/h.txt").unwrap();
+        assert!(fs.metadata("/a/h.txt").unwrap().modified().unwrap() > before);
+        assert_eq!(fs.read_to_string("/a/h.txt").unwrap(), "hello world");
+        r.set_permissions("/a/h.txt", 0o600).unwrap();
+        assert_eq!(r.metadata("/a/h.txt").unwrap().permissions().mode(), 0o600);
+        assert_eq!(r.stats().unwrap(), fs.stats());
+        let local: Vec<_> = fs.walk("/").unwrap().collect();
+        assert_eq!(r.walk("/").unwrap(), local);
+        let local: Vec<_> = fs.walk("/a/b").unwrap().collect();
+        assert_eq!(r.walk("/a/b/").unwrap(), local);
+        let all = r.walk_entries("/").unwrap();
+        assert_eq!(all.len() as u64, {
+            let s = fs.stats();
+            s.files + s.dirs + s.symlinks - 1
+        });
+        assert_eq!(
+            kind(r.walk_entries("/a/h.txt").unwrap_err()),
+            ErrorKind::NotADirectory
+        );
+        r.remove_file("/a/link").unwrap();
+        r.remove_file("/a/touched").unwrap();
+
         // Snapshots are kept by name on the server.
         let s1 = r.snapshot(None).unwrap();
         let named = r.snapshot(Some("before")).unwrap();
@@ -349,6 +380,9 @@ fn remote_fs_mirrors_memfs() {
         let mut names = r.list_snapshots().unwrap();
         names.sort();
         assert_eq!(names, vec!["before".to_owned(), s1.clone()]);
+        let infos = r.snapshot_stats().unwrap();
+        assert_eq!(infos.len(), 2);
+        assert!(infos.iter().all(|(_, st)| st.files == 3), "{infos:?}");
         r.drop_snapshot(&s1).unwrap();
         assert_eq!(kind(r.restore(&s1).unwrap_err()), ErrorKind::NotFound);
         assert_eq!(

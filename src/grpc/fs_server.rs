@@ -105,6 +105,20 @@ fn io<T>(r: io::Result<T>) -> Result<T, Status> {
     r.map_err(|e| status_of_io(&e))
 }
 
+/// Entries per `WalkBatch` message (a few hundred KiB at most).
+const WALK_BATCH: usize = 1000;
+
+fn usage_of(s: crate::Stats) -> proto::Usage {
+    proto::Usage {
+        files: s.files,
+        dirs: s.dirs,
+        symlinks: s.symlinks,
+        logical_bytes: s.logical_bytes,
+        stored_bytes: s.stored_bytes,
+        blobs: s.blobs,
+    }
+}
+
 /// Reads until `buf` is full or the file ends.
 fn read_full(file: &mut crate::File, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
@@ -338,14 +352,11 @@ impl file_system_server::FileSystem for FsService {
     }
 
     async fn list_snapshots(&self, _req: Request<proto::Empty>) -> Reply<proto::SnapshotList> {
-        let names = self
-            .snapshots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect();
-        Ok(Response::new(proto::SnapshotList { names }))
+        let map = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(Response::new(proto::SnapshotList {
+            names: map.keys().cloned().collect(),
+            usage: map.values().map(|s| usage_of(s.stats())).collect(),
+        }))
     }
 
     async fn drop_snapshot(&self, req: Request<proto::RestoreRequest>) -> Reply<proto::Empty> {
@@ -361,5 +372,81 @@ impl file_system_server::FileSystem for FsService {
                 "snapshot {name}"
             )))),
         }
+    }
+
+    async fn symlink(&self, req: Request<proto::SymlinkRequest>) -> Reply<proto::Empty> {
+        let r = req.into_inner();
+        io(self.fs.symlink(&r.target, &r.link))?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn read_link(&self, req: Request<proto::PathRequest>) -> Reply<proto::PathReply> {
+        let path = io(self.fs.read_link(req.into_inner().path))?;
+        Ok(Response::new(proto::PathReply { path }))
+    }
+
+    async fn touch(&self, req: Request<proto::PathRequest>) -> Reply<proto::Empty> {
+        let path = req.into_inner().path;
+        let created = self
+            .fs
+            .open_with(&path, crate::OpenOptions::new().write(true).create(true));
+        io(created)?;
+        io(self.fs.set_times(&path, None, Some(SystemTime::now())))?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn set_permissions(&self, req: Request<proto::ModeRequest>) -> Reply<proto::Empty> {
+        let r = req.into_inner();
+        io(self.fs.set_permissions(&r.path, r.mode))?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn stats(&self, _req: Request<proto::Empty>) -> Reply<proto::Usage> {
+        Ok(Response::new(usage_of(self.fs.stats())))
+    }
+
+    type WalkStream = Pin<Box<dyn Stream<Item = Result<proto::WalkBatch, Status>> + Send>>;
+
+    async fn walk(&self, req: Request<proto::PathRequest>) -> Reply<Self::WalkStream> {
+        let top = req.into_inner().path;
+        let snap = self.fs.snapshot();
+        // Errors about the top itself come back as the call's status.
+        let first = io(snap.read_dir(&top))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            let mut batch = Vec::new();
+            let mut stack: Vec<std::vec::IntoIter<crate::DirEntry>> = vec![first.into_iter()];
+            while let Some(top) = stack.last_mut() {
+                let Some(entry) = top.next() else {
+                    stack.pop();
+                    continue;
+                };
+                let meta = entry.metadata.clone();
+                if meta.is_dir() {
+                    match snap.read_dir(entry.path()) {
+                        Ok(children) => stack.push(children.into_iter()),
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(status_of_io(&e)));
+                            return;
+                        }
+                    }
+                }
+                batch.push(proto::DirEntry {
+                    name: entry.file_name(),
+                    path: entry.path(),
+                    stat: Some(stat_of(&meta)),
+                });
+                if batch.len() == WALK_BATCH {
+                    let entries = std::mem::take(&mut batch);
+                    if tx.blocking_send(Ok(proto::WalkBatch { entries })).is_err() {
+                        return;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.blocking_send(Ok(proto::WalkBatch { entries: batch }));
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
