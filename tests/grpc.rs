@@ -473,6 +473,21 @@ fn token_is_required() {
         });
         let r = RemoteFs::connect(&url, Some("s3cret")).unwrap();
         assert_eq!(r.read_to_string("/secret").unwrap(), "42");
+        server.shutdown().unwrap();
+
+        // A server started with saved snapshots serves them; new ones can be handed back.
+        let saved = [("saved".to_owned(), fs.snapshot())].into_iter().collect();
+        fs.remove_file("/secret").unwrap();
+        let fs_server = FsServer::new(fs.clone())
+            .with_token(Some("s3cret".into()))
+            .with_snapshots(saved);
+        let server = fs_server.serve("127.0.0.1:0").unwrap();
+        let url = server.url();
+        let r = RemoteFs::connect(&url, Some("s3cret")).unwrap();
+        r.restore("saved").unwrap();
+        assert_eq!(fs.read_to_string("/secret").unwrap(), "42");
+        r.snapshot(Some("new")).unwrap();
+        assert_eq!(fs_server.snapshots().len(), 2);
 
         // Components check tokens the same way; the orchestrator sends the stage's token.
         let mut cfg = config("guarded");

@@ -58,6 +58,13 @@ impl FsServer {
         self
     }
 
+    /// Starts with these named snapshots (e.g. the ones saved with the filesystem), so
+    /// clients can `restore` them.
+    pub fn with_snapshots(self, snapshots: BTreeMap<String, Snapshot>) -> Self {
+        *self.snapshots.lock().unwrap_or_else(|p| p.into_inner()) = snapshots;
+        self
+    }
+
     /// The snapshots taken through the server so far, by name (shared with the running
     /// server: e.g. to save them on shutdown).
     pub fn snapshots(&self) -> BTreeMap<String, Snapshot> {
