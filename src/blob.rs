@@ -208,6 +208,22 @@ impl Content {
         }))
     }
 
+    /// A chunked content made of already stored chunks (used by the FUSE write buffers, which
+    /// keep the `CHUNK_SIZE` layout: every chunk but the last is full).
+    #[cfg_attr(not(feature = "fuse"), allow(dead_code))]
+    pub(crate) fn from_chunk_refs(chunks: Vec<BlobRef>, len: u64) -> Content {
+        debug_assert_eq!(
+            chunks.iter().map(|c| c.data().len() as u64).sum::<u64>(),
+            len
+        );
+        debug_assert!(chunks
+            .iter()
+            .rev()
+            .skip(1)
+            .all(|c| c.data().len() == CHUNK_SIZE));
+        Content::Chunks(StdArc::new(Chunks { len, chunks }))
+    }
+
     /// Length in bytes.
     pub(crate) fn len(&self) -> u64 {
         match self {

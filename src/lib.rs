@@ -25,7 +25,8 @@
 //!
 //! Module map: `path` (parsing), `error` (io::Error kinds and errno), `tree` (the persistent
 //! tree and its operations), `blob` (content-addressed chunks), `fs` (`MemFs` and the commit
-//! protocol), `file` (handles), `snapshot`, `view` (the shared read API).
+//! protocol), `file` (handles), `snapshot`, `view` (the shared read API), `fuse` (feature
+//! `fuse`: mount with FUSE).
 
 #![forbid(unsafe_code)]
 
@@ -33,6 +34,8 @@ mod blob;
 pub mod error;
 mod file;
 mod fs;
+#[cfg(feature = "fuse")]
+pub mod fuse;
 pub mod path;
 mod snapshot;
 mod sync;

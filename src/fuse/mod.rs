@@ -1,0 +1,10 @@
+//! Mounting a `MemFs` with FUSE (feature `fuse`, Linux): real programs use memfs through the
+//! kernel. `mount` is the entry point; `server` answers the kernel's requests, `inodes` maps
+//! inode numbers to paths, `buffer` holds the bytes of files open for writing.
+
+mod buffer;
+mod inodes;
+mod mount;
+mod server;
+
+pub use mount::{mount, MountHandle, MountOptions, Unmounter};

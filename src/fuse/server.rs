@@ -1,0 +1,1202 @@
+//! The FUSE request handlers: `fuser::Filesystem` for a `MemFs`.
+//!
+//! Callbacks are thin: each calls a helper returning `io::Result`, and a failure becomes the
+//! errno of `memfs::errno_of` (the crate's one errno table). Every change to the tree goes
+//! through `MemFs::commit` with the engine's own operations (`tree::ops`), so the Linux checks
+//! and error order are the engine's, and a `snapshot()` taken while programs write through the
+//! mount is always a consistent version.
+//!
+//! Open files: all handles of one inode share one `OpenFile` (like the kernel's page cache),
+//! whose `EditBuffer` takes the writes; it is published to the tree on `flush` (every
+//! `close(2)`), `fsync`, `release`, a `setattr`, and when the session ends. So programs using
+//! the mount see each other's writes at once, and the library sees them from the `close` on
+//! (close-to-open, like `memfs::File`). A publish re-hashes only the chunks written since the
+//! last one. A file removed while open keeps working for its open handles; its last publish is
+//! dropped (the inode is gone, as on Linux).
+//!
+//! This module owns the handle tables; the inode table is `inodes`, byte buffers are `buffer`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use fuser::{
+    AccessFlags, Errno, FileAttr, FileHandle, Filesystem, FopenFlags, Generation, INodeNo,
+    InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr,
+    ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen,
+    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+};
+
+use super::buffer::EditBuffer;
+use super::inodes::{lstat, Inodes, ROOT_INO};
+use crate::blob::Content;
+use crate::error::{self, errno_of, libc_errno};
+use crate::fs::MemFs;
+use crate::path::{join_str, Name, VPath, NAME_MAX};
+use crate::sync::{lock, AtomicU64, Mutex, Ordering};
+use crate::tree::node::Node;
+use crate::tree::ops::{self, Create, WriteData};
+use crate::tree::resolve::{node_at, resolve};
+
+const O_EXCL: i32 = 0o200;
+const O_TRUNC: i32 = 0o1000;
+const O_APPEND: i32 = 0o2000;
+const XATTR_CREATE: i32 = 1;
+const XATTR_REPLACE: i32 = 2;
+const EOPNOTSUPP: i32 = 95;
+const ERANGE: i32 = 34;
+/// xattrs map onto the per-file user metadata under this namespace (`user.k` <-> key `k`).
+const XATTR_NAMESPACE: &str = "user.";
+
+/// What the server needs from `MountOptions`.
+pub(crate) struct ServerConfig {
+    pub ttl: Duration,
+    pub read_only: bool,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+enum Data {
+    /// Not written since it was loaded: the published version, shared.
+    Clean(Content),
+    Dirty(EditBuffer),
+}
+
+/// The state shared by all open handles of one inode.
+struct OpenFile {
+    data: Data,
+    /// Written since the last publish.
+    dirty: bool,
+    opens: usize,
+    /// The last write's time (reported as mtime while dirty).
+    modified: SystemTime,
+    /// Attributes at open, for an inode removed while open.
+    attr: FileAttr,
+}
+
+struct Handle {
+    ino: u64,
+    file: Arc<Mutex<OpenFile>>,
+    writable: bool,
+    append: bool,
+}
+
+/// A directory listing taken at `opendir` (or a rewind), so `readdir` offsets stay valid
+/// while programs remove entries between calls (as `rm -rf` does).
+struct DirHandle {
+    path: String,
+    /// The directory itself and its parent ("." and "..").
+    dot: Node,
+    dotdot: Node,
+    entries: Vec<(Name, Node)>,
+}
+
+impl DirHandle {
+    /// ".", "..", then the entries in name order; entry `i` has the readdir offset `i + 1`.
+    fn all(&self) -> impl Iterator<Item = (&str, &Node)> {
+        [(".", &self.dot), ("..", &self.dotdot)]
+            .into_iter()
+            .chain(self.entries.iter().map(|(n, c)| (n.as_str(), c)))
+    }
+}
+
+/// The `fuser::Filesystem` of a mount.
+pub(crate) struct Server {
+    fs: MemFs,
+    cfg: ServerConfig,
+    inodes: Inodes,
+    open: Mutex<HashMap<u64, Arc<Mutex<OpenFile>>>>,
+    handles: Mutex<HashMap<u64, Handle>>,
+    dirs: Mutex<HashMap<u64, DirHandle>>,
+    next_fh: AtomicU64,
+}
+
+/// A lost race with a change made behind the mount: the inode moved while a commit ran.
+#[derive(Debug)]
+struct Moved;
+
+impl std::fmt::Display for Moved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("inode moved during the operation")
+    }
+}
+
+impl std::error::Error for Moved {}
+
+fn errno(e: &io::Error) -> Errno {
+    Errno::from_i32(errno_of(e))
+}
+
+fn os_err(code: i32, msg: &str) -> io::Error {
+    io::Error::new(io::Error::from_raw_os_error(code).kind(), msg.to_string())
+}
+
+/// Raw errno errors for the codes `errno_of` cannot derive from a kind (ERANGE, EOPNOTSUPP).
+fn raw(code: i32) -> io::Error {
+    io::Error::from_raw_os_error(code)
+}
+
+fn name_str(name: &OsStr) -> io::Result<&str> {
+    let s = name
+        .to_str()
+        .ok_or_else(|| error::invalid_input("file name is not valid UTF-8 (memfs names are)"))?;
+    if s.len() > NAME_MAX {
+        return Err(error::name_too_long(format!("file name too long: {s}")));
+    }
+    Ok(s)
+}
+
+fn time_of(t: TimeOrNow) -> SystemTime {
+    match t {
+        TimeOrNow::SpecificTime(t) => t,
+        TimeOrNow::Now => SystemTime::now(),
+    }
+}
+
+impl Server {
+    pub(crate) fn new(fs: MemFs, cfg: ServerConfig) -> Self {
+        Server {
+            fs,
+            cfg,
+            inodes: Inodes::new(),
+            open: Mutex::new(HashMap::new()),
+            handles: Mutex::new(HashMap::new()),
+            dirs: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+        }
+    }
+
+    fn writable(&self) -> io::Result<()> {
+        if self.cfg.read_only {
+            return Err(error::err(
+                io::ErrorKind::ReadOnlyFilesystem,
+                "memfs is mounted read-only",
+            ));
+        }
+        Ok(())
+    }
+
+    fn attr_of(&self, node: &Node) -> FileAttr {
+        let m = node.meta();
+        let (kind, nlink) = match node {
+            Node::Dir(d) => (
+                fuser::FileType::Directory,
+                2 + d.children.values().filter(|c| c.is_dir()).count() as u32,
+            ),
+            Node::File(_) => (fuser::FileType::RegularFile, 1),
+            Node::Symlink(_) => (fuser::FileType::Symlink, 1),
+        };
+        let size = node.len();
+        FileAttr {
+            ino: INodeNo(m.ino),
+            size,
+            blocks: size.div_ceil(512),
+            atime: m.accessed,
+            mtime: m.modified,
+            ctime: m.changed,
+            crtime: m.created,
+            kind,
+            perm: (m.mode & 0o7777) as u16,
+            nlink,
+            uid: self.cfg.uid,
+            gid: self.cfg.gid,
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    fn open_file(&self, ino: u64) -> Option<Arc<Mutex<OpenFile>>> {
+        lock(&self.open).get(&ino).cloned()
+    }
+
+    /// Attributes of `ino`, with the length and mtime of unpublished writes.
+    fn getattr_of(&self, ino: u64) -> io::Result<FileAttr> {
+        let root = self.fs.load_root();
+        let found = self.inodes.resolve(&root, ino);
+        let open = self.open_file(ino);
+        match (found, open) {
+            (Ok((_, node)), None) => Ok(self.attr_of(&node)),
+            (Ok((_, node)), Some(f)) => {
+                let mut attr = self.attr_of(&node);
+                let f = lock(&f);
+                if let (true, Data::Dirty(buf)) = (f.dirty, &f.data) {
+                    attr.size = buf.len();
+                    attr.blocks = attr.size.div_ceil(512);
+                    attr.mtime = f.modified;
+                }
+                Ok(attr)
+            }
+            (Err(_), Some(f)) => {
+                let f = lock(&f);
+                let mut attr = f.attr;
+                if let Data::Dirty(buf) = &f.data {
+                    attr.size = buf.len();
+                }
+                attr.nlink = 0;
+                Ok(attr)
+            }
+            (Err(e), None) => Err(e),
+        }
+    }
+
+    /// The path of directory `parent` joined with `name`.
+    fn child_path(&self, parent: INodeNo, name: &OsStr) -> io::Result<(String, VPath)> {
+        let root = self.fs.load_root();
+        let (ppath, pnode) = self.inodes.resolve(&root, parent.0)?;
+        if !pnode.is_dir() {
+            return Err(error::not_a_directory(&ppath));
+        }
+        let path = join_str(&ppath, name_str(name)?);
+        let vp = VPath::parse_str(&path)?;
+        Ok((path, vp))
+    }
+
+    /// Replies-to-be for a node just handed to the kernel: one more lookup reference.
+    fn entry(&self, path: String) -> io::Result<FileAttr> {
+        let node = lstat(&self.fs.load_root(), &path)?;
+        let attr = self.attr_of(&node);
+        self.inodes.remember(attr.ino.0, path);
+        Ok(attr)
+    }
+
+    /// Runs `f` on the node of `ino` inside one commit (the node made private for mutation).
+    fn commit_ino<T>(
+        &self,
+        ino: u64,
+        mut f: impl FnMut(&mut Node, &ops::WriteCtx) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let mut attempts = 0;
+        loop {
+            let (path, _) = self.inodes.resolve(&self.fs.load_root(), ino)?;
+            let vp = VPath::parse_str(&path)?;
+            let res = self.fs.commit(|r, c| {
+                let canon = resolve(&r.node, &vp, false)?.into_owned();
+                match node_at(&r.node, &canon) {
+                    Some(n) if n.meta().ino == ino => {}
+                    _ => return Err(io::Error::new(io::ErrorKind::NotFound, Moved)),
+                }
+                f(ops::node_mut(r, &canon)?, c)
+            });
+            match res {
+                Err(e) if e.get_ref().is_some_and(|i| i.is::<Moved>()) && attempts < 3 => {
+                    attempts += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Publishes an open file's unpublished writes. A file removed meanwhile drops them.
+    fn publish(&self, ino: u64, f: &mut OpenFile) -> io::Result<()> {
+        if !f.dirty {
+            return Ok(());
+        }
+        let Data::Dirty(buf) = &mut f.data else {
+            f.dirty = false;
+            return Ok(());
+        };
+        let content = buf.store_content(self.fs.store());
+        let res = self.commit_ino(ino, |node, _| match node {
+            Node::File(file) => {
+                let file = Arc::make_mut(file);
+                file.content = content.clone();
+                file.meta.touch();
+                Ok(())
+            }
+            _ => Err(error::is_a_directory(format!("inode {ino}"))),
+        });
+        f.dirty = false;
+        match res {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
+    fn publish_ino(&self, ino: u64) -> io::Result<()> {
+        match self.open_file(ino) {
+            Some(f) => self.publish(ino, &mut lock(&f)),
+            None => Ok(()),
+        }
+    }
+
+    fn handle(&self, fh: FileHandle) -> io::Result<(u64, Arc<Mutex<OpenFile>>, bool, bool)> {
+        lock(&self.handles)
+            .get(&fh.0)
+            .map(|h| (h.ino, h.file.clone(), h.writable, h.append))
+            .ok_or_else(|| error::bad_handle(format!("unknown file handle {}", fh.0)))
+    }
+
+    /// Opens `ino` (a regular file) and returns the new handle number.
+    fn open_ino(&self, ino: u64, flags: i32) -> io::Result<u64> {
+        let acc = OpenFlags(flags).acc_mode();
+        let writable = acc != OpenAccMode::O_RDONLY;
+        if writable {
+            self.writable()?;
+        }
+        let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
+        let content = match &node {
+            Node::File(f) => f.content.clone(),
+            Node::Dir(_) => return Err(error::is_a_directory(format!("inode {ino}"))),
+            Node::Symlink(_) => return Err(error::invalid_input("cannot open a symlink")),
+        };
+        let attr = self.attr_of(&node);
+        let file = {
+            let mut map = lock(&self.open);
+            let file = map
+                .entry(ino)
+                .or_insert_with(|| {
+                    Arc::new(Mutex::new(OpenFile {
+                        data: Data::Clean(content.clone()),
+                        dirty: false,
+                        opens: 0,
+                        modified: attr.mtime,
+                        attr,
+                    }))
+                })
+                .clone();
+            let mut f = lock(&file);
+            if f.opens == 0 && !f.dirty {
+                // Close-to-open: a fresh open sees the latest published version.
+                f.data = Data::Clean(content);
+                f.attr = attr;
+            }
+            f.opens += 1;
+            drop(f);
+            file
+        };
+        if writable && flags & O_TRUNC != 0 {
+            let mut f = lock(&file);
+            f.data = Data::Dirty(EditBuffer::from_content(&Content::default()));
+            f.dirty = true;
+            f.modified = SystemTime::now();
+            self.publish(ino, &mut f)?;
+        }
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        lock(&self.handles).insert(
+            fh,
+            Handle {
+                ino,
+                file,
+                writable,
+                append: flags & O_APPEND != 0,
+            },
+        );
+        Ok(fh)
+    }
+
+    fn release_fh(&self, fh: FileHandle) -> io::Result<()> {
+        let Some(h) = lock(&self.handles).remove(&fh.0) else {
+            return Ok(());
+        };
+        let res = {
+            let mut f = lock(&h.file);
+            f.opens = f.opens.saturating_sub(1);
+            if f.opens == 0 {
+                self.publish(h.ino, &mut f)
+            } else {
+                Ok(())
+            }
+        };
+        let mut map = lock(&self.open);
+        if let Some(cur) = map.get(&h.ino) {
+            if Arc::ptr_eq(cur, &h.file) && lock(cur).opens == 0 {
+                map.remove(&h.ino);
+            }
+        }
+        res
+    }
+
+    fn read_fh(&self, fh: FileHandle, offset: u64, size: u32) -> io::Result<Vec<u8>> {
+        let (_, file, _, _) = self.handle(fh)?;
+        let mut out = vec![0u8; size as usize];
+        let f = lock(&file);
+        let n = match &f.data {
+            Data::Clean(c) => {
+                let c = c.clone();
+                drop(f);
+                c.read_at(offset, &mut out)
+            }
+            Data::Dirty(buf) => buf.read_at(offset, &mut out),
+        };
+        out.truncate(n);
+        Ok(out)
+    }
+
+    fn write_fh(&self, fh: FileHandle, offset: u64, data: &[u8]) -> io::Result<u32> {
+        self.writable()?;
+        let (_, file, writable, append) = self.handle(fh)?;
+        if !writable {
+            return Err(error::bad_handle("file not opened for writing"));
+        }
+        let mut f = lock(&file);
+        if let Data::Clean(c) = &f.data {
+            f.data = Data::Dirty(EditBuffer::from_content(c));
+        }
+        let Data::Dirty(buf) = &mut f.data else {
+            unreachable!("made dirty above")
+        };
+        let at = if append { buf.len() } else { offset };
+        buf.write_at(at, data, self.fs.store());
+        f.dirty = true;
+        f.modified = SystemTime::now();
+        Ok(data.len() as u32)
+    }
+
+    fn set_size(&self, ino: u64, size: u64) -> io::Result<()> {
+        if let Some(file) = self.open_file(ino) {
+            let mut f = lock(&file);
+            if let Data::Clean(c) = &f.data {
+                f.data = Data::Dirty(EditBuffer::from_content(c));
+            }
+            if let Data::Dirty(buf) = &mut f.data {
+                buf.set_len(size, self.fs.store());
+            }
+            f.dirty = true;
+            f.modified = SystemTime::now();
+            return self.publish(ino, &mut f);
+        }
+        let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
+        let Node::File(file) = node else {
+            return Err(error::is_a_directory(format!("inode {ino}")));
+        };
+        if file.content.len() == size {
+            return self.commit_ino(ino, |n, _| {
+                n.meta_mut().touch();
+                Ok(())
+            });
+        }
+        let mut buf = EditBuffer::from_content(&file.content);
+        buf.set_len(size, self.fs.store());
+        let content = buf.store_content(self.fs.store());
+        self.commit_ino(ino, |n, _| match n {
+            Node::File(f) => {
+                let f = Arc::make_mut(f);
+                f.content = content.clone();
+                f.meta.touch();
+                Ok(())
+            }
+            _ => Err(error::is_a_directory(format!("inode {ino}"))),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn setattr_of(
+        &self,
+        ino: u64,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+    ) -> io::Result<FileAttr> {
+        self.writable()?;
+        // memfs has no owners: the owner is whoever mounted it; chown to anyone else fails.
+        if uid.is_some_and(|u| u != self.cfg.uid) || gid.is_some_and(|g| g != self.cfg.gid) {
+            return Err(os_err(
+                libc_errno::EPERM,
+                "memfs has no owners: chown to another user is not supported",
+            ));
+        }
+        // Pending writes first, so that times set now are not overwritten by a later publish.
+        self.publish_ino(ino)?;
+        if let Some(size) = size {
+            self.set_size(ino, size)?;
+        }
+        if mode.is_some() || atime.is_some() || mtime.is_some() {
+            self.commit_ino(ino, |node, _| {
+                let m = node.meta_mut();
+                if let Some(mode) = mode {
+                    m.mode = mode & 0o7777;
+                }
+                if let Some(t) = atime {
+                    m.accessed = time_of(t);
+                }
+                if let Some(t) = mtime {
+                    m.modified = time_of(t);
+                }
+                m.changed = SystemTime::now();
+                Ok(())
+            })?;
+        }
+        self.getattr_of(ino)
+    }
+
+    fn mkdir_at(&self, parent: INodeNo, name: &OsStr, mode: u32) -> io::Result<FileAttr> {
+        self.writable()?;
+        let (path, vp) = self.child_path(parent, name)?;
+        self.fs.commit(|r, c| {
+            ops::create_dir(r, c, &vp)?;
+            ops::node_mut(r, vp.names())?.meta_mut().mode = mode & 0o7777;
+            Ok(())
+        })?;
+        self.entry(path)
+    }
+
+    fn create_at(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        flags: i32,
+    ) -> io::Result<(FileAttr, u64)> {
+        self.writable()?;
+        let (path, vp) = self.child_path(parent, name)?;
+        let create = if flags & O_EXCL != 0 {
+            Create::New
+        } else {
+            Create::IfMissing
+        };
+        self.fs.commit(|r, c| {
+            let existed = node_at(&r.node, vp.names()).is_some();
+            let data = if flags & O_TRUNC != 0 {
+                WriteData::Replace(Content::default())
+            } else {
+                WriteData::Append(&[])
+            };
+            ops::write_file(r, c, &vp, create, data)?;
+            if !existed {
+                ops::node_mut(r, vp.names())?.meta_mut().mode = mode & 0o7777;
+            }
+            Ok(())
+        })?;
+        let attr = self.entry(path)?;
+        // O_TRUNC is done above; opening must not truncate again.
+        let fh = self.open_ino(attr.ino.0, flags & !O_TRUNC)?;
+        Ok((attr, fh))
+    }
+
+    fn symlink_at(&self, parent: INodeNo, name: &OsStr, target: &Path) -> io::Result<FileAttr> {
+        self.writable()?;
+        let (path, vp) = self.child_path(parent, name)?;
+        let target = target
+            .to_str()
+            .ok_or_else(|| error::invalid_input("symlink target is not valid UTF-8"))?;
+        self.fs.commit(|r, c| ops::symlink(r, c, target, &vp))?;
+        self.entry(path)
+    }
+
+    fn remove_at(&self, parent: INodeNo, name: &OsStr, dir: bool) -> io::Result<()> {
+        self.writable()?;
+        let (_, vp) = self.child_path(parent, name)?;
+        let ino = self.fs.commit(|r, _| {
+            let ino = ops::stat(r, &vp, false)?.meta().ino;
+            if dir {
+                ops::remove_dir(r, &vp)?;
+            } else {
+                ops::remove_file(r, &vp)?;
+            }
+            Ok(ino)
+        })?;
+        self.inodes.unlinked(ino);
+        Ok(())
+    }
+
+    fn rename_at(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+    ) -> io::Result<()> {
+        self.writable()?;
+        let (from, from_vp) = self.child_path(parent, name)?;
+        let (to, to_vp) = self.child_path(newparent, newname)?;
+        if flags.contains(RenameFlags::RENAME_EXCHANGE) {
+            if flags != RenameFlags::RENAME_EXCHANGE {
+                return Err(error::invalid_input("RENAME_EXCHANGE takes no other flag"));
+            }
+            self.fs.commit(|r, _| {
+                ops::stat(r, &from_vp, false)?;
+                ops::stat(r, &to_vp, false)?;
+                if from_vp.starts_with(&to_vp) || to_vp.starts_with(&from_vp) {
+                    if from_vp == to_vp {
+                        return Ok(());
+                    }
+                    return Err(error::invalid_input(
+                        "cannot exchange a directory with its own descendant",
+                    ));
+                }
+                let a = ops::detach(r, from_vp.names())?;
+                let b = ops::detach(r, to_vp.names())?;
+                ops::insert(r, from_vp.names(), b)?;
+                ops::insert(r, to_vp.names(), a)
+            })?;
+            self.inodes.exchanged(&from, &to);
+            return Ok(());
+        }
+        if !(flags - RenameFlags::RENAME_NOREPLACE).is_empty() {
+            return Err(error::invalid_input(format!(
+                "rename flags not supported by memfs: {flags:?}"
+            )));
+        }
+        let noreplace = flags.contains(RenameFlags::RENAME_NOREPLACE);
+        let replaced = self.fs.commit(|r, _| {
+            let src = ops::stat(r, &from_vp, false)?.meta().ino;
+            let dst = ops::stat(r, &to_vp, false).ok().map(|n| n.meta().ino);
+            if noreplace && dst.is_some() {
+                return Err(error::already_exists(&to_vp));
+            }
+            ops::rename(r, &from_vp, &to_vp)?;
+            Ok(dst.filter(|d| *d != src))
+        })?;
+        if let Some(ino) = replaced {
+            self.inodes.unlinked(ino);
+        }
+        self.inodes.renamed(&from, &to);
+        Ok(())
+    }
+
+    fn user_meta(&self, ino: u64) -> io::Result<BTreeMap<String, String>> {
+        let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
+        Ok(node.meta().user.as_deref().cloned().unwrap_or_default())
+    }
+
+    fn getxattr_of(&self, ino: u64, name: &OsStr) -> io::Result<Vec<u8>> {
+        let meta = self.user_meta(ino)?;
+        let key = name.to_str().and_then(|n| n.strip_prefix(XATTR_NAMESPACE));
+        match key.and_then(|k| meta.get(k)) {
+            Some(v) => Ok(v.as_bytes().to_vec()),
+            None => Err(raw(libc_errno::ENODATA)),
+        }
+    }
+
+    fn listxattr_of(&self, ino: u64) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for k in self.user_meta(ino)?.keys() {
+            out.extend_from_slice(XATTR_NAMESPACE.as_bytes());
+            out.extend_from_slice(k.as_bytes());
+            out.push(0);
+        }
+        Ok(out)
+    }
+
+    /// Sets (`Some`) or removes (`None`) one xattr.
+    fn change_xattr(
+        &self,
+        ino: u64,
+        name: &OsStr,
+        value: Option<&[u8]>,
+        flags: i32,
+    ) -> io::Result<()> {
+        self.writable()?;
+        let key = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(XATTR_NAMESPACE))
+            .ok_or_else(|| raw(EOPNOTSUPP))?;
+        if key.is_empty() {
+            return Err(error::invalid_input("empty xattr name"));
+        }
+        let value = match value {
+            Some(v) => Some(std::str::from_utf8(v).map_err(|_| {
+                error::invalid_input("memfs stores xattr values as UTF-8 text; this one is not")
+            })?),
+            None => None,
+        };
+        self.commit_ino(ino, |node, _| {
+            if matches!(node, Node::Symlink(_)) {
+                return Err(os_err(libc_errno::EPERM, "no user xattrs on symlinks"));
+            }
+            let m = node.meta_mut();
+            let mut map = m.user.as_deref().cloned().unwrap_or_default();
+            let exists = map.contains_key(key);
+            match value {
+                Some(_) if exists && flags & XATTR_CREATE != 0 => {
+                    return Err(error::already_exists(format!("xattr user.{key}")))
+                }
+                Some(_) | None if !exists && (value.is_none() || flags & XATTR_REPLACE != 0) => {
+                    return Err(raw(libc_errno::ENODATA))
+                }
+                Some(v) => {
+                    map.insert(key.to_string(), v.to_string());
+                }
+                None => {
+                    map.remove(key);
+                }
+            }
+            m.user = (!map.is_empty()).then(|| Arc::new(map));
+            m.changed = SystemTime::now();
+            Ok(())
+        })
+    }
+
+    fn statfs_of(&self) -> (u64, u64, u64) {
+        let s = self.fs.stats();
+        let used = s.stored_bytes.div_ceil(4096);
+        let free = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("MemAvailable:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map(|kb| kb / 4)
+            .unwrap_or(1 << 28);
+        (used + free, free, s.files + s.dirs + s.symlinks)
+    }
+
+    /// The directory listing of `ino` for a dir handle.
+    fn list(&self, ino: u64) -> io::Result<DirHandle> {
+        let root = self.fs.load_root();
+        let (path, node) = self.inodes.resolve(&root, ino)?;
+        let Node::Dir(d) = node else {
+            return Err(error::not_a_directory(&path));
+        };
+        let dotdot = if ino == ROOT_INO {
+            root.node.clone()
+        } else {
+            ops::stat(&root, &VPath::parse_str(&path)?.parent(), false)
+                .unwrap_or_else(|_| root.node.clone())
+        };
+        Ok(DirHandle {
+            path,
+            dot: Node::Dir(d.clone()),
+            dotdot,
+            entries: d
+                .children
+                .iter()
+                .map(|(n, c)| (n.clone(), c.clone()))
+                .collect(),
+        })
+    }
+
+    fn dir_handle(&self, fh: FileHandle, ino: u64, offset: u64) -> io::Result<()> {
+        let mut dirs = lock(&self.dirs);
+        let refresh = offset == 0 || !dirs.contains_key(&fh.0);
+        if refresh {
+            drop(dirs);
+            let listing = self.list(ino)?;
+            dirs = lock(&self.dirs);
+            dirs.insert(fh.0, listing);
+        }
+        Ok(())
+    }
+
+    fn kind(node: &Node) -> fuser::FileType {
+        match node {
+            Node::Dir(_) => fuser::FileType::Directory,
+            Node::File(_) => fuser::FileType::RegularFile,
+            Node::Symlink(_) => fuser::FileType::Symlink,
+        }
+    }
+}
+
+impl Filesystem for Server {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
+        // Optional speed-ups; a kernel without them just does without.
+        let _ = config.add_capabilities(InitFlags::FUSE_DO_READDIRPLUS);
+        let _ = config.add_capabilities(InitFlags::FUSE_READDIRPLUS_AUTO);
+        let _ = config.add_capabilities(InitFlags::FUSE_PARALLEL_DIROPS);
+        Ok(())
+    }
+
+    fn destroy(&mut self) {
+        // The session is ending: publish what open files still hold.
+        let open: Vec<(u64, Arc<Mutex<OpenFile>>)> = lock(&self.open)
+            .iter()
+            .map(|(i, f)| (*i, f.clone()))
+            .collect();
+        for (ino, f) in open {
+            let _ = self.publish(ino, &mut lock(&f));
+        }
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let res = (|| {
+            let root = self.fs.load_root();
+            let (ppath, pnode) = self.inodes.resolve(&root, parent.0)?;
+            let Node::Dir(d) = pnode else {
+                return Err(error::not_a_directory(&ppath));
+            };
+            let name = name_str(name)?;
+            let child = d
+                .children
+                .get(name)
+                .ok_or_else(|| error::not_found(join_str(&ppath, name)))?;
+            let attr = self.attr_of(child);
+            self.inodes.remember(attr.ino.0, join_str(&ppath, name));
+            Ok(attr)
+        })();
+        match res {
+            Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.inodes.forget(ino.0, nlookup);
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.getattr_of(ino.0) {
+            Ok(attr) => reply.attr(&self.cfg.ttl, &attr),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        match self.setattr_of(ino.0, mode, uid, gid, size, atime, mtime) {
+            Ok(attr) => reply.attr(&self.cfg.ttl, &attr),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        match self.inodes.resolve(&self.fs.load_root(), ino.0) {
+            Ok((_, Node::Symlink(s))) => reply.data(s.target.as_bytes()),
+            Ok(_) => reply.error(Errno::EINVAL),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn mkdir(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        reply: ReplyEntry,
+    ) {
+        match self.mkdir_at(parent, name, mode & !umask) {
+            Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.remove_at(parent, name, false) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.remove_at(parent, name, true) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn symlink(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &Path,
+        reply: ReplyEntry,
+    ) {
+        match self.symlink_at(parent, link_name, target) {
+            Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        match self.rename_at(parent, name, newparent, newname, flags) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        match self.open_ino(ino.0, flags.0) {
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        match self.read_fh(fh, offset, size) {
+            Ok(data) => reply.data(&data),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        match self.write_fh(fh, offset, data) {
+            Ok(n) => reply.written(n),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        match self.publish_ino(ino.0) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        match self.release_fh(fh) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        match self.publish_ino(ino.0) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        // The listing itself is taken by the first readdir (offset 0).
+        match self.inodes.resolve(&self.fs.load_root(), ino.0) {
+            Ok((_, Node::Dir(_))) => {
+                let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+                reply.opened(FileHandle(fh), FopenFlags::empty());
+            }
+            Ok((path, _)) => reply.error(errno(&error::not_a_directory(path))),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        if let Err(e) = self.dir_handle(fh, ino.0, offset) {
+            return reply.error(errno(&e));
+        }
+        let dirs = lock(&self.dirs);
+        let Some(d) = dirs.get(&fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        for (i, (name, node)) in d.all().enumerate() {
+            if (i as u64) < offset {
+                continue;
+            }
+            if reply.add(
+                INodeNo(node.meta().ino),
+                i as u64 + 1,
+                Self::kind(node),
+                name,
+            ) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        if let Err(e) = self.dir_handle(fh, ino.0, offset) {
+            return reply.error(errno(&e));
+        }
+        let dirs = lock(&self.dirs);
+        let Some(d) = dirs.get(&fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        let ttl = self.cfg.ttl;
+        for (i, (name, node)) in d.all().enumerate() {
+            if (i as u64) < offset {
+                continue;
+            }
+            let attr = self.attr_of(node);
+            if reply.add(attr.ino, i as u64 + 1, name, &ttl, &attr, Generation(0)) {
+                break;
+            }
+            // The kernel now holds a reference to a listed entry, as after a lookup (it does
+            // not count "." and "..").
+            if i >= 2 {
+                self.inodes.remember(attr.ino.0, join_str(&d.path, name));
+            }
+        }
+        reply.ok();
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        lock(&self.dirs).remove(&fh.0);
+        reply.ok();
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let (blocks, free, files) = self.statfs_of();
+        reply.statfs(
+            blocks,
+            free,
+            free,
+            files,
+            u32::MAX as u64,
+            4096,
+            NAME_MAX as u32,
+            4096,
+        );
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        match self.change_xattr(ino.0, name, Some(value), flags) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        match self.getxattr_of(ino.0, name) {
+            Ok(v) if size == 0 => reply.size(v.len() as u32),
+            Ok(v) if v.len() > size as usize => reply.error(Errno::from_i32(ERANGE)),
+            Ok(v) => reply.data(&v),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        match self.listxattr_of(ino.0) {
+            Ok(v) if size == 0 => reply.size(v.len() as u32),
+            Ok(v) if v.len() > size as usize => reply.error(Errno::from_i32(ERANGE)),
+            Ok(v) => reply.data(&v),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.change_xattr(ino.0, name, None, 0) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn access(&self, _req: &Request, ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
+        // Permission bits are checked by the kernel (`default_permissions`); here only existence.
+        match self.inodes.resolve(&self.fs.load_root(), ino.0) {
+            Ok(_) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        match self.create_at(parent, name, mode & !umask, flags) {
+            Ok((attr, fh)) => reply.created(
+                &self.cfg.ttl,
+                &attr,
+                Generation(0),
+                FileHandle(fh),
+                FopenFlags::empty(),
+            ),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+}
