@@ -266,6 +266,9 @@ mod tests {
         assert_eq!(store.blob_count(), 1);
         let mut small = EditBuffer::from_content(&Content::default());
         small.write_at(10, b"hi", &store);
-        assert_eq!(small.store_content(&store).to_vec(), b"\0\0\0\0\0\0\0\0\0\0hi");
+        assert_eq!(
+            small.store_content(&store).to_vec(),
+            b"\0\0\0\0\0\0\0\0\0\0hi"
+        );
     }
 }
