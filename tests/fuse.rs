@@ -34,18 +34,16 @@ impl Mounted {
     }
 
     fn unmount(mut self) -> MemFs {
-        let h = self.handle.take().unwrap();
-        h.unmount().map_err(|(e, _)| e).expect("unmount");
+        self.handle.take().unwrap().unmount().expect("unmount");
         self.fs.clone()
     }
 }
 
 impl Drop for Mounted {
     fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            if let Err((e, h)) = h.unmount() {
-                eprintln!("unmount failed ({e}); dropping the handle");
-                drop(h);
+        if let Some(mut h) = self.handle.take() {
+            if let Err(e) = h.unmount() {
+                eprintln!("unmount failed ({e}); dropping the handle detaches it");
             }
         }
     }
@@ -350,8 +348,11 @@ fn join_returns_when_unmounted_from_outside() {
     let unmounter = handle.unmounter();
     let waiter = std::thread::spawn(move || handle.join());
     std::thread::sleep(Duration::from_millis(50));
-    unmounter.unmount().unwrap();
+    // What a user does in another terminal.
+    let d = dir.path().display();
+    sh(Path::new("/"), &format!("fusermount3 -u {d} || umount {d}"));
     waiter.join().unwrap().unwrap();
+    unmounter.unmount().unwrap(); // already unmounted: nothing to do
     assert_eq!(fs.read("/open-at-unmount").unwrap(), b"still published");
     assert!(!dir.path().join("open-at-unmount").exists());
 }
@@ -563,21 +564,23 @@ fn read_only_mount_refuses_changes() {
 fn throughput_dd_and_tar_vs_tmpfs() {
     let Some(m) = mounted() else { return };
     let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+    // Best of 3: the machine may be shared.
+    let best = |f: &mut dyn FnMut() -> Duration| (0..3).map(|_| f()).min().unwrap();
     for (name, dir) in [("memfs (FUSE)", m.path()), ("tmpfs (/dev/shm)", shm.path())] {
-        let t = Instant::now();
-        sh(dir, "dd if=/dev/zero of=big bs=1M count=1024 status=none");
-        let w = t.elapsed();
-        // Drop the kernel's page cache for this file so the read goes to the filesystem.
-        sh(
-            dir,
-            "dd if=big of=/dev/null bs=1M iflag=direct status=none 2>/dev/null || true",
-        );
-        let t = Instant::now();
-        sh(dir, "dd if=big of=/dev/null bs=1M status=none");
-        let r = t.elapsed();
+        let w = best(&mut || {
+            let t = Instant::now();
+            sh(dir, "dd if=/dev/zero of=big bs=1M count=1024 status=none");
+            t.elapsed()
+        });
+        // Each open drops the kernel's cached pages (no FOPEN_KEEP_CACHE): reads go to memfs.
+        let r = best(&mut || {
+            let t = Instant::now();
+            sh(dir, "dd if=big of=/dev/null bs=1M status=none");
+            t.elapsed()
+        });
         fs::remove_file(dir.join("big")).unwrap();
         println!(
-            "{name}: dd 1 GiB write {:.2} GiB/s, read {:.2} GiB/s",
+            "{name}: dd 1 GiB (bs=1M) write {:.2} GiB/s ({w:.2?}), read {:.2} GiB/s ({r:.2?})",
             1.0 / w.as_secs_f64(),
             1.0 / r.as_secs_f64()
         );
@@ -585,20 +588,56 @@ fn throughput_dd_and_tar_vs_tmpfs() {
     let src = tempfile::tempdir_in("/dev/shm").unwrap();
     let bytes = generate_tree(src.path(), 100, 5000, true);
     for (name, dir) in [("memfs (FUSE)", m.path()), ("tmpfs (/dev/shm)", shm.path())] {
-        let out = tempfile::tempdir_in("/dev/shm").unwrap();
-        let t = Instant::now();
-        sh(
-            dir,
-            &format!(
-                "mkdir t && tar -C {s} -cf - . | tar -C t -xf - && tar -C t -cf - . | tar -C {o} -xf -",
-                s = src.path().display(),
-                o = out.path().display()
-            ),
-        );
-        println!(
-            "{name}: tar round trip of 5,000 files ({:.1} MiB) in {:?}",
-            bytes as f64 / (1 << 20) as f64,
+        let mut round = 0;
+        let took = best(&mut || {
+            round += 1;
+            let out = tempfile::tempdir_in("/dev/shm").unwrap();
+            let t = Instant::now();
+            sh(
+                dir,
+                &format!(
+                    "mkdir t{round} && tar -C {s} -cf - . | tar -C t{round} -xf - && \
+                     tar -C t{round} -cf - . | tar -C {o} -xf -",
+                    s = src.path().display(),
+                    o = out.path().display()
+                ),
+            );
             t.elapsed()
+        });
+        println!(
+            "{name}: tar round trip (in, then out) of 5,000 files ({:.1} MiB) in {took:.2?}",
+            bytes as f64 / (1 << 20) as f64,
         );
+    }
+}
+
+#[test]
+fn dropping_a_busy_mount_detaches_it_without_blocking() {
+    let Some(mut m) = mounted() else { return };
+    let mut f = fs::File::create(m.path().join("busy")).unwrap();
+    f.write_all(b"written ").unwrap();
+    let root = {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata("/proc/self").unwrap().uid() == 0
+    };
+    if root {
+        let e = m.handle.as_mut().unwrap().unmount().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::ResourceBusy, "{e}");
+        assert!(
+            m.path().join("busy").exists(),
+            "still mounted after a refused unmount"
+        );
+    }
+    drop(m.handle.take()); // busy: must not block
+    assert!(
+        !m.path().join("busy").exists(),
+        "detached from the namespace"
+    );
+    f.write_all(b"after detach").unwrap();
+    drop(f); // close: published, then the session ends
+    let t = Instant::now();
+    while m.fs.read("/busy").ok().as_deref() != Some(&b"written after detach"[..]) {
+        assert!(t.elapsed() < Duration::from_secs(10), "never published");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -173,7 +173,7 @@ impl EditBuffer {
         let store_piece = |p: &mut Piece| {
             if let Piece::Owned(v) = p {
                 let hash = *blake3::hash(v).as_bytes();
-                *p = Piece::Shared(store.insert_hashed(hash, v));
+                *p = Piece::Shared(store.insert_hashed_vec(hash, std::mem::take(v)));
             }
         };
         let owned = self

@@ -14,12 +14,11 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use fuser::{Config, MountOption, Session, SessionACL, SessionUnmounter};
+use fuser::{Config, MountOption, Session, SessionACL};
 
 use super::server::{Server, ServerConfig};
 use crate::error;
 use crate::fs::MemFs;
-use crate::sync::{lock, Arc, Mutex};
 
 /// How to mount. Start from `MountOptions::default()` and set the fields you need.
 #[derive(Clone, Debug)]
@@ -58,28 +57,86 @@ impl Default for MountOptions {
 
 /// Unmounts a mount from any thread (for example a Ctrl-C handler), while another thread waits
 /// in [`MountHandle::join`]. Cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Unmounter {
-    inner: Arc<Mutex<SessionUnmounter>>,
-}
-
-impl std::fmt::Debug for Unmounter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Unmounter").finish_non_exhaustive()
-    }
+    /// Canonical path, as the kernel's mount table shows it.
+    mountpoint: PathBuf,
 }
 
 impl Unmounter {
-    /// Unmounts (no-op if already unmounted). Fails with `ResourceBusy` while files on the
-    /// mount are open or a process has its working directory there.
+    /// Unmounts (`fusermount3 -u`, or `umount` where `fusermount3` is missing); a no-op if it
+    /// is not mounted any more. Fails with `ResourceBusy` while files on the mount are open
+    /// or a process has its working directory there; the mount then stays, and `unmount` can
+    /// be tried again.
     pub fn unmount(&self) -> io::Result<()> {
-        lock(&self.inner).unmount()
+        if !self.is_mounted() {
+            return Ok(());
+        }
+        let out = run(&["fusermount3", "-u", "--"], &self.mountpoint)
+            .or_else(|_| run(&["umount", "--"], &self.mountpoint))?;
+        if out.status.success() || !self.is_mounted() {
+            return Ok(());
+        }
+        let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let kind = if msg.contains("busy") {
+            io::ErrorKind::ResourceBusy
+        } else {
+            io::ErrorKind::Other
+        };
+        Err(io::Error::new(
+            kind,
+            format!("cannot unmount {}: {msg}", self.mountpoint.display()),
+        ))
+    }
+
+    /// Detaches the mount lazily (`umount -l`): it leaves the namespace now and goes away when
+    /// the last file on it is closed.
+    fn detach(&self) {
+        let ok = run(&["fusermount3", "-u", "-z", "--"], &self.mountpoint)
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            let _ = run(&["umount", "-l", "--"], &self.mountpoint);
+        }
+    }
+
+    /// Whether the kernel's mount table has a FUSE mount at the mountpoint.
+    fn is_mounted(&self) -> bool {
+        let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
+            return true; // cannot tell: let the unmount command decide
+        };
+        let want = escape_mount_path(&self.mountpoint);
+        table.lines().any(|line| {
+            let mut halves = line.splitn(2, " - ");
+            let (left, right) = (halves.next().unwrap_or(""), halves.next().unwrap_or(""));
+            left.split(' ').nth(4) == Some(want.as_str()) && right.starts_with("fuse")
+        })
     }
 }
 
-/// A mounted filesystem. Dropping it unmounts (errors are ignored then; call
-/// [`MountHandle::unmount`] to see them) and waits for the serving threads to finish, after
-/// which every write made through the mount is in the `MemFs`.
+/// A path as `/proc/self/mountinfo` writes it (space, tab, newline, backslash octal-escaped).
+fn escape_mount_path(p: &Path) -> String {
+    let mut out = String::new();
+    for c in p.to_string_lossy().chars() {
+        match c {
+            ' ' | '\t' | '\n' | '\\' => out.push_str(&format!("\\{:03o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn run(cmd: &[&str], path: &Path) -> io::Result<std::process::Output> {
+    std::process::Command::new(cmd[0])
+        .args(&cmd[1..])
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .output()
+}
+
+/// A mounted filesystem. Dropping it unmounts and waits for the serving threads to finish,
+/// after which every write made through the mount is in the `MemFs`; if the mount is busy
+/// (files still open), drop detaches it lazily (`umount -l`) instead of blocking. Call
+/// [`MountHandle::unmount`] to see errors.
 pub struct MountHandle {
     fs: MemFs,
     mountpoint: PathBuf,
@@ -149,9 +206,9 @@ pub fn mount(
             gid,
         },
     );
-    let mut session = Session::new(server, &mountpoint, &config)?;
+    let session = Session::new(server, &mountpoint, &config)?;
     let unmounter = Unmounter {
-        inner: Arc::new(Mutex::new(session.unmount_callable())),
+        mountpoint: mountpoint.canonicalize()?,
     };
     let thread = std::thread::Builder::new()
         .name("memfs-fuse".to_string())
@@ -180,13 +237,13 @@ impl MountHandle {
         self.unmounter.clone()
     }
 
-    /// Unmounts and waits until the serving threads have finished. On `ResourceBusy` (files
-    /// still open) the mount stays as it was and the handle is returned.
-    pub fn unmount(mut self) -> Result<(), (io::Error, MountHandle)> {
-        if let Err(e) = self.unmounter.unmount() {
-            return Err((e, self));
-        }
-        self.wait().map_err(|e| (e, self))
+    /// Unmounts and waits until the serving threads have finished: every write made through
+    /// the mount is then in the `MemFs`. Fails with `ResourceBusy` while files on the mount
+    /// are open (or a process has its working directory there); the mount then stays as it
+    /// was, and `unmount` can be called again.
+    pub fn unmount(&mut self) -> io::Result<()> {
+        self.unmounter.unmount()?;
+        self.wait()
     }
 
     /// Blocks until the filesystem is unmounted by someone else (`fusermount3 -u`, `umount`,
@@ -207,9 +264,16 @@ impl MountHandle {
 
 impl Drop for MountHandle {
     fn drop(&mut self) {
-        if self.thread.is_some() {
-            let _ = self.unmounter.unmount();
-            let _ = self.wait();
+        if self.thread.is_none() {
+            return;
         }
+        if self.unmounter.unmount().is_ok() {
+            let _ = self.wait();
+            return;
+        }
+        // Busy (files still open): detach it lazily instead of blocking in drop. The serving
+        // threads run until the last file on it is closed, publishing as usual, then end.
+        self.unmounter.detach();
+        drop(self.thread.take());
     }
 }

@@ -792,6 +792,7 @@ impl Filesystem for Server {
         let _ = config.add_capabilities(InitFlags::FUSE_DO_READDIRPLUS);
         let _ = config.add_capabilities(InitFlags::FUSE_READDIRPLUS_AUTO);
         let _ = config.add_capabilities(InitFlags::FUSE_PARALLEL_DIROPS);
+
         Ok(())
     }
 
@@ -881,6 +882,31 @@ impl Filesystem for Server {
         reply: ReplyEntry,
     ) {
         match self.mkdir_at(parent, name, mode & !umask) {
+            Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn mknod(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        _rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        const S_IFMT: u32 = 0o170000;
+        const S_IFREG: u32 = 0o100000;
+        if mode & S_IFMT != S_IFREG {
+            // No devices, FIFOs or sockets in memfs.
+            return reply.error(Errno::EPERM);
+        }
+        let res = self
+            .create_at(parent, name, mode & !umask, O_EXCL)
+            .and_then(|(attr, fh)| self.release_fh(FileHandle(fh)).map(|()| attr));
+        match res {
             Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
             Err(e) => reply.error(errno(&e)),
         }
