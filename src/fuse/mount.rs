@@ -184,6 +184,7 @@ pub fn mount(
         MountOption::DefaultPermissions,
         MountOption::NoAtime,
         MountOption::NoDev,
+        MountOption::NoSuid,
         if opts.read_only {
             MountOption::RO
         } else {

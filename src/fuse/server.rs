@@ -446,6 +446,20 @@ impl Server {
         Ok(data.len() as u32)
     }
 
+    /// Clears the set-user-id and set-group-id bits of `ino`, if set.
+    fn kill_suid(&self, ino: u64) -> io::Result<()> {
+        let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
+        if node.meta().mode & 0o6000 == 0 {
+            return Ok(());
+        }
+        self.commit_ino(ino, |n, _| {
+            let m = n.meta_mut();
+            m.mode &= !0o6000;
+            m.changed = SystemTime::now();
+            Ok(())
+        })
+    }
+
     fn set_size(&self, ino: u64, size: u64) -> io::Result<()> {
         if let Some(file) = self.open_file(ino) {
             let mut f = lock(&file);
@@ -792,7 +806,9 @@ impl Filesystem for Server {
         let _ = config.add_capabilities(InitFlags::FUSE_DO_READDIRPLUS);
         let _ = config.add_capabilities(InitFlags::FUSE_READDIRPLUS_AUTO);
         let _ = config.add_capabilities(InitFlags::FUSE_PARALLEL_DIROPS);
-
+        // The server clears set-id bits on write itself (see `write`), so the kernel need not
+        // ask for `security.capability` before every write: a fifth of a `tar -x`'s requests.
+        let _ = config.add_capabilities(InitFlags::FUSE_HANDLE_KILLPRIV_V2);
         Ok(())
     }
 
@@ -983,15 +999,21 @@ impl Filesystem for Server {
     fn write(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
+            // A write by an unprivileged process drops set-user/group-id bits, as on Linux.
+            if let Err(e) = self.kill_suid(ino.0) {
+                return reply.error(errno(&e));
+            }
+        }
         match self.write_fh(fh, offset, data) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(errno(&e)),
