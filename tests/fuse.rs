@@ -641,3 +641,36 @@ fn dropping_a_busy_mount_detaches_it_without_blocking() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[test]
+fn many_threads_read_and_write_at_once() {
+    let mut opts = MountOptions::default();
+    opts.threads = 4;
+    let Some(m) = try_mount(MemFs::new(), &opts) else {
+        return;
+    };
+    fs::write(m.path().join("shared"), vec![7u8; 300_000]).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            let base = m.path().join(format!("t{t}"));
+            let shared = m.path().join("shared");
+            s.spawn(move || {
+                fs::create_dir(&base).unwrap();
+                for i in 0..150 {
+                    let data = format!("thread {t} file {i}\n").repeat(i % 50 + 1);
+                    fs::write(base.join(format!("f{i}")), &data).unwrap();
+                    assert_eq!(
+                        fs::read_to_string(base.join(format!("f{i}"))).unwrap(),
+                        data
+                    );
+                    if i % 10 == 0 {
+                        assert!(fs::read(&shared).unwrap().iter().all(|b| *b == 7));
+                        fs::rename(base.join(format!("f{i}")), base.join(format!("r{i}"))).unwrap();
+                    }
+                }
+                assert_eq!(fs::read_dir(&base).unwrap().count(), 150);
+            });
+        }
+    });
+    assert_eq!(m.fs.stats().files, 6 * 150 + 1);
+}
