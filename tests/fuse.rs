@@ -61,12 +61,21 @@ fn try_mount(fs: MemFs, opts: &MountOptions) -> Option<Mounted> {
             fs,
             dir,
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            eprintln!("SKIPPED: the kernel refused the FUSE mount: {e}");
+        Err(e) if refused(&e) => {
+            eprintln!("SKIPPED: the FUSE mount was refused here: {e}");
             None
         }
         Err(e) => panic!("mount failed: {e}"),
     }
+}
+
+/// Whether a mount failure means "this environment does not allow FUSE mounts" (EPERM/EACCES
+/// from the kernel or from `fusermount3`), as opposed to a bug.
+fn refused(e: &std::io::Error) -> bool {
+    let text = e.to_string();
+    e.kind() == std::io::ErrorKind::PermissionDenied
+        || text.contains("not permitted")
+        || text.contains("Permission denied")
 }
 
 fn mounted() -> Option<Mounted> {
@@ -335,8 +344,8 @@ fn join_returns_when_unmounted_from_outside() {
     let fs = MemFs::new();
     let handle = match mount(fs.clone(), dir.path(), &MountOptions::default()) {
         Ok(h) => h,
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            eprintln!("SKIPPED: the kernel refused the FUSE mount: {e}");
+        Err(e) if refused(&e) => {
+            eprintln!("SKIPPED: the FUSE mount was refused here: {e}");
             return;
         }
         Err(e) => panic!("mount failed: {e}"),
