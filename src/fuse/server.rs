@@ -359,8 +359,9 @@ impl Server {
                 })
                 .clone();
             let mut f = lock(&file);
-            if f.opens == 0 && !f.dirty {
-                // Close-to-open: a fresh open sees the latest published version.
+            if !f.dirty {
+                // Close-to-open: an open sees the latest published version (the kernel drops
+                // its cached pages of the file at open, for the other handles too).
                 f.data = Data::Clean(content);
                 f.attr = attr;
             }
