@@ -416,6 +416,20 @@ fn large_and_random_writes_match_a_real_file() {
         m.path(),
         "dd if=/dev/zero of=zero.bin bs=1M count=16 status=none && echo tail >> zero.bin",
     );
+    // Sparse files share one zero chunk; absurd sizes are refused, not attempted.
+    sh(
+        m.path(),
+        "truncate -s 10G sparse.bin && test $(stat -c %s sparse.bin) = 10737418240",
+    );
+    assert_eq!(m.fs.metadata("/sparse.bin").unwrap().len(), 10 << 30);
+    let e = fs::File::options()
+        .write(true)
+        .open(m.path().join("sparse.bin"))
+        .unwrap()
+        .set_len(1 << 50)
+        .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(27), "{e}"); // EFBIG
+    fs::remove_file(m.path().join("sparse.bin")).unwrap();
     let z = m.fs.read("/zero.bin").unwrap();
     assert_eq!(z.len(), (16 << 20) + 5);
     assert!(z[..16 << 20].iter().all(|b| *b == 0));
@@ -478,6 +492,14 @@ fn files_metadata_links_and_xattrs() {
     assert_eq!(not_utf8.raw_os_error(), Some(22), "{not_utf8}");
     let other_ns = xattr::set(p.join("b"), "trusted.x", b"v").unwrap_err();
     assert_eq!(other_ns.raw_os_error(), Some(95), "{other_ns}");
+    // statfs and directory listings as tools see them.
+    let df = sh(p, "df -P .");
+    assert!(df.contains("memfs"), "{df}");
+    let ls = sh(p, "ls -a");
+    assert_eq!(
+        ls.split_whitespace().collect::<Vec<_>>(),
+        [".", "..", "b", "l"]
+    );
     // rename(2) with RENAME_NOREPLACE (`mv -n` uses it): the target stays.
     fs::write(p.join("c"), "other").unwrap();
     sh(p, "mv -n b c || true");
@@ -557,6 +579,7 @@ fn read_only_mount_refuses_changes() {
     fs0.write("/kept", "x").unwrap();
     let mut opts = MountOptions::default();
     opts.read_only = true;
+    opts.threads = 1; // the single-threaded session too
     let Some(m) = try_mount(fs0, &opts) else {
         return;
     };

@@ -50,6 +50,19 @@ const EOPNOTSUPP: i32 = 95;
 const ERANGE: i32 = 34;
 /// xattrs map onto the per-file user metadata under this namespace (`user.k` <-> key `k`).
 const XATTR_NAMESPACE: &str = "user.";
+/// Largest file the mount accepts (`EFBIG` beyond): even a sparse file costs memory per
+/// 64 KiB chunk, so `truncate -s 1P` must not be able to exhaust it.
+pub(crate) const MAX_FILE_SIZE: u64 = 256 << 30;
+
+fn check_size(end: u64) -> io::Result<()> {
+    if end > MAX_FILE_SIZE {
+        return Err(error::err(
+            io::ErrorKind::FileTooLarge,
+            format!("memfs mounts hold files up to {MAX_FILE_SIZE} bytes"),
+        ));
+    }
+    Ok(())
+}
 
 /// What the server needs from `MountOptions`.
 pub(crate) struct ServerConfig {
@@ -433,6 +446,7 @@ impl Server {
         if !writable {
             return Err(error::bad_handle("file not opened for writing"));
         }
+        check_size(offset.saturating_add(data.len() as u64))?;
         let mut f = lock(&file);
         if let Data::Clean(c) = &f.data {
             f.data = Data::Dirty(EditBuffer::from_content(c));
@@ -441,6 +455,7 @@ impl Server {
             unreachable!("made dirty above")
         };
         let at = if append { buf.len() } else { offset };
+        check_size(at.saturating_add(data.len() as u64))?;
         buf.write_at(at, data, self.fs.store());
         f.dirty = true;
         f.modified = SystemTime::now();
@@ -462,6 +477,7 @@ impl Server {
     }
 
     fn set_size(&self, ino: u64, size: u64) -> io::Result<()> {
+        check_size(size)?;
         if let Some(file) = self.open_file(ino) {
             let mut f = lock(&file);
             if let Data::Clean(c) = &f.data {
