@@ -1,8 +1,10 @@
 //! Mounting a `MemFs` with FUSE (feature `fuse`, Linux): real programs use memfs through the
-//! kernel. `mount` is the entry point; `server` answers the kernel's requests, `inodes` maps
-//! inode numbers to paths, `buffer` holds the bytes of files open for writing.
+//! kernel. `mount` is the entry point; `callbacks` receive the kernel's requests and `server`
+//! carries them out on the `MemFs`; `inodes` maps inode numbers to paths; `buffer` holds the
+//! bytes of files open for writing.
 
 mod buffer;
+mod callbacks;
 mod inodes;
 mod mount;
 mod server;

@@ -1,4 +1,4 @@
-//! The FUSE request handlers: `fuser::Filesystem` for a `MemFs`.
+//! What each FUSE request does to a `MemFs` (`callbacks` turns requests into these calls).
 //!
 //! Callbacks are thin: each calls a helper returning `io::Result`, and a failure becomes the
 //! errno of `memfs::errno_of` (the crate's one errno table). Every change to the tree goes
@@ -23,12 +23,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use fuser::{
-    AccessFlags, Errno, FileAttr, FileHandle, Filesystem, FopenFlags, Generation, INodeNo,
-    InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr,
-    ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen,
-    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
-};
+use fuser::{Errno, FileAttr, FileHandle, INodeNo, OpenAccMode, OpenFlags, RenameFlags, TimeOrNow};
 
 use super::buffer::EditBuffer;
 use super::inodes::{lstat, Inodes, ROOT_INO};
@@ -41,13 +36,13 @@ use crate::tree::node::Node;
 use crate::tree::ops::{self, Create, WriteData};
 use crate::tree::resolve::{node_at, resolve};
 
-const O_EXCL: i32 = 0o200;
+pub(super) const O_EXCL: i32 = 0o200;
 const O_TRUNC: i32 = 0o1000;
 const O_APPEND: i32 = 0o2000;
 const XATTR_CREATE: i32 = 1;
 const XATTR_REPLACE: i32 = 2;
 const EOPNOTSUPP: i32 = 95;
-const ERANGE: i32 = 34;
+pub(super) const ERANGE: i32 = 34;
 /// xattrs map onto the per-file user metadata under this namespace (`user.k` <-> key `k`).
 const XATTR_NAMESPACE: &str = "user.";
 /// Largest file the mount accepts (`EFBIG` beyond): even a sparse file costs memory per
@@ -99,8 +94,8 @@ struct Handle {
 
 /// A directory listing taken at `opendir` (or a rewind), so `readdir` offsets stay valid
 /// while programs remove entries between calls (as `rm -rf` does).
-struct DirHandle {
-    path: String,
+pub(super) struct DirHandle {
+    pub(super) path: String,
     /// The directory itself and its parent ("." and "..").
     dot: Node,
     dotdot: Node,
@@ -109,7 +104,7 @@ struct DirHandle {
 
 impl DirHandle {
     /// ".", "..", then the entries in name order; entry `i` has the readdir offset `i + 1`.
-    fn all(&self) -> impl Iterator<Item = (&str, &Node)> {
+    pub(super) fn all(&self) -> impl Iterator<Item = (&str, &Node)> {
         [(".", &self.dot), ("..", &self.dotdot)]
             .into_iter()
             .chain(self.entries.iter().map(|(n, c)| (n.as_str(), c)))
@@ -118,13 +113,13 @@ impl DirHandle {
 
 /// The `fuser::Filesystem` of a mount.
 pub(crate) struct Server {
-    fs: MemFs,
-    cfg: ServerConfig,
-    inodes: Inodes,
+    pub(super) fs: MemFs,
+    pub(super) cfg: ServerConfig,
+    pub(super) inodes: Inodes,
     open: Mutex<HashMap<u64, Arc<Mutex<OpenFile>>>>,
     handles: Mutex<HashMap<u64, Handle>>,
-    dirs: Mutex<HashMap<u64, DirHandle>>,
-    next_fh: AtomicU64,
+    pub(super) dirs: Mutex<HashMap<u64, DirHandle>>,
+    pub(super) next_fh: AtomicU64,
 }
 
 /// A lost race with a change made behind the mount: the inode moved while a commit ran.
@@ -139,7 +134,7 @@ impl std::fmt::Display for Moved {
 
 impl std::error::Error for Moved {}
 
-fn errno(e: &io::Error) -> Errno {
+pub(super) fn errno(e: &io::Error) -> Errno {
     Errno::from_i32(errno_of(e))
 }
 
@@ -152,7 +147,7 @@ fn raw(code: i32) -> io::Error {
     io::Error::from_raw_os_error(code)
 }
 
-fn name_str(name: &OsStr) -> io::Result<&str> {
+pub(super) fn name_str(name: &OsStr) -> io::Result<&str> {
     let s = name
         .to_str()
         .ok_or_else(|| error::invalid_input("file name is not valid UTF-8 (memfs names are)"))?;
@@ -182,7 +177,7 @@ impl Server {
         }
     }
 
-    fn writable(&self) -> io::Result<()> {
+    pub(super) fn writable(&self) -> io::Result<()> {
         if self.cfg.read_only {
             return Err(error::err(
                 io::ErrorKind::ReadOnlyFilesystem,
@@ -192,7 +187,7 @@ impl Server {
         Ok(())
     }
 
-    fn attr_of(&self, node: &Node) -> FileAttr {
+    pub(super) fn attr_of(&self, node: &Node) -> FileAttr {
         let m = node.meta();
         let (kind, nlink) = match node {
             Node::Dir(d) => (
@@ -227,7 +222,7 @@ impl Server {
     }
 
     /// Attributes of `ino`, with the length and mtime of unpublished writes.
-    fn getattr_of(&self, ino: u64) -> io::Result<FileAttr> {
+    pub(super) fn getattr_of(&self, ino: u64) -> io::Result<FileAttr> {
         let root = self.fs.load_root();
         let found = self.inodes.resolve(&root, ino);
         let open = self.open_file(ino);
@@ -257,7 +252,7 @@ impl Server {
     }
 
     /// The path of directory `parent` joined with `name`.
-    fn child_path(&self, parent: INodeNo, name: &OsStr) -> io::Result<(String, VPath)> {
+    pub(super) fn child_path(&self, parent: INodeNo, name: &OsStr) -> io::Result<(String, VPath)> {
         let root = self.fs.load_root();
         let (ppath, pnode) = self.inodes.resolve(&root, parent.0)?;
         if !pnode.is_dir() {
@@ -269,7 +264,7 @@ impl Server {
     }
 
     /// Replies-to-be for a node just handed to the kernel: one more lookup reference.
-    fn entry(&self, path: String) -> io::Result<FileAttr> {
+    pub(super) fn entry(&self, path: String) -> io::Result<FileAttr> {
         let node = lstat(&self.fs.load_root(), &path)?;
         let attr = self.attr_of(&node);
         self.inodes.remember(attr.ino.0, path);
@@ -277,7 +272,7 @@ impl Server {
     }
 
     /// Runs `f` on the node of `ino` inside one commit (the node made private for mutation).
-    fn commit_ino<T>(
+    pub(super) fn commit_ino<T>(
         &self,
         ino: u64,
         mut f: impl FnMut(&mut Node, &ops::WriteCtx) -> io::Result<T>,
@@ -329,7 +324,18 @@ impl Server {
         }
     }
 
-    fn publish_ino(&self, ino: u64) -> io::Result<()> {
+    /// Publishes every open file's unpublished writes (when the session ends).
+    pub(super) fn publish_all(&self) {
+        let open: Vec<(u64, Arc<Mutex<OpenFile>>)> = lock(&self.open)
+            .iter()
+            .map(|(i, f)| (*i, f.clone()))
+            .collect();
+        for (ino, f) in open {
+            let _ = self.publish(ino, &mut lock(&f));
+        }
+    }
+
+    pub(super) fn publish_ino(&self, ino: u64) -> io::Result<()> {
         match self.open_file(ino) {
             Some(f) => self.publish(ino, &mut lock(&f)),
             None => Ok(()),
@@ -344,7 +350,7 @@ impl Server {
     }
 
     /// Opens `ino` (a regular file) and returns the new handle number.
-    fn open_ino(&self, ino: u64, flags: i32) -> io::Result<u64> {
+    pub(super) fn open_ino(&self, ino: u64, flags: i32) -> io::Result<u64> {
         let acc = OpenFlags(flags).acc_mode();
         let writable = acc != OpenAccMode::O_RDONLY;
         if writable {
@@ -402,7 +408,7 @@ impl Server {
         Ok(fh)
     }
 
-    fn release_fh(&self, fh: FileHandle) -> io::Result<()> {
+    pub(super) fn release_fh(&self, fh: FileHandle) -> io::Result<()> {
         let Some(h) = lock(&self.handles).remove(&fh.0) else {
             return Ok(());
         };
@@ -424,7 +430,7 @@ impl Server {
         res
     }
 
-    fn read_fh(&self, fh: FileHandle, offset: u64, size: u32) -> io::Result<Vec<u8>> {
+    pub(super) fn read_fh(&self, fh: FileHandle, offset: u64, size: u32) -> io::Result<Vec<u8>> {
         let (_, file, _, _) = self.handle(fh)?;
         let mut out = vec![0u8; size as usize];
         let f = lock(&file);
@@ -440,7 +446,7 @@ impl Server {
         Ok(out)
     }
 
-    fn write_fh(&self, fh: FileHandle, offset: u64, data: &[u8]) -> io::Result<u32> {
+    pub(super) fn write_fh(&self, fh: FileHandle, offset: u64, data: &[u8]) -> io::Result<u32> {
         self.writable()?;
         let (_, file, writable, append) = self.handle(fh)?;
         if !writable {
@@ -463,7 +469,7 @@ impl Server {
     }
 
     /// Clears the set-user-id and set-group-id bits of `ino`, if set.
-    fn kill_suid(&self, ino: u64) -> io::Result<()> {
+    pub(super) fn kill_suid(&self, ino: u64) -> io::Result<()> {
         let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
         if node.meta().mode & 0o6000 == 0 {
             return Ok(());
@@ -476,7 +482,7 @@ impl Server {
         })
     }
 
-    fn set_size(&self, ino: u64, size: u64) -> io::Result<()> {
+    pub(super) fn set_size(&self, ino: u64, size: u64) -> io::Result<()> {
         check_size(size)?;
         if let Some(file) = self.open_file(ino) {
             let mut f = lock(&file);
@@ -515,7 +521,7 @@ impl Server {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn setattr_of(
+    pub(super) fn setattr_of(
         &self,
         ino: u64,
         mode: Option<u32>,
@@ -557,7 +563,12 @@ impl Server {
         self.getattr_of(ino)
     }
 
-    fn mkdir_at(&self, parent: INodeNo, name: &OsStr, mode: u32) -> io::Result<FileAttr> {
+    pub(super) fn mkdir_at(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+    ) -> io::Result<FileAttr> {
         self.writable()?;
         let (path, vp) = self.child_path(parent, name)?;
         self.fs.commit(|r, c| {
@@ -568,7 +579,7 @@ impl Server {
         self.entry(path)
     }
 
-    fn create_at(
+    pub(super) fn create_at(
         &self,
         parent: INodeNo,
         name: &OsStr,
@@ -601,7 +612,12 @@ impl Server {
         Ok((attr, fh))
     }
 
-    fn symlink_at(&self, parent: INodeNo, name: &OsStr, target: &Path) -> io::Result<FileAttr> {
+    pub(super) fn symlink_at(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        target: &Path,
+    ) -> io::Result<FileAttr> {
         self.writable()?;
         let (path, vp) = self.child_path(parent, name)?;
         let target = target
@@ -611,7 +627,7 @@ impl Server {
         self.entry(path)
     }
 
-    fn remove_at(&self, parent: INodeNo, name: &OsStr, dir: bool) -> io::Result<()> {
+    pub(super) fn remove_at(&self, parent: INodeNo, name: &OsStr, dir: bool) -> io::Result<()> {
         self.writable()?;
         let (_, vp) = self.child_path(parent, name)?;
         let ino = self.fs.commit(|r, _| {
@@ -627,7 +643,7 @@ impl Server {
         Ok(())
     }
 
-    fn rename_at(
+    pub(super) fn rename_at(
         &self,
         parent: INodeNo,
         name: &OsStr,
@@ -683,12 +699,12 @@ impl Server {
         Ok(())
     }
 
-    fn user_meta(&self, ino: u64) -> io::Result<BTreeMap<String, String>> {
+    pub(super) fn user_meta(&self, ino: u64) -> io::Result<BTreeMap<String, String>> {
         let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
         Ok(node.meta().user.as_deref().cloned().unwrap_or_default())
     }
 
-    fn getxattr_of(&self, ino: u64, name: &OsStr) -> io::Result<Vec<u8>> {
+    pub(super) fn getxattr_of(&self, ino: u64, name: &OsStr) -> io::Result<Vec<u8>> {
         let meta = self.user_meta(ino)?;
         let key = name.to_str().and_then(|n| n.strip_prefix(XATTR_NAMESPACE));
         match key.and_then(|k| meta.get(k)) {
@@ -697,7 +713,7 @@ impl Server {
         }
     }
 
-    fn listxattr_of(&self, ino: u64) -> io::Result<Vec<u8>> {
+    pub(super) fn listxattr_of(&self, ino: u64) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
         for k in self.user_meta(ino)?.keys() {
             out.extend_from_slice(XATTR_NAMESPACE.as_bytes());
@@ -708,7 +724,7 @@ impl Server {
     }
 
     /// Sets (`Some`) or removes (`None`) one xattr.
-    fn change_xattr(
+    pub(super) fn change_xattr(
         &self,
         ino: u64,
         name: &OsStr,
@@ -756,7 +772,7 @@ impl Server {
         })
     }
 
-    fn statfs_of(&self) -> (u64, u64, u64) {
+    pub(super) fn statfs_of(&self) -> (u64, u64, u64) {
         let s = self.fs.stats();
         let used = s.stored_bytes.div_ceil(4096);
         let free = std::fs::read_to_string("/proc/meminfo")
@@ -772,7 +788,7 @@ impl Server {
     }
 
     /// The directory listing of `ino` for a dir handle.
-    fn list(&self, ino: u64) -> io::Result<DirHandle> {
+    pub(super) fn list(&self, ino: u64) -> io::Result<DirHandle> {
         let root = self.fs.load_root();
         let (path, node) = self.inodes.resolve(&root, ino)?;
         let Node::Dir(d) = node else {
@@ -796,7 +812,7 @@ impl Server {
         })
     }
 
-    fn dir_handle(&self, fh: FileHandle, ino: u64, offset: u64) -> io::Result<()> {
+    pub(super) fn dir_handle(&self, fh: FileHandle, ino: u64, offset: u64) -> io::Result<()> {
         let mut dirs = lock(&self.dirs);
         let refresh = offset == 0 || !dirs.contains_key(&fh.0);
         if refresh {
@@ -808,460 +824,11 @@ impl Server {
         Ok(())
     }
 
-    fn kind(node: &Node) -> fuser::FileType {
+    pub(super) fn kind(node: &Node) -> fuser::FileType {
         match node {
             Node::Dir(_) => fuser::FileType::Directory,
             Node::File(_) => fuser::FileType::RegularFile,
             Node::Symlink(_) => fuser::FileType::Symlink,
-        }
-    }
-}
-
-impl Filesystem for Server {
-    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
-        // Optional speed-ups; a kernel without them just does without.
-        let _ = config.add_capabilities(InitFlags::FUSE_DO_READDIRPLUS);
-        let _ = config.add_capabilities(InitFlags::FUSE_READDIRPLUS_AUTO);
-        let _ = config.add_capabilities(InitFlags::FUSE_PARALLEL_DIROPS);
-        // The server clears set-id bits on write itself (see `write`), so the kernel need not
-        // ask for `security.capability` before every write: a fifth of a `tar -x`'s requests.
-        let _ = config.add_capabilities(InitFlags::FUSE_HANDLE_KILLPRIV_V2);
-        Ok(())
-    }
-
-    fn destroy(&mut self) {
-        // The session is ending: publish what open files still hold.
-        let open: Vec<(u64, Arc<Mutex<OpenFile>>)> = lock(&self.open)
-            .iter()
-            .map(|(i, f)| (*i, f.clone()))
-            .collect();
-        for (ino, f) in open {
-            let _ = self.publish(ino, &mut lock(&f));
-        }
-    }
-
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let res = (|| {
-            let root = self.fs.load_root();
-            let (ppath, pnode) = self.inodes.resolve(&root, parent.0)?;
-            let Node::Dir(d) = pnode else {
-                return Err(error::not_a_directory(&ppath));
-            };
-            let name = name_str(name)?;
-            let child = d
-                .children
-                .get(name)
-                .ok_or_else(|| error::not_found(join_str(&ppath, name)))?;
-            let attr = self.attr_of(child);
-            self.inodes.remember(attr.ino.0, join_str(&ppath, name));
-            Ok(attr)
-        })();
-        match res {
-            Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        self.inodes.forget(ino.0, nlookup);
-    }
-
-    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.getattr_of(ino.0) {
-            Ok(attr) => reply.attr(&self.cfg.ttl, &attr),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn setattr(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        mode: Option<u32>,
-        uid: Option<u32>,
-        gid: Option<u32>,
-        size: Option<u64>,
-        atime: Option<TimeOrNow>,
-        mtime: Option<TimeOrNow>,
-        _ctime: Option<SystemTime>,
-        _fh: Option<FileHandle>,
-        _crtime: Option<SystemTime>,
-        _chgtime: Option<SystemTime>,
-        _bkuptime: Option<SystemTime>,
-        _flags: Option<fuser::BsdFileFlags>,
-        reply: ReplyAttr,
-    ) {
-        match self.setattr_of(ino.0, mode, uid, gid, size, atime, mtime) {
-            Ok(attr) => reply.attr(&self.cfg.ttl, &attr),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        match self.inodes.resolve(&self.fs.load_root(), ino.0) {
-            Ok((_, Node::Symlink(s))) => reply.data(s.target.as_bytes()),
-            Ok(_) => reply.error(Errno::EINVAL),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn mkdir(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        mode: u32,
-        umask: u32,
-        reply: ReplyEntry,
-    ) {
-        match self.mkdir_at(parent, name, mode & !umask) {
-            Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn mknod(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        mode: u32,
-        umask: u32,
-        _rdev: u32,
-        reply: ReplyEntry,
-    ) {
-        const S_IFMT: u32 = 0o170000;
-        const S_IFREG: u32 = 0o100000;
-        if mode & S_IFMT != S_IFREG {
-            // No devices, FIFOs or sockets in memfs.
-            return reply.error(Errno::EPERM);
-        }
-        let res = self
-            .create_at(parent, name, mode & !umask, O_EXCL)
-            .and_then(|(attr, fh)| self.release_fh(FileHandle(fh)).map(|()| attr));
-        match res {
-            Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.remove_at(parent, name, false) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.remove_at(parent, name, true) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn symlink(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        link_name: &OsStr,
-        target: &Path,
-        reply: ReplyEntry,
-    ) {
-        match self.symlink_at(parent, link_name, target) {
-            Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn rename(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        newparent: INodeNo,
-        newname: &OsStr,
-        flags: RenameFlags,
-        reply: ReplyEmpty,
-    ) {
-        match self.rename_at(parent, name, newparent, newname, flags) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        match self.open_ino(ino.0, flags.0) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn read(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        offset: u64,
-        size: u32,
-        _flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
-        reply: ReplyData,
-    ) {
-        match self.read_fh(fh, offset, size) {
-            Ok(data) => reply.data(&data),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn write(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        fh: FileHandle,
-        offset: u64,
-        data: &[u8],
-        write_flags: WriteFlags,
-        _flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
-        reply: ReplyWrite,
-    ) {
-        if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
-            // A write by an unprivileged process drops set-user/group-id bits, as on Linux.
-            if let Err(e) = self.kill_suid(ino.0) {
-                return reply.error(errno(&e));
-            }
-        }
-        match self.write_fh(fh, offset, data) {
-            Ok(n) => reply.written(n),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn flush(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
-        _lock_owner: LockOwner,
-        reply: ReplyEmpty,
-    ) {
-        match self.publish_ino(ino.0) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn release(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        _flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
-        _flush: bool,
-        reply: ReplyEmpty,
-    ) {
-        match self.release_fh(fh) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn fsync(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
-        _datasync: bool,
-        reply: ReplyEmpty,
-    ) {
-        match self.publish_ino(ino.0) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        // The listing itself is taken by the first readdir (offset 0).
-        match self.inodes.resolve(&self.fs.load_root(), ino.0) {
-            Ok((_, Node::Dir(_))) => {
-                let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-                reply.opened(FileHandle(fh), FopenFlags::empty());
-            }
-            Ok((path, _)) => reply.error(errno(&error::not_a_directory(path))),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn readdir(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        fh: FileHandle,
-        offset: u64,
-        mut reply: ReplyDirectory,
-    ) {
-        if let Err(e) = self.dir_handle(fh, ino.0, offset) {
-            return reply.error(errno(&e));
-        }
-        let dirs = lock(&self.dirs);
-        let Some(d) = dirs.get(&fh.0) else {
-            return reply.error(Errno::EBADF);
-        };
-        for (i, (name, node)) in d.all().enumerate() {
-            if (i as u64) < offset {
-                continue;
-            }
-            if reply.add(
-                INodeNo(node.meta().ino),
-                i as u64 + 1,
-                Self::kind(node),
-                name,
-            ) {
-                break;
-            }
-        }
-        reply.ok();
-    }
-
-    fn readdirplus(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        fh: FileHandle,
-        offset: u64,
-        mut reply: ReplyDirectoryPlus,
-    ) {
-        if let Err(e) = self.dir_handle(fh, ino.0, offset) {
-            return reply.error(errno(&e));
-        }
-        let dirs = lock(&self.dirs);
-        let Some(d) = dirs.get(&fh.0) else {
-            return reply.error(Errno::EBADF);
-        };
-        let ttl = self.cfg.ttl;
-        for (i, (name, node)) in d.all().enumerate() {
-            if (i as u64) < offset {
-                continue;
-            }
-            let attr = self.attr_of(node);
-            if reply.add(attr.ino, i as u64 + 1, name, &ttl, &attr, Generation(0)) {
-                break;
-            }
-            // The kernel now holds a reference to a listed entry, as after a lookup (it does
-            // not count "." and "..").
-            if i >= 2 {
-                self.inodes.remember(attr.ino.0, join_str(&d.path, name));
-            }
-        }
-        reply.ok();
-    }
-
-    fn releasedir(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        _flags: OpenFlags,
-        reply: ReplyEmpty,
-    ) {
-        lock(&self.dirs).remove(&fh.0);
-        reply.ok();
-    }
-
-    fn fsyncdir(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _datasync: bool,
-        reply: ReplyEmpty,
-    ) {
-        reply.ok();
-    }
-
-    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        let (blocks, free, files) = self.statfs_of();
-        reply.statfs(
-            blocks,
-            free,
-            free,
-            files,
-            u32::MAX as u64,
-            4096,
-            NAME_MAX as u32,
-            4096,
-        );
-    }
-
-    fn setxattr(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        name: &OsStr,
-        value: &[u8],
-        flags: i32,
-        _position: u32,
-        reply: ReplyEmpty,
-    ) {
-        match self.change_xattr(ino.0, name, Some(value), flags) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        match self.getxattr_of(ino.0, name) {
-            Ok(v) if size == 0 => reply.size(v.len() as u32),
-            Ok(v) if v.len() > size as usize => reply.error(Errno::from_i32(ERANGE)),
-            Ok(v) => reply.data(&v),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        match self.listxattr_of(ino.0) {
-            Ok(v) if size == 0 => reply.size(v.len() as u32),
-            Ok(v) if v.len() > size as usize => reply.error(Errno::from_i32(ERANGE)),
-            Ok(v) => reply.data(&v),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.change_xattr(ino.0, name, None, 0) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn access(&self, _req: &Request, ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
-        // Permission bits are checked by the kernel (`default_permissions`); here only existence.
-        match self.inodes.resolve(&self.fs.load_root(), ino.0) {
-            Ok(_) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
-    }
-
-    fn create(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        mode: u32,
-        umask: u32,
-        flags: i32,
-        reply: ReplyCreate,
-    ) {
-        match self.create_at(parent, name, mode & !umask, flags) {
-            Ok((attr, fh)) => reply.created(
-                &self.cfg.ttl,
-                &attr,
-                Generation(0),
-                FileHandle(fh),
-                FopenFlags::empty(),
-            ),
-            Err(e) => reply.error(errno(&e)),
         }
     }
 }
