@@ -1,7 +1,7 @@
 //! What each FUSE request does to a `MemFs` (`callbacks` turns requests into these calls).
 //!
-//! Callbacks are thin: each calls a helper returning `io::Result`, and a failure becomes the
-//! errno of `memfs::errno_of` (the crate's one errno table). Every change to the tree goes
+//! Each operation returns `io::Result`; `callbacks` turns a failure into the errno of
+//! `memfs::errno_of` (the crate's one errno table). Every change to the tree goes
 //! through `MemFs::commit` with the engine's own operations (`tree::ops`), so the Linux checks
 //! and error order are the engine's, and a `snapshot()` taken while programs write through the
 //! mount is always a consistent version.
