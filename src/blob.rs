@@ -75,6 +75,18 @@ impl BlobStore {
 
     /// Stores `data` under `hash` (or finds the chunk already stored) and returns a reference.
     pub(crate) fn insert_hashed(&self, hash: Hash, data: &[u8]) -> BlobRef {
+        self.insert_with(hash, data.len(), || data.into())
+    }
+
+    /// Same as [`BlobStore::insert_hashed`] for an owned buffer, which becomes the stored
+    /// chunk without a copy when its capacity is its length.
+    #[cfg_attr(not(feature = "fuse"), allow(dead_code))] // used by the FUSE layer
+    pub(crate) fn insert_hashed_vec(&self, hash: Hash, data: Vec<u8>) -> BlobRef {
+        let len = data.len();
+        self.insert_with(hash, len, move || data.into_boxed_slice())
+    }
+
+    fn insert_with(&self, hash: Hash, len: usize, data: impl FnOnce() -> Box<[u8]>) -> BlobRef {
         let shard = &self.inner.shards[shard_of(&hash)];
         let mut map = sync::lock(shard);
         if let Some(existing) = map.get(&hash) {
@@ -84,13 +96,13 @@ impl BlobStore {
         }
         let blob = Arc::new(Blob {
             hash,
-            data: data.into(),
+            data: data(),
             store: self.inner.clone(),
         });
         map.insert(hash, blob.clone());
         self.inner
             .stored_bytes
-            .fetch_add(data.len() as u64, Ordering::Relaxed);
+            .fetch_add(len as u64, Ordering::Relaxed);
         self.inner.blobs.fetch_add(1, Ordering::Relaxed);
         BlobRef { blob: Some(blob) }
     }
@@ -266,6 +278,22 @@ impl Content {
         }
         let len = (full.len() * CHUNK_SIZE + last.data().len()) as u64;
         Some(Content::Chunks(StdArc::new(Chunks { len, chunks })))
+    }
+
+    /// A chunked content made of already stored chunks (used by the FUSE write buffers, which
+    /// keep the `CHUNK_SIZE` layout: every chunk but the last is full).
+    #[cfg_attr(not(feature = "fuse"), allow(dead_code))] // used by the FUSE layer
+    pub(crate) fn from_stored_chunks(chunks: Vec<BlobRef>, len: u64) -> Content {
+        debug_assert_eq!(
+            chunks.iter().map(|c| c.data().len() as u64).sum::<u64>(),
+            len
+        );
+        debug_assert!(chunks
+            .iter()
+            .rev()
+            .skip(1)
+            .all(|c| c.data().len() == CHUNK_SIZE));
+        Content::Chunks(StdArc::new(Chunks { len, chunks }))
     }
 
     /// Length in bytes.

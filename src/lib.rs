@@ -28,7 +28,8 @@
 //! protocol), `file` (handles), `snapshot`, `transaction` (atomic, isolated units of work),
 //! `view` (the shared read API), `par` (parallel walk, find, content search), `ext` (encrypted
 //! and compressed files, backups), `persist` (state image, JSON, host dirs), `cli`, `grpc` (feature
-//! `grpc`: components, pipelines, the filesystem served remotely).
+//! `grpc`: components, pipelines, the filesystem served remotely), `fuse` (feature `fuse`: mount
+//! with FUSE).
 
 #![forbid(unsafe_code)]
 
@@ -39,6 +40,8 @@ pub mod error;
 pub mod ext;
 mod file;
 mod fs;
+#[cfg(feature = "fuse")]
+pub mod fuse;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 mod par;

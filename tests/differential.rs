@@ -4,85 +4,13 @@
 //! the default here is 256).
 
 use std::collections::BTreeMap;
-use std::fs as host;
-use std::io::{ErrorKind, Write};
-use std::path::Path;
+use std::io::Write;
 
+mod common;
+
+use common::*;
 use memfs::MemFs;
 use proptest::prelude::*;
-
-/// Paths over a small name space, so that collisions (file vs dir, non-empty dirs, moving into
-/// subtrees) happen often.
-fn path() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(vec!["a", "b", "c"]), 1..=3)
-        .prop_map(|names| names.join("/"))
-}
-
-fn data() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        prop::collection::vec(any::<u8>(), 0..16),
-        // larger than the inline limit, so chunked contents are exercised too
-        (any::<u8>(), 4000usize..9000).prop_map(|(b, n)| vec![b; n]),
-    ]
-}
-
-#[derive(Clone, Debug)]
-enum Op {
-    CreateDir(String),
-    CreateDirAll(String),
-    Write(String, Vec<u8>),
-    Append(String, Vec<u8>),
-    SetLen(String, u64),
-    Rename(String, String),
-    RemoveFile(String),
-    RemoveDir(String),
-    RemoveDirAll(String),
-    Copy(String, String),
-    Read(String),
-    ReadDir(String),
-    Metadata(String),
-    /// `symlink(target, link)`; targets are relative, so they mean the same on both sides.
-    Symlink(String, String),
-    SymlinkMetadata(String),
-    ReadLink(String),
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        3 => path().prop_map(Op::CreateDir),
-        2 => path().prop_map(Op::CreateDirAll),
-        4 => (path(), data()).prop_map(|(p, d)| Op::Write(p, d)),
-        2 => (path(), data()).prop_map(|(p, d)| Op::Append(p, d)),
-        1 => (path(), 0u64..10_000).prop_map(|(p, n)| Op::SetLen(p, n)),
-        3 => (path(), path()).prop_map(|(a, b)| Op::Rename(a, b)),
-        2 => path().prop_map(Op::RemoveFile),
-        2 => path().prop_map(Op::RemoveDir),
-        1 => path().prop_map(Op::RemoveDirAll),
-        2 => (path(), path()).prop_map(|(a, b)| Op::Copy(a, b)),
-        2 => path().prop_map(Op::Read),
-        2 => path().prop_map(Op::ReadDir),
-        2 => path().prop_map(Op::Metadata),
-        2 => (path(), path()).prop_map(|(t, l)| Op::Symlink(t, l)),
-        1 => path().prop_map(Op::SymlinkMetadata),
-        1 => path().prop_map(Op::ReadLink),
-    ]
-}
-
-#[derive(Debug, PartialEq)]
-enum Outcome {
-    Done,
-    Bytes(Vec<u8>),
-    Names(Vec<(String, bool)>),
-    Meta {
-        is_dir: bool,
-        is_symlink: bool,
-        file_len: Option<u64>,
-    },
-    Target(String),
-    Copied(u64),
-}
-
-type Res = Result<Outcome, ErrorKind>;
 
 fn run_mem(fs: &MemFs, op: &Op) -> Res {
     let p = |s: &str| format!("/{s}");
@@ -133,67 +61,6 @@ fn mem_meta(m: &memfs::Metadata) -> Outcome {
     }
 }
 
-fn host_meta(m: &host::Metadata) -> Outcome {
-    Outcome::Meta {
-        is_dir: m.is_dir(),
-        is_symlink: m.is_symlink(),
-        file_len: m.is_file().then_some(m.len()),
-    }
-}
-
-fn run_host(base: &Path, op: &Op) -> Res {
-    let p = |s: &str| base.join(s);
-    let r = match op {
-        Op::CreateDir(a) => host::create_dir(p(a)).map(|_| Outcome::Done),
-        Op::CreateDirAll(a) => host::create_dir_all(p(a)).map(|_| Outcome::Done),
-        Op::Write(a, d) => host::write(p(a), d).map(|_| Outcome::Done),
-        Op::Append(a, d) => host::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(p(a))
-            .and_then(|mut f| f.write_all(d))
-            .map(|_| Outcome::Done),
-        Op::SetLen(a, n) => host::OpenOptions::new()
-            .write(true)
-            .open(p(a))
-            .and_then(|f| f.set_len(*n))
-            .map(|_| Outcome::Done),
-        Op::Rename(a, b) => host::rename(p(a), p(b)).map(|_| Outcome::Done),
-        Op::RemoveFile(a) => host::remove_file(p(a)).map(|_| Outcome::Done),
-        Op::RemoveDir(a) => host::remove_dir(p(a)).map(|_| Outcome::Done),
-        Op::RemoveDirAll(a) => host::remove_dir_all(p(a)).map(|_| Outcome::Done),
-        Op::Copy(a, b) => host::copy(p(a), p(b)).map(Outcome::Copied),
-        Op::Read(a) => host::read(p(a)).map(Outcome::Bytes),
-        Op::ReadDir(a) => host::read_dir(p(a)).and_then(|rd| {
-            let mut names = rd
-                .map(|e| {
-                    let e = e?;
-                    Ok((
-                        e.file_name().to_string_lossy().into_owned(),
-                        e.file_type()?.is_dir(),
-                    ))
-                })
-                .collect::<std::io::Result<Vec<_>>>()?;
-            names.sort();
-            Ok(Outcome::Names(names))
-        }),
-        Op::Metadata(a) => host::metadata(p(a)).map(|m| host_meta(&m)),
-        Op::SymlinkMetadata(a) => host::symlink_metadata(p(a)).map(|m| host_meta(&m)),
-        Op::Symlink(t, l) => std::os::unix::fs::symlink(t, p(l)).map(|_| Outcome::Done),
-        Op::ReadLink(a) => {
-            host::read_link(p(a)).map(|t| Outcome::Target(t.to_string_lossy().into()))
-        }
-    };
-    r.map_err(|e| e.kind())
-}
-
-#[derive(Debug, PartialEq)]
-enum Entry {
-    Dir,
-    File(Vec<u8>),
-    Link(String),
-}
-
 /// Every path below the root with what it is.
 fn mem_tree(fs: &MemFs) -> BTreeMap<String, Entry> {
     let mut out = BTreeMap::new();
@@ -217,38 +84,6 @@ fn mem_tree(fs: &MemFs) -> BTreeMap<String, Entry> {
         }
     }
     out
-}
-
-fn host_tree(base: &Path) -> BTreeMap<String, Entry> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![base.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in host::read_dir(&dir).unwrap() {
-            let e = e.unwrap();
-            let rel = format!(
-                "/{}",
-                e.path().strip_prefix(base).unwrap().to_string_lossy()
-            );
-            let t = e.file_type().unwrap();
-            if t.is_symlink() {
-                let target = host::read_link(e.path()).unwrap();
-                out.insert(rel, Entry::Link(target.to_string_lossy().into()));
-            } else if t.is_dir() {
-                out.insert(rel, Entry::Dir);
-                stack.push(e.path());
-            } else {
-                out.insert(rel, Entry::File(host::read(e.path()).unwrap()));
-            }
-        }
-    }
-    out
-}
-
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
 }
 
 proptest! {

@@ -1,0 +1,834 @@
+//! What each FUSE request does to a `MemFs` (`callbacks` turns requests into these calls).
+//!
+//! Each operation returns `io::Result`; `callbacks` turns a failure into the errno of
+//! `memfs::errno_of` (the crate's one errno table). Every change to the tree goes
+//! through `MemFs::commit` with the engine's own operations (`tree::ops`), so the Linux checks
+//! and error order are the engine's, and a `snapshot()` taken while programs write through the
+//! mount is always a consistent version.
+//!
+//! Open files: all handles of one inode share one `OpenFile` (like the kernel's page cache),
+//! whose `EditBuffer` takes the writes; it is published to the tree on `flush` (every
+//! `close(2)`), `fsync`, `release`, a `setattr`, and when the session ends. So programs using
+//! the mount see each other's writes at once, and the library sees them from the `close` on
+//! (close-to-open, like `memfs::File`). A publish re-hashes only the chunks written since the
+//! last one. A file removed while open keeps working for its open handles; its last publish is
+//! dropped (the inode is gone, as on Linux).
+//!
+//! This module owns the handle tables; the inode table is `inodes`, byte buffers are `buffer`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use fuser::{Errno, FileAttr, FileHandle, INodeNo, OpenAccMode, OpenFlags, RenameFlags, TimeOrNow};
+
+use super::buffer::EditBuffer;
+use super::inodes::{lstat, Inodes, ROOT_INO};
+use crate::blob::Content;
+use crate::error::{self, errno_of, libc_errno};
+use crate::fs::MemFs;
+use crate::path::{join_str, Name, VPath, NAME_MAX};
+use crate::sync::{lock, AtomicU64, Mutex, Ordering};
+use crate::tree::node::Node;
+use crate::tree::ops::{self, Create, WriteData};
+use crate::tree::resolve::{node_at, resolve};
+
+pub(super) const O_EXCL: i32 = 0o200;
+const O_TRUNC: i32 = 0o1000;
+const O_APPEND: i32 = 0o2000;
+const XATTR_CREATE: i32 = 1;
+const XATTR_REPLACE: i32 = 2;
+const EOPNOTSUPP: i32 = 95;
+pub(super) const ERANGE: i32 = 34;
+/// xattrs map onto the per-file user metadata under this namespace (`user.k` <-> key `k`).
+const XATTR_NAMESPACE: &str = "user.";
+/// Largest file the mount accepts (`EFBIG` beyond): even a sparse file costs memory per
+/// 64 KiB chunk, so `truncate -s 1P` must not be able to exhaust it.
+pub(crate) const MAX_FILE_SIZE: u64 = 256 << 30;
+
+fn check_size(end: u64) -> io::Result<()> {
+    if end > MAX_FILE_SIZE {
+        return Err(error::err(
+            io::ErrorKind::FileTooLarge,
+            format!("memfs mounts hold files up to {MAX_FILE_SIZE} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// What the server needs from `MountOptions`.
+pub(crate) struct ServerConfig {
+    pub ttl: Duration,
+    pub read_only: bool,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+enum Data {
+    /// Not written since it was loaded: the published version, shared.
+    Clean(Content),
+    Dirty(EditBuffer),
+}
+
+/// The state shared by all open handles of one inode.
+struct OpenFile {
+    data: Data,
+    /// Written since the last publish.
+    dirty: bool,
+    opens: usize,
+    /// The last write's time (reported as mtime while dirty).
+    modified: SystemTime,
+    /// Attributes at open, for an inode removed while open.
+    attr: FileAttr,
+}
+
+struct Handle {
+    ino: u64,
+    file: Arc<Mutex<OpenFile>>,
+    writable: bool,
+    append: bool,
+}
+
+/// A directory listing taken at `opendir` (or a rewind), so `readdir` offsets stay valid
+/// while programs remove entries between calls (as `rm -rf` does).
+pub(super) struct DirHandle {
+    pub(super) path: String,
+    /// The directory itself and its parent ("." and "..").
+    dot: Node,
+    dotdot: Node,
+    entries: Vec<(Name, Node)>,
+}
+
+impl DirHandle {
+    /// ".", "..", then the entries in name order; entry `i` has the readdir offset `i + 1`.
+    pub(super) fn all(&self) -> impl Iterator<Item = (&str, &Node)> {
+        [(".", &self.dot), ("..", &self.dotdot)]
+            .into_iter()
+            .chain(self.entries.iter().map(|(n, c)| (n.as_str(), c)))
+    }
+}
+
+/// The `fuser::Filesystem` of a mount.
+pub(crate) struct Server {
+    pub(super) fs: MemFs,
+    pub(super) cfg: ServerConfig,
+    pub(super) inodes: Inodes,
+    open: Mutex<HashMap<u64, Arc<Mutex<OpenFile>>>>,
+    handles: Mutex<HashMap<u64, Handle>>,
+    pub(super) dirs: Mutex<HashMap<u64, DirHandle>>,
+    pub(super) next_fh: AtomicU64,
+}
+
+/// A lost race with a change made behind the mount: the inode moved while a commit ran.
+#[derive(Debug)]
+struct Moved;
+
+impl std::fmt::Display for Moved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("inode moved during the operation")
+    }
+}
+
+impl std::error::Error for Moved {}
+
+pub(super) fn errno(e: &io::Error) -> Errno {
+    Errno::from_i32(errno_of(e))
+}
+
+fn os_err(code: i32, msg: &str) -> io::Error {
+    io::Error::new(io::Error::from_raw_os_error(code).kind(), msg.to_string())
+}
+
+/// Raw errno errors for the codes `errno_of` cannot derive from a kind (ERANGE, EOPNOTSUPP).
+fn raw(code: i32) -> io::Error {
+    io::Error::from_raw_os_error(code)
+}
+
+pub(super) fn name_str(name: &OsStr) -> io::Result<&str> {
+    let s = name
+        .to_str()
+        .ok_or_else(|| error::invalid_input("file name is not valid UTF-8 (memfs names are)"))?;
+    if s.len() > NAME_MAX {
+        return Err(error::name_too_long(format!("file name too long: {s}")));
+    }
+    Ok(s)
+}
+
+fn time_of(t: TimeOrNow) -> SystemTime {
+    match t {
+        TimeOrNow::SpecificTime(t) => t,
+        TimeOrNow::Now => SystemTime::now(),
+    }
+}
+
+impl Server {
+    pub(crate) fn new(fs: MemFs, cfg: ServerConfig) -> Self {
+        Server {
+            fs,
+            cfg,
+            inodes: Inodes::new(),
+            open: Mutex::new(HashMap::new()),
+            handles: Mutex::new(HashMap::new()),
+            dirs: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+        }
+    }
+
+    pub(super) fn writable(&self) -> io::Result<()> {
+        if self.cfg.read_only {
+            return Err(error::err(
+                io::ErrorKind::ReadOnlyFilesystem,
+                "memfs is mounted read-only",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn attr_of(&self, node: &Node) -> FileAttr {
+        let m = node.meta();
+        let (kind, nlink) = match node {
+            Node::Dir(d) => (
+                fuser::FileType::Directory,
+                2 + d.children.values().filter(|c| c.is_dir()).count() as u32,
+            ),
+            Node::File(_) => (fuser::FileType::RegularFile, 1),
+            Node::Symlink(_) => (fuser::FileType::Symlink, 1),
+        };
+        let size = node.len();
+        FileAttr {
+            ino: INodeNo(m.ino),
+            size,
+            blocks: size.div_ceil(512),
+            atime: m.accessed,
+            mtime: m.modified,
+            ctime: m.changed,
+            crtime: m.created,
+            kind,
+            perm: (m.mode & 0o7777) as u16,
+            nlink,
+            uid: self.cfg.uid,
+            gid: self.cfg.gid,
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    fn open_file(&self, ino: u64) -> Option<Arc<Mutex<OpenFile>>> {
+        lock(&self.open).get(&ino).cloned()
+    }
+
+    /// Attributes of `ino`, with the length and mtime of unpublished writes.
+    pub(super) fn getattr_of(&self, ino: u64) -> io::Result<FileAttr> {
+        let root = self.fs.load_root();
+        let found = self.inodes.resolve(&root, ino);
+        let open = self.open_file(ino);
+        match (found, open) {
+            (Ok((_, node)), None) => Ok(self.attr_of(&node)),
+            (Ok((_, node)), Some(f)) => {
+                let mut attr = self.attr_of(&node);
+                let f = lock(&f);
+                if let (true, Data::Dirty(buf)) = (f.dirty, &f.data) {
+                    attr.size = buf.len();
+                    attr.blocks = attr.size.div_ceil(512);
+                    attr.mtime = f.modified;
+                }
+                Ok(attr)
+            }
+            (Err(_), Some(f)) => {
+                let f = lock(&f);
+                let mut attr = f.attr;
+                if let Data::Dirty(buf) = &f.data {
+                    attr.size = buf.len();
+                }
+                attr.nlink = 0;
+                Ok(attr)
+            }
+            (Err(e), None) => Err(e),
+        }
+    }
+
+    /// The path of directory `parent` joined with `name`.
+    pub(super) fn child_path(&self, parent: INodeNo, name: &OsStr) -> io::Result<(String, VPath)> {
+        let root = self.fs.load_root();
+        let (ppath, pnode) = self.inodes.resolve(&root, parent.0)?;
+        if !pnode.is_dir() {
+            return Err(error::not_a_directory(&ppath));
+        }
+        let path = join_str(&ppath, name_str(name)?);
+        let vp = VPath::parse_str(&path)?;
+        Ok((path, vp))
+    }
+
+    /// Replies-to-be for a node just handed to the kernel: one more lookup reference.
+    pub(super) fn entry(&self, path: String) -> io::Result<FileAttr> {
+        let node = lstat(&self.fs.load_root(), &path)?;
+        let attr = self.attr_of(&node);
+        self.inodes.remember(attr.ino.0, path);
+        Ok(attr)
+    }
+
+    /// Runs `f` on the node of `ino` inside one commit (the node made private for mutation).
+    pub(super) fn commit_ino<T>(
+        &self,
+        ino: u64,
+        mut f: impl FnMut(&mut Node, &ops::WriteCtx) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let mut attempts = 0;
+        loop {
+            let (path, _) = self.inodes.resolve(&self.fs.load_root(), ino)?;
+            let vp = VPath::parse_str(&path)?;
+            let res = self.fs.commit(|r, c| {
+                let canon = resolve(&r.node, &vp, false)?.into_owned();
+                match node_at(&r.node, &canon) {
+                    Some(n) if n.meta().ino == ino => {}
+                    _ => return Err(io::Error::new(io::ErrorKind::NotFound, Moved)),
+                }
+                f(ops::node_mut(r, &canon)?, c)
+            });
+            match res {
+                Err(e) if e.get_ref().is_some_and(|i| i.is::<Moved>()) && attempts < 3 => {
+                    attempts += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Publishes an open file's unpublished writes. A file removed meanwhile drops them.
+    fn publish(&self, ino: u64, f: &mut OpenFile) -> io::Result<()> {
+        if !f.dirty {
+            return Ok(());
+        }
+        let Data::Dirty(buf) = &mut f.data else {
+            f.dirty = false;
+            return Ok(());
+        };
+        let content = buf.store_content(self.fs.store());
+        let res = self.commit_ino(ino, |node, _| match node {
+            Node::File(file) => {
+                let file = Arc::make_mut(file);
+                file.content = content.clone();
+                file.meta.touch();
+                Ok(())
+            }
+            _ => Err(error::is_a_directory(format!("inode {ino}"))),
+        });
+        f.dirty = false;
+        match res {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Publishes every open file's unpublished writes (when the session ends).
+    pub(super) fn publish_all(&self) {
+        let open: Vec<(u64, Arc<Mutex<OpenFile>>)> = lock(&self.open)
+            .iter()
+            .map(|(i, f)| (*i, f.clone()))
+            .collect();
+        for (ino, f) in open {
+            let _ = self.publish(ino, &mut lock(&f));
+        }
+    }
+
+    pub(super) fn publish_ino(&self, ino: u64) -> io::Result<()> {
+        match self.open_file(ino) {
+            Some(f) => self.publish(ino, &mut lock(&f)),
+            None => Ok(()),
+        }
+    }
+
+    fn handle(&self, fh: FileHandle) -> io::Result<(u64, Arc<Mutex<OpenFile>>, bool, bool)> {
+        lock(&self.handles)
+            .get(&fh.0)
+            .map(|h| (h.ino, h.file.clone(), h.writable, h.append))
+            .ok_or_else(|| error::bad_handle(format!("unknown file handle {}", fh.0)))
+    }
+
+    /// Opens `ino` (a regular file) and returns the new handle number.
+    pub(super) fn open_ino(&self, ino: u64, flags: i32) -> io::Result<u64> {
+        let acc = OpenFlags(flags).acc_mode();
+        let writable = acc != OpenAccMode::O_RDONLY;
+        if writable {
+            self.writable()?;
+        }
+        let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
+        let content = match &node {
+            Node::File(f) => f.content.clone(),
+            Node::Dir(_) => return Err(error::is_a_directory(format!("inode {ino}"))),
+            Node::Symlink(_) => return Err(error::invalid_input("cannot open a symlink")),
+        };
+        let attr = self.attr_of(&node);
+        let file = {
+            let mut map = lock(&self.open);
+            let file = map
+                .entry(ino)
+                .or_insert_with(|| {
+                    Arc::new(Mutex::new(OpenFile {
+                        data: Data::Clean(content.clone()),
+                        dirty: false,
+                        opens: 0,
+                        modified: attr.mtime,
+                        attr,
+                    }))
+                })
+                .clone();
+            let mut f = lock(&file);
+            if !f.dirty {
+                // Close-to-open: an open sees the latest published version (the kernel drops
+                // its cached pages of the file at open, for the other handles too).
+                f.data = Data::Clean(content);
+                f.attr = attr;
+            }
+            f.opens += 1;
+            drop(f);
+            file
+        };
+        if writable && flags & O_TRUNC != 0 {
+            let mut f = lock(&file);
+            f.data = Data::Dirty(EditBuffer::from_content(&Content::default()));
+            f.dirty = true;
+            f.modified = SystemTime::now();
+            self.publish(ino, &mut f)?;
+        }
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        lock(&self.handles).insert(
+            fh,
+            Handle {
+                ino,
+                file,
+                writable,
+                append: flags & O_APPEND != 0,
+            },
+        );
+        Ok(fh)
+    }
+
+    pub(super) fn release_fh(&self, fh: FileHandle) -> io::Result<()> {
+        let Some(h) = lock(&self.handles).remove(&fh.0) else {
+            return Ok(());
+        };
+        let res = {
+            let mut f = lock(&h.file);
+            f.opens = f.opens.saturating_sub(1);
+            if f.opens == 0 {
+                self.publish(h.ino, &mut f)
+            } else {
+                Ok(())
+            }
+        };
+        let mut map = lock(&self.open);
+        if let Some(cur) = map.get(&h.ino) {
+            if Arc::ptr_eq(cur, &h.file) && lock(cur).opens == 0 {
+                map.remove(&h.ino);
+            }
+        }
+        res
+    }
+
+    pub(super) fn read_fh(&self, fh: FileHandle, offset: u64, size: u32) -> io::Result<Vec<u8>> {
+        let (_, file, _, _) = self.handle(fh)?;
+        let mut out = vec![0u8; size as usize];
+        let f = lock(&file);
+        let n = match &f.data {
+            Data::Clean(c) => {
+                let c = c.clone();
+                drop(f);
+                c.read_at(offset, &mut out)
+            }
+            Data::Dirty(buf) => buf.read_at(offset, &mut out),
+        };
+        out.truncate(n);
+        Ok(out)
+    }
+
+    pub(super) fn write_fh(&self, fh: FileHandle, offset: u64, data: &[u8]) -> io::Result<u32> {
+        self.writable()?;
+        let (_, file, writable, append) = self.handle(fh)?;
+        if !writable {
+            return Err(error::bad_handle("file not opened for writing"));
+        }
+        check_size(offset.saturating_add(data.len() as u64))?;
+        let mut f = lock(&file);
+        if let Data::Clean(c) = &f.data {
+            f.data = Data::Dirty(EditBuffer::from_content(c));
+        }
+        let Data::Dirty(buf) = &mut f.data else {
+            unreachable!("made dirty above")
+        };
+        let at = if append { buf.len() } else { offset };
+        check_size(at.saturating_add(data.len() as u64))?;
+        buf.write_at(at, data, self.fs.store());
+        f.dirty = true;
+        f.modified = SystemTime::now();
+        Ok(data.len() as u32)
+    }
+
+    /// Clears the set-user-id and set-group-id bits of `ino`, if set.
+    pub(super) fn kill_suid(&self, ino: u64) -> io::Result<()> {
+        let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
+        if node.meta().mode & 0o6000 == 0 {
+            return Ok(());
+        }
+        self.commit_ino(ino, |n, _| {
+            let m = n.meta_mut();
+            m.mode &= !0o6000;
+            m.changed = SystemTime::now();
+            Ok(())
+        })
+    }
+
+    pub(super) fn set_size(&self, ino: u64, size: u64) -> io::Result<()> {
+        check_size(size)?;
+        if let Some(file) = self.open_file(ino) {
+            let mut f = lock(&file);
+            if let Data::Clean(c) = &f.data {
+                f.data = Data::Dirty(EditBuffer::from_content(c));
+            }
+            if let Data::Dirty(buf) = &mut f.data {
+                buf.set_len(size, self.fs.store());
+            }
+            f.dirty = true;
+            f.modified = SystemTime::now();
+            return self.publish(ino, &mut f);
+        }
+        let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
+        let Node::File(file) = node else {
+            return Err(error::is_a_directory(format!("inode {ino}")));
+        };
+        if file.content.len() == size {
+            return self.commit_ino(ino, |n, _| {
+                n.meta_mut().touch();
+                Ok(())
+            });
+        }
+        let mut buf = EditBuffer::from_content(&file.content);
+        buf.set_len(size, self.fs.store());
+        let content = buf.store_content(self.fs.store());
+        self.commit_ino(ino, |n, _| match n {
+            Node::File(f) => {
+                let f = Arc::make_mut(f);
+                f.content = content.clone();
+                f.meta.touch();
+                Ok(())
+            }
+            _ => Err(error::is_a_directory(format!("inode {ino}"))),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn setattr_of(
+        &self,
+        ino: u64,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+    ) -> io::Result<FileAttr> {
+        self.writable()?;
+        // memfs has no owners: the owner is whoever mounted it; chown to anyone else fails.
+        if uid.is_some_and(|u| u != self.cfg.uid) || gid.is_some_and(|g| g != self.cfg.gid) {
+            return Err(os_err(
+                libc_errno::EPERM,
+                "memfs has no owners: chown to another user is not supported",
+            ));
+        }
+        // Pending writes first, so that times set now are not overwritten by a later publish.
+        self.publish_ino(ino)?;
+        if let Some(size) = size {
+            self.set_size(ino, size)?;
+        }
+        if mode.is_some() || atime.is_some() || mtime.is_some() {
+            self.commit_ino(ino, |node, _| {
+                let m = node.meta_mut();
+                if let Some(mode) = mode {
+                    m.mode = mode & 0o7777;
+                }
+                if let Some(t) = atime {
+                    m.accessed = time_of(t);
+                }
+                if let Some(t) = mtime {
+                    m.modified = time_of(t);
+                }
+                m.changed = SystemTime::now();
+                Ok(())
+            })?;
+        }
+        self.getattr_of(ino)
+    }
+
+    pub(super) fn mkdir_at(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+    ) -> io::Result<FileAttr> {
+        self.writable()?;
+        let (path, vp) = self.child_path(parent, name)?;
+        self.fs.commit(|r, c| {
+            ops::create_dir(r, c, &vp)?;
+            ops::node_mut(r, vp.names())?.meta_mut().mode = mode & 0o7777;
+            Ok(())
+        })?;
+        self.entry(path)
+    }
+
+    pub(super) fn create_at(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        flags: i32,
+    ) -> io::Result<(FileAttr, u64)> {
+        self.writable()?;
+        let (path, vp) = self.child_path(parent, name)?;
+        let create = if flags & O_EXCL != 0 {
+            Create::New
+        } else {
+            Create::IfMissing
+        };
+        self.fs.commit(|r, c| {
+            let existed = node_at(&r.node, vp.names()).is_some();
+            let data = if flags & O_TRUNC != 0 {
+                WriteData::Replace(Content::default())
+            } else {
+                WriteData::Append(&[])
+            };
+            ops::write_file(r, c, &vp, create, data)?;
+            if !existed {
+                ops::node_mut(r, vp.names())?.meta_mut().mode = mode & 0o7777;
+            }
+            Ok(())
+        })?;
+        let attr = self.entry(path)?;
+        // O_TRUNC is done above; opening must not truncate again.
+        let fh = self.open_ino(attr.ino.0, flags & !O_TRUNC)?;
+        Ok((attr, fh))
+    }
+
+    pub(super) fn symlink_at(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        target: &Path,
+    ) -> io::Result<FileAttr> {
+        self.writable()?;
+        let (path, vp) = self.child_path(parent, name)?;
+        let target = target
+            .to_str()
+            .ok_or_else(|| error::invalid_input("symlink target is not valid UTF-8"))?;
+        self.fs.commit(|r, c| ops::symlink(r, c, target, &vp))?;
+        self.entry(path)
+    }
+
+    pub(super) fn remove_at(&self, parent: INodeNo, name: &OsStr, dir: bool) -> io::Result<()> {
+        self.writable()?;
+        let (_, vp) = self.child_path(parent, name)?;
+        let ino = self.fs.commit(|r, _| {
+            let ino = ops::stat(r, &vp, false)?.meta().ino;
+            if dir {
+                ops::remove_dir(r, &vp)?;
+            } else {
+                ops::remove_file(r, &vp)?;
+            }
+            Ok(ino)
+        })?;
+        self.inodes.unlinked(ino);
+        Ok(())
+    }
+
+    pub(super) fn rename_at(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+    ) -> io::Result<()> {
+        self.writable()?;
+        let (from, from_vp) = self.child_path(parent, name)?;
+        let (to, to_vp) = self.child_path(newparent, newname)?;
+        if flags.contains(RenameFlags::RENAME_EXCHANGE) {
+            if flags != RenameFlags::RENAME_EXCHANGE {
+                return Err(error::invalid_input("RENAME_EXCHANGE takes no other flag"));
+            }
+            self.fs.commit(|r, _| {
+                ops::stat(r, &from_vp, false)?;
+                ops::stat(r, &to_vp, false)?;
+                if from_vp.starts_with(&to_vp) || to_vp.starts_with(&from_vp) {
+                    if from_vp == to_vp {
+                        return Ok(());
+                    }
+                    return Err(error::invalid_input(
+                        "cannot exchange a directory with its own descendant",
+                    ));
+                }
+                let a = ops::detach(r, from_vp.names())?;
+                let b = ops::detach(r, to_vp.names())?;
+                ops::insert(r, from_vp.names(), b)?;
+                ops::insert(r, to_vp.names(), a)
+            })?;
+            self.inodes.exchanged(&from, &to);
+            return Ok(());
+        }
+        if !(flags - RenameFlags::RENAME_NOREPLACE).is_empty() {
+            return Err(error::invalid_input(format!(
+                "rename flags not supported by memfs: {flags:?}"
+            )));
+        }
+        let noreplace = flags.contains(RenameFlags::RENAME_NOREPLACE);
+        let replaced = self.fs.commit(|r, _| {
+            let src = ops::stat(r, &from_vp, false)?.meta().ino;
+            let dst = ops::stat(r, &to_vp, false).ok().map(|n| n.meta().ino);
+            if noreplace && dst.is_some() {
+                return Err(error::already_exists(&to_vp));
+            }
+            ops::rename(r, &from_vp, &to_vp)?;
+            Ok(dst.filter(|d| *d != src))
+        })?;
+        if let Some(ino) = replaced {
+            self.inodes.unlinked(ino);
+        }
+        self.inodes.renamed(&from, &to);
+        Ok(())
+    }
+
+    pub(super) fn user_meta(&self, ino: u64) -> io::Result<BTreeMap<String, String>> {
+        let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
+        Ok(node.meta().user.as_deref().cloned().unwrap_or_default())
+    }
+
+    pub(super) fn getxattr_of(&self, ino: u64, name: &OsStr) -> io::Result<Vec<u8>> {
+        let meta = self.user_meta(ino)?;
+        let key = name.to_str().and_then(|n| n.strip_prefix(XATTR_NAMESPACE));
+        match key.and_then(|k| meta.get(k)) {
+            Some(v) => Ok(v.as_bytes().to_vec()),
+            None => Err(raw(libc_errno::ENODATA)),
+        }
+    }
+
+    pub(super) fn listxattr_of(&self, ino: u64) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for k in self.user_meta(ino)?.keys() {
+            out.extend_from_slice(XATTR_NAMESPACE.as_bytes());
+            out.extend_from_slice(k.as_bytes());
+            out.push(0);
+        }
+        Ok(out)
+    }
+
+    /// Sets (`Some`) or removes (`None`) one xattr.
+    pub(super) fn change_xattr(
+        &self,
+        ino: u64,
+        name: &OsStr,
+        value: Option<&[u8]>,
+        flags: i32,
+    ) -> io::Result<()> {
+        self.writable()?;
+        let key = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(XATTR_NAMESPACE))
+            .ok_or_else(|| raw(EOPNOTSUPP))?;
+        if key.is_empty() {
+            return Err(error::invalid_input("empty xattr name"));
+        }
+        let value = match value {
+            Some(v) => Some(std::str::from_utf8(v).map_err(|_| {
+                error::invalid_input("memfs stores xattr values as UTF-8 text; this one is not")
+            })?),
+            None => None,
+        };
+        self.commit_ino(ino, |node, _| {
+            if matches!(node, Node::Symlink(_)) {
+                return Err(os_err(libc_errno::EPERM, "no user xattrs on symlinks"));
+            }
+            let m = node.meta_mut();
+            let mut map = m.user.as_deref().cloned().unwrap_or_default();
+            let exists = map.contains_key(key);
+            match value {
+                Some(_) if exists && flags & XATTR_CREATE != 0 => {
+                    return Err(error::already_exists(format!("xattr user.{key}")))
+                }
+                Some(_) | None if !exists && (value.is_none() || flags & XATTR_REPLACE != 0) => {
+                    return Err(raw(libc_errno::ENODATA))
+                }
+                Some(v) => {
+                    map.insert(key.to_string(), v.to_string());
+                }
+                None => {
+                    map.remove(key);
+                }
+            }
+            m.user = (!map.is_empty()).then(|| Arc::new(map));
+            m.changed = SystemTime::now();
+            Ok(())
+        })
+    }
+
+    pub(super) fn statfs_of(&self) -> (u64, u64, u64) {
+        let s = self.fs.stats();
+        let used = s.stored_bytes.div_ceil(4096);
+        let free = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("MemAvailable:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map(|kb| kb / 4)
+            .unwrap_or(1 << 28);
+        (used + free, free, s.files + s.dirs + s.symlinks)
+    }
+
+    /// The directory listing of `ino` for a dir handle.
+    pub(super) fn list(&self, ino: u64) -> io::Result<DirHandle> {
+        let root = self.fs.load_root();
+        let (path, node) = self.inodes.resolve(&root, ino)?;
+        let Node::Dir(d) = node else {
+            return Err(error::not_a_directory(&path));
+        };
+        let dotdot = if ino == ROOT_INO {
+            root.node.clone()
+        } else {
+            ops::stat(&root, &VPath::parse_str(&path)?.parent(), false)
+                .unwrap_or_else(|_| root.node.clone())
+        };
+        Ok(DirHandle {
+            path,
+            dot: Node::Dir(d.clone()),
+            dotdot,
+            entries: d
+                .children
+                .iter()
+                .map(|(n, c)| (n.clone(), c.clone()))
+                .collect(),
+        })
+    }
+
+    pub(super) fn dir_handle(&self, fh: FileHandle, ino: u64, offset: u64) -> io::Result<()> {
+        let mut dirs = lock(&self.dirs);
+        let refresh = offset == 0 || !dirs.contains_key(&fh.0);
+        if refresh {
+            drop(dirs);
+            let listing = self.list(ino)?;
+            dirs = lock(&self.dirs);
+            dirs.insert(fh.0, listing);
+        }
+        Ok(())
+    }
+
+    pub(super) fn kind(node: &Node) -> fuser::FileType {
+        match node {
+            Node::Dir(_) => fuser::FileType::Directory,
+            Node::File(_) => fuser::FileType::RegularFile,
+            Node::Symlink(_) => fuser::FileType::Symlink,
+        }
+    }
+}
