@@ -152,11 +152,14 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
         }
         Command::Snapshots => {
             for s in b.snapshots()? {
-                writeln!(
-                    out,
-                    "{}\t{} files\t{} dirs\t{} bytes",
-                    s.name, s.files, s.dirs, s.logical_bytes
-                )?;
+                match s.stats {
+                    Some(st) => writeln!(
+                        out,
+                        "{}\t{} files\t{} dirs\t{} bytes",
+                        s.name, st.files, st.dirs, st.logical_bytes
+                    )?,
+                    None => writeln!(out, "{}", s.name)?,
+                }
             }
         }
         Command::Restore { name } => b.restore(name)?,
@@ -181,7 +184,7 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
             let names = b.snapshots()?.len();
             writeln!(out, "snapshots    {names} (sharing the same chunks)")?;
         }
-        Command::Completions { .. } | Command::Shell => {
+        Command::Completions { .. } | Command::Shell | Command::Serve { .. } => {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "this command is not available here",
@@ -364,7 +367,12 @@ fn stat(b: &dyn Backend, path: &str, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "  Path: {path}")?;
     writeln!(out, "  Type: {kind}")?;
     if m.is_symlink() {
-        writeln!(out, "Target: {}", b.read_link(path)?)?;
+        match b.read_link(path) {
+            Ok(target) => writeln!(out, "Target: {target}")?,
+            // A backend that cannot read links (a remote one) still shows the rest.
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
+            Err(e) => return Err(e),
+        }
     }
     writeln!(out, "  Size: {}", m.len())?;
     writeln!(

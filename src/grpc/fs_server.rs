@@ -58,6 +58,13 @@ impl FsServer {
         self
     }
 
+    /// Starts the server with these named snapshots (e.g. loaded from a saved state); clients
+    /// can restore, list and drop them like the ones they take.
+    pub fn with_snapshots(self, snapshots: BTreeMap<String, Snapshot>) -> Self {
+        *self.snapshots.lock().unwrap_or_else(|p| p.into_inner()) = snapshots;
+        self
+    }
+
     /// The snapshots taken through the server so far, by name (shared with the running
     /// server: e.g. to save them on shutdown).
     pub fn snapshots(&self) -> BTreeMap<String, Snapshot> {
