@@ -289,15 +289,28 @@ fn remote_commands_token_and_save_on_sigterm() {
         .unwrap();
     assert_eq!(ok(out, &["read with $MEMFS_TOKEN"]), "alpha+beta");
 
+    // find and grep walk the remote tree with the local rules.
+    assert_eq!(c.ok(&["find", "*.txt"]), "/deep/copy.txt\n/docs/a.txt\n");
+    assert_eq!(c.ok(&["find", "docs/*"]), "/docs/a.txt\n");
+    assert_eq!(c.ok(&["find", "*", "/deep"]), "/deep/copy.txt\n");
+    assert_eq!(c.ok(&["find", "/deep/**"]), "/deep/copy.txt\n");
+    assert_eq!(c.ok(&["grep", "beta"]), "/deep/copy.txt\n/docs/a.txt\n");
+    assert_eq!(c.ok(&["grep", "state", "/"]), "/before\n");
+    assert_eq!(c.ok(&["grep", "absent"]), "");
+    assert!(c.fails(&["find", "[", "/"]).contains("invalid glob"));
+    // Compared with the local commands on the saved state below.
+    let searches: [&[&str]; 6] = [
+        &["find", "*"],
+        &["find", "**/*t*"],
+        &["find", "e*/*", "/deep"],
+        &["grep", "a"],
+        &["grep", "", "/docs"],
+        &["find", "a.txt", "/docs"],
+    ];
+    let remote_found: Vec<String> = searches.iter().map(|a| c.ok(a)).collect();
+
     // What the remote API lacks is refused cleanly.
-    for args in [
-        &["find", "*.txt"][..],
-        &["grep", "alpha"],
-        &["du"],
-        &["dump"],
-        &["init"],
-        &["shell"],
-    ] {
+    for args in [&["du"][..], &["dump"], &["init"], &["shell"]] {
         let err = c.fails(args);
         assert!(
             err.contains("not supported with --remote"),
@@ -331,6 +344,9 @@ fn remote_commands_token_and_save_on_sigterm() {
         sorted_lines(&env.local_ok(&["ls", "/deep/er"])),
         Vec::<&str>::new()
     );
+    for (args, remote) in searches.iter().zip(&remote_found) {
+        assert_eq!(&env.local_ok(args), remote, "{args:?}");
+    }
     let snaps = env.local_ok(&["snapshots"]);
     assert!(snaps.starts_with("v1\t"), "{snaps}");
     assert_eq!(snaps.lines().count(), 1, "{snaps}");

@@ -2,16 +2,17 @@
 //! [`RemoteFs`] connected to a `memfs serve` (or any `FsServer`).
 //!
 //! Every operation the remote API has maps onto one call; `touch` is an empty append (it
-//! creates the file or updates its modification time). What the API lacks (symlinks, search,
-//! JSON dump/load, host import/export, usage, emptying the tree) fails with an `Unsupported`
-//! error saying `... is not supported with --remote`. Nothing here reads or writes the local
+//! creates the file or updates its modification time); `find` and `grep` walk the tree here
+//! (one `read_dir` per directory, and for `grep` one `read` per file) with the local matching
+//! rules. What the API lacks (symlinks, JSON dump/load, host import/export, usage, emptying the
+//! tree) fails with an `Unsupported` error saying `... is not supported with --remote`. Nothing here reads or writes the local
 //! state.
 
 use std::io;
 use std::path::Path;
 
 use crate::grpc::RemoteFs;
-use crate::{DirEntry, Metadata, Stats};
+use crate::{DirEntry, FileType, Metadata, Stats};
 
 use super::backend::{Backend, Progress, SnapshotInfo};
 
@@ -26,6 +27,31 @@ impl RemoteBackend {
         Ok(RemoteBackend {
             fs: RemoteFs::connect(url, token)?,
         })
+    }
+}
+
+impl RemoteBackend {
+    /// Every non-directory below `start` (symlinks to directories excluded, as the local walk
+    /// lists them as directories without entering them), with its path relative to `start`.
+    fn walk_files(&self, start: &str) -> io::Result<Vec<(String, DirEntry)>> {
+        let mut out = Vec::new();
+        let mut stack = vec![(start.to_owned(), String::new())];
+        while let Some((dir, rel)) = stack.pop() {
+            for e in self.fs.read_dir(&dir)? {
+                let name = e.file_name();
+                let rel_path = if rel.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{rel}/{name}")
+                };
+                match e.file_type()? {
+                    FileType::Dir => stack.push((e.path(), rel_path)),
+                    FileType::Symlink if self.fs.isdir(e.path()) => {}
+                    _ => out.push((rel_path, e)),
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -91,11 +117,44 @@ impl Backend for RemoteBackend {
     fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
         self.fs.copy(from, to)
     }
-    fn find(&self, _pattern: &str, _start: &str) -> io::Result<Vec<String>> {
-        Err(unsupported("find"))
+    fn find(&self, pattern: &str, start: &str) -> io::Result<Vec<String>> {
+        // The rules of `MemFs::find`: an absolute pattern matches absolute paths, one with a
+        // `/` the path relative to `start`, any other the name.
+        let matcher = crate::par::compile_glob(pattern)?;
+        let mut found: Vec<String> = self
+            .walk_files(start)?
+            .into_iter()
+            .filter(|(rel, e)| {
+                if pattern.starts_with('/') {
+                    matcher.is_match(e.path())
+                } else if pattern.contains('/') {
+                    matcher.is_match(rel)
+                } else {
+                    matcher.is_match(e.file_name())
+                }
+            })
+            .map(|(_, e)| e.path())
+            .collect();
+        found.sort_unstable();
+        Ok(found)
     }
-    fn grep(&self, _text: &str, _start: &str) -> io::Result<Vec<String>> {
-        Err(unsupported("grep"))
+    fn grep(&self, text: &str, start: &str) -> io::Result<Vec<String>> {
+        let finder = memchr::memmem::Finder::new(text.as_bytes());
+        let mut found = Vec::new();
+        for (_, e) in self.walk_files(start)? {
+            if e.file_type()? != FileType::File {
+                continue;
+            }
+            match self.fs.read(e.path()) {
+                Ok(data) if finder.find(&data).is_some() => found.push(e.path()),
+                Ok(_) => {}
+                // Removed meanwhile by another client: not a match.
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
+        }
+        found.sort_unstable();
+        Ok(found)
     }
     fn dump_json(&self, _path: &str) -> io::Result<String> {
         Err(unsupported("dump"))
