@@ -383,6 +383,35 @@ fn saved_snapshots_are_served_and_sigint_saves() {
 }
 
 #[test]
+fn killed_server_loses_its_changes_but_not_the_state() {
+    let env = Env::new();
+    env.local_ok(&["write", "/kept", "saved before"]);
+    let mut server = env.serve(&[]);
+    let c = Client {
+        env: &env,
+        url: server.url().to_owned(),
+        token: None,
+    };
+    c.ok(&["write", "/lost", "never saved"]);
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
+    server.child.wait_with_output_bounded();
+    // Its note in the lock file is stale: nothing refuses the state now, and the first
+    // exclusive holder clears it.
+    assert_eq!(env.local_ok(&["ls"]), "kept\n");
+    env.local_ok(&["write", "/after", "x"]);
+    let lock = std::fs::read_to_string(format!("{}.lock", env.state().display())).unwrap();
+    assert_eq!(lock, "");
+    let server = env.serve(&[]);
+    server.stop("HUP");
+    assert_eq!(env.local_ok(&["ls"]), "after\nkept\n");
+}
+
+#[test]
 fn unchanged_state_is_not_rewritten() {
     let env = Env::new();
     env.local_ok(&["write", "/f", "x"]);

@@ -1,5 +1,5 @@
 //! `memfs serve`: the state's filesystem served over gRPC (`grpc::FsServer`) until Ctrl-C
-//! (SIGINT) or SIGTERM, then saved.
+//! (SIGINT), SIGTERM or SIGHUP, then saved.
 //!
 //! The state's exclusive lock is taken without waiting (a busy state is an error) and held for
 //! the server's whole life, with a note in the lock file naming the server, so other
@@ -80,7 +80,7 @@ fn fingerprint(snaps: &std::collections::BTreeMap<String, crate::Snapshot>) -> V
         .collect()
 }
 
-/// SIGINT and SIGTERM, caught from creation on (so they stop the server instead of the
+/// SIGINT, SIGTERM and SIGHUP (the terminal went away), caught from creation on (so they stop the server instead of the
 /// process), on a small runtime of their own.
 struct Signals {
     rt: tokio::runtime::Runtime,
@@ -88,6 +88,8 @@ struct Signals {
     int: tokio::signal::unix::Signal,
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -101,7 +103,8 @@ impl Signals {
             let _entered = rt.enter();
             let int = signal(SignalKind::interrupt())?;
             let term = signal(SignalKind::terminate())?;
-            Ok(Signals { rt, int, term })
+            let hup = signal(SignalKind::hangup())?;
+            Ok(Signals { rt, int, term, hup })
         }
         #[cfg(not(unix))]
         Ok(Signals { rt })
@@ -115,11 +118,13 @@ impl Signals {
                 rt,
                 mut int,
                 mut term,
+                mut hup,
             } = self;
             Ok(rt.block_on(async {
                 tokio::select! {
                     _ = int.recv() => "SIGINT",
                     _ = term.recv() => "SIGTERM",
+                    _ = hup.recv() => "SIGHUP",
                 }
             }))
         }
