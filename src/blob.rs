@@ -101,6 +101,11 @@ impl BlobStore {
         self.insert_hashed(*blake3::hash(data).as_bytes(), data)
     }
 
+    /// Whether both handles name the same store.
+    pub(crate) fn same_store(&self, other: &BlobStore) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Bytes held by distinct chunks (after deduplication).
     pub fn stored_bytes(&self) -> u64 {
         self.inner.stored_bytes.load(Ordering::Relaxed)

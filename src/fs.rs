@@ -82,7 +82,6 @@ impl MemFs {
         &self.inner.store
     }
 
-    #[allow(dead_code)] // for persistence, transactions and tools
     pub(crate) fn inos(&self) -> &AtomicU64 {
         &self.inner.inos
     }
@@ -298,10 +297,14 @@ impl MemFs {
     /// `os.makedirs(p, exist_ok)`: with `exist_ok = false` an existing directory is an error.
     pub fn makedirs(&self, p: impl AsRef<Path>, exist_ok: bool) -> io::Result<()> {
         let vp = VPath::parse(p)?;
-        if !exist_ok && self.exists(vp.as_string()) {
-            return Err(crate::error::already_exists(&vp));
-        }
-        self.commit(|r, c| ops::create_dir_all(r, c, &vp))
+        // The existence check runs inside the commit, on the version being changed: a
+        // directory created concurrently by another thread still makes this call fail.
+        self.commit(|r, c| {
+            if !exist_ok && ops::stat(r, &vp, true).is_ok() {
+                return Err(crate::error::already_exists(&vp));
+            }
+            ops::create_dir_all(r, c, &vp)
+        })
     }
 
     /// `os.remove`.

@@ -14,6 +14,7 @@ use crate::blob::{BlobStore, Content};
 use crate::error;
 use crate::fs::MemFs;
 use crate::path::VPath;
+use crate::sync::Ordering;
 use crate::tree::ops;
 use crate::tree::ops::Root;
 use crate::types::Metadata;
@@ -162,6 +163,13 @@ impl MemFs {
     /// before keep their own buffers (see `File`). A snapshot of another `MemFs` works too:
     /// its chunks stay owned by that filesystem's store.
     pub fn restore(&self, snap: &Snapshot) {
+        if !self.store().same_store(&snap.store) {
+            // Inode numbers come from the other filesystem's counter: move ours past them, so
+            // later creates never reuse a number the restored tree already holds.
+            let max = crate::view::max_ino(&snap.root);
+            self.inos()
+                .fetch_max(max.saturating_add(1), Ordering::Relaxed);
+        }
         self.replace_root(snap.root.node.clone());
     }
 }

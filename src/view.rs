@@ -91,6 +91,19 @@ pub(crate) fn walk(root: &Root, p: &VPath) -> io::Result<Walk> {
     })
 }
 
+/// The largest inode number in a version of the tree.
+pub(crate) fn max_ino(root: &Root) -> u64 {
+    let mut max = 0;
+    let mut stack: Vec<&Node> = vec![&root.node];
+    while let Some(node) = stack.pop() {
+        max = max.max(node.meta().ino);
+        if let Node::Dir(d) = node {
+            stack.extend(d.children.values());
+        }
+    }
+    max
+}
+
 pub(crate) fn stats(root: &Root, store: &BlobStore) -> Stats {
     let mut s = Stats {
         stored_bytes: store.stored_bytes(),

@@ -331,3 +331,29 @@ fn walk_lists_symlinks_without_following_them() {
     assert_eq!(items[0].2, ["to_file"]);
     assert_eq!(items.len(), 2, "the link to /d is not descended into");
 }
+
+#[test]
+fn restoring_another_filesystems_snapshot_never_reuses_its_inode_numbers() {
+    let other = MemFs::new();
+    for i in 0..50 {
+        other.write(format!("/f{i}"), "x").unwrap();
+    }
+    let fs = MemFs::new();
+    fs.restore(&other.snapshot());
+    fs.write("/new", "y").unwrap();
+    let new_ino = fs.metadata("/new").unwrap().ino();
+    for i in 0..50 {
+        assert_ne!(fs.metadata(format!("/f{i}")).unwrap().ino(), new_ino);
+    }
+}
+
+#[test]
+fn makedirs_without_exist_ok_fails_on_an_existing_directory() {
+    let fs = MemFs::new();
+    fs.makedirs("/a/b", false).unwrap();
+    assert_eq!(
+        fs.makedirs("/a/b", false).unwrap_err().kind(),
+        std::io::ErrorKind::AlreadyExists
+    );
+    fs.makedirs("/a/b", true).unwrap();
+}

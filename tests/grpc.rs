@@ -338,6 +338,37 @@ fn remote_fs_mirrors_memfs() {
             ErrorKind::ResourceBusy
         );
 
+        // Links, times, permissions, counts and walks.
+        r.symlink("b/f.txt", "/a/link").unwrap();
+        assert_eq!(r.read_link("/a/link").unwrap(), "b/f.txt");
+        assert!(r.symlink_metadata("/a/link").unwrap().is_symlink());
+        assert!(r.metadata("/a/link").unwrap().is_file());
+        r.touch("/a/touched").unwrap();
+        assert_eq!(fs.read("/a/touched").unwrap(), b"");
+        let before = fs.metadata("/a/h.txt").unwrap().modified().unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        r.touch("/a/h.txt").unwrap();
+        assert!(fs.metadata("/a/h.txt").unwrap().modified().unwrap() > before);
+        assert_eq!(fs.read_to_string("/a/h.txt").unwrap(), "hello world");
+        r.set_permissions("/a/h.txt", 0o600).unwrap();
+        assert_eq!(r.metadata("/a/h.txt").unwrap().permissions().mode(), 0o600);
+        assert_eq!(r.stats().unwrap(), fs.stats());
+        let local: Vec<_> = fs.walk("/").unwrap().collect();
+        assert_eq!(r.walk("/").unwrap(), local);
+        let local: Vec<_> = fs.walk("/a/b").unwrap().collect();
+        assert_eq!(r.walk("/a/b/").unwrap(), local);
+        let all = r.walk_entries("/").unwrap();
+        assert_eq!(all.len() as u64, {
+            let s = fs.stats();
+            s.files + s.dirs + s.symlinks - 1
+        });
+        assert_eq!(
+            kind(r.walk_entries("/a/h.txt").unwrap_err()),
+            ErrorKind::NotADirectory
+        );
+        r.remove_file("/a/link").unwrap();
+        r.remove_file("/a/touched").unwrap();
+
         // Snapshots are kept by name on the server.
         let s1 = r.snapshot(None).unwrap();
         let named = r.snapshot(Some("before")).unwrap();
@@ -349,6 +380,9 @@ fn remote_fs_mirrors_memfs() {
         let mut names = r.list_snapshots().unwrap();
         names.sort();
         assert_eq!(names, vec!["before".to_owned(), s1.clone()]);
+        let infos = r.snapshot_stats().unwrap();
+        assert_eq!(infos.len(), 2);
+        assert!(infos.iter().all(|(_, st)| st.files == 3), "{infos:?}");
         r.drop_snapshot(&s1).unwrap();
         assert_eq!(kind(r.restore(&s1).unwrap_err()), ErrorKind::NotFound);
         assert_eq!(
@@ -366,12 +400,18 @@ fn concurrent_clients_all_land() {
         let fs = MemFs::new();
         let server = FsServer::new(fs.clone()).serve("127.0.0.1:0").unwrap();
         let url = server.url();
+        let shared = RemoteFs::connect(&url, None).unwrap();
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let url = url.clone();
+                let shared = shared.clone();
                 std::thread::spawn(move || {
-                    // Half the tasks share a connection, half open their own.
-                    let r = RemoteFs::connect(&url, None).unwrap();
+                    // Half the tasks share one connection, half open their own.
+                    let r = if t % 2 == 0 {
+                        shared
+                    } else {
+                        RemoteFs::connect(&url, None).unwrap()
+                    };
                     r.create_dir_all(format!("/t{t}")).unwrap();
                     for i in 0..200 {
                         r.write(format!("/t{t}/f{i}"), format!("{t}:{i}")).unwrap();
@@ -433,6 +473,21 @@ fn token_is_required() {
         });
         let r = RemoteFs::connect(&url, Some("s3cret")).unwrap();
         assert_eq!(r.read_to_string("/secret").unwrap(), "42");
+        server.shutdown().unwrap();
+
+        // A server started with saved snapshots serves them; new ones can be handed back.
+        let saved = [("saved".to_owned(), fs.snapshot())].into_iter().collect();
+        fs.remove_file("/secret").unwrap();
+        let fs_server = FsServer::new(fs.clone())
+            .with_token(Some("s3cret".into()))
+            .with_snapshots(saved);
+        let server = fs_server.serve("127.0.0.1:0").unwrap();
+        let url = server.url();
+        let r = RemoteFs::connect(&url, Some("s3cret")).unwrap();
+        r.restore("saved").unwrap();
+        assert_eq!(fs.read_to_string("/secret").unwrap(), "42");
+        r.snapshot(Some("new")).unwrap();
+        assert_eq!(fs_server.snapshots().len(), 2);
 
         // Components check tokens the same way; the orchestrator sends the stage's token.
         let mut cfg = config("guarded");
@@ -575,11 +630,29 @@ fn measure_latency_and_throughput() {
     );
     let mut p = PipelineOrchestrator::new();
     p.add_remote_stage("echo", h.url(), None);
-    let t = std::time::Instant::now();
-    for _ in 0..2000 {
-        p.execute_pipeline(input.clone()).unwrap();
+    let mean = times.iter().sum::<Duration>() / times.len() as u32;
+    eprintln!("  (mean {mean:?})");
+    let mut runs: Vec<Duration> = (0..5000)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            p.execute_pipeline(input.clone()).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    runs.sort();
+    eprintln!(
+        "one-stage pipeline run: median {:?}, p99 {:?}",
+        runs[runs.len() / 2],
+        runs[runs.len() * 99 / 100]
+    );
+    let local = std::time::Instant::now();
+    for _ in 0..5000 {
+        c.process(input.clone()).unwrap();
     }
-    eprintln!("one-stage pipeline: {:?} per run", t.elapsed() / 2000);
+    eprintln!(
+        "(in-process Component::process: {:?})",
+        local.elapsed() / 5000
+    );
 
     let server = FsServer::new(fs.clone()).serve("127.0.0.1:0").unwrap();
     let r = RemoteFs::connect(&server.url(), None).unwrap();
@@ -609,4 +682,72 @@ fn measure_latency_and_throughput() {
         "(local MemFs::read of the same file: {:?})",
         t.elapsed() / 5
     );
+    let t = std::time::Instant::now();
+    fs.write("/big2", &data).unwrap();
+    eprintln!("(local MemFs::write of the same data: {:?})", t.elapsed());
+}
+
+/// `ServerHandle::wait_for_ctrl_c` (what `memfs serve` uses): a child process serves, gets
+/// SIGINT, shuts down cleanly and exits 0.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_server() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    bounded(60, || {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "ctrl_c_child", "--ignored", "--nocapture"])
+            .env("MEMFS_CTRL_C_CHILD", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().expect("child ended early").unwrap();
+            if let Some(url) = line.strip_prefix("READY ") {
+                break url.to_owned();
+            }
+        };
+        let r = RemoteFs::connect(&url, None).unwrap();
+        r.write("/x", "1").unwrap();
+        drop(r);
+        // Repeat until the listener inside wait_for_ctrl_c has caught one (the child has
+        // installed its handler before READY, so no SIGINT can kill it).
+        let status = loop {
+            Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+        };
+        assert!(status.success(), "{status:?}");
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        assert!(rest.iter().any(|l| l == "STOPPED files=1"), "{rest:?}");
+    });
+}
+
+#[test]
+#[ignore]
+fn ctrl_c_child() {
+    if std::env::var_os("MEMFS_CTRL_C_CHILD").is_none() {
+        return;
+    }
+    // Install the process-wide SIGINT handler first (tokio keeps it for the process's life).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_millis(1), tokio::signal::ctrl_c()).await;
+    });
+    drop(rt);
+    let fs = MemFs::new();
+    let h = FsServer::new(fs.clone()).serve("127.0.0.1:0").unwrap();
+    println!("READY {}", h.url());
+    h.wait_for_ctrl_c().unwrap();
+    println!("STOPPED files={}", fs.stats().files);
 }

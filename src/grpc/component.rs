@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 
 use super::auth::{self, CheckToken};
@@ -295,7 +295,9 @@ impl Component {
         let handle = runtime::spawn_server(
             &format!("component {}", self.name),
             (self.config.host.as_str(), self.config.port),
-            |incoming, stop| Server::builder().serve_with_incoming_shutdown(svc, incoming, stop),
+            |incoming, stop| {
+                super::server_builder().serve_with_incoming_shutdown(svc, incoming, stop)
+            },
         )?;
         self.write_description(Some(handle.local_addr()))?;
         Ok(handle)
@@ -370,7 +372,13 @@ pub(crate) fn normalize_url(url: &str) -> String {
 pub(crate) fn endpoint(url: &str, connect_timeout: Duration) -> io::Result<Endpoint> {
     let url = normalize_url(url);
     Endpoint::from_shared(url.clone())
-        .map(|e| e.connect_timeout(connect_timeout).tcp_nodelay(true))
+        .map(|e| {
+            e.connect_timeout(connect_timeout)
+                .tcp_nodelay(true)
+                .initial_stream_window_size(super::STREAM_WINDOW)
+                .initial_connection_window_size(super::CONNECTION_WINDOW)
+                .max_frame_size(super::MAX_FRAME)
+        })
         .map_err(|e| error::invalid_input(format!("bad server URL {url:?}: {e}")))
 }
 

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
-use tonic::transport::Server;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::CheckToken;
@@ -58,8 +58,8 @@ impl FsServer {
         self
     }
 
-    /// Starts the server with these named snapshots (e.g. loaded from a saved state); clients
-    /// can restore, list and drop them like the ones they take.
+    /// Starts with these named snapshots (e.g. the ones saved with the filesystem), so
+    /// clients can `restore` them.
     pub fn with_snapshots(self, snapshots: BTreeMap<String, Snapshot>) -> Self {
         *self.snapshots.lock().unwrap_or_else(|p| p.into_inner()) = snapshots;
         self
@@ -82,6 +82,7 @@ impl FsServer {
             fs: self.fs.clone(),
             snapshots: self.snapshots.clone(),
             next_snapshot: Arc::new(AtomicU64::new(1)),
+            max_message_size: limit,
             read_chunk: STREAM_CHUNK_SIZE.min(limit.saturating_sub(64)).max(512),
         };
         let server = file_system_server::FileSystemServer::new(service)
@@ -92,7 +93,7 @@ impl FsServer {
             CheckToken::new(self.token.as_deref()),
         );
         runtime::spawn_server("filesystem server", addr, |incoming, stop| {
-            Server::builder().serve_with_incoming_shutdown(svc, incoming, stop)
+            super::server_builder().serve_with_incoming_shutdown(svc, incoming, stop)
         })
     }
 }
@@ -101,6 +102,7 @@ struct FsService {
     fs: MemFs,
     snapshots: Arc<Mutex<BTreeMap<String, Snapshot>>>,
     next_snapshot: Arc<AtomicU64>,
+    max_message_size: usize,
     read_chunk: usize,
 }
 
@@ -108,6 +110,32 @@ type Reply<T> = Result<Response<T>, Status>;
 
 fn io<T>(r: io::Result<T>) -> Result<T, Status> {
     r.map_err(|e| status_of_io(&e))
+}
+
+/// Entries per `WalkBatch` message (a few hundred KiB at most).
+const WALK_BATCH: usize = 1000;
+
+fn usage_of(s: crate::Stats) -> proto::Usage {
+    proto::Usage {
+        files: s.files,
+        dirs: s.dirs,
+        symlinks: s.symlinks,
+        logical_bytes: s.logical_bytes,
+        stored_bytes: s.stored_bytes,
+        blobs: s.blobs,
+    }
+}
+
+/// Reads until `buf` is full or the file ends.
+fn read_full(file: &mut crate::File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match std::io::Read::read(file, &mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
 }
 
 fn timestamp(t: io::Result<SystemTime>) -> Option<proto::Timestamp> {
@@ -170,19 +198,40 @@ impl file_system_server::FileSystem for FsService {
             0 => self.read_chunk,
             n => n.clamp(512, self.read_chunk),
         };
-        let fs = self.fs.clone();
-        // Large files: copy out of the tree off the async workers.
-        let content = tokio::task::spawn_blocking(move || fs.read(&r.path))
-            .await
-            .map_err(|_| Status::internal("read task failed"))?;
-        let content = Bytes::from(io(content)?);
-        let len = content.len();
-        let chunks = (0..len).step_by(chunk).map(move |start| {
-            Ok(proto::Chunk {
-                data: content.slice(start..(start + chunk).min(len)),
-            })
+        // The handle pins the version of the file as it is now; errors (not found, a
+        // directory...) are reported before the stream starts.
+        let mut file = io(self.fs.open(&r.path))?;
+        let total_len = io(file.metadata())?.len();
+        // A blocking producer copies one chunk at a time out of the tree while the previous
+        // ones are on the wire; memory stays bounded (4 chunks in flight), and it stops as
+        // soon as the client goes away.
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            let mut first = true;
+            loop {
+                let mut buf = vec![0u8; chunk];
+                let n = match read_full(&mut file, &mut buf) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(status_of_io(&e)));
+                        return;
+                    }
+                };
+                if n == 0 && !first {
+                    return;
+                }
+                buf.truncate(n);
+                let msg = proto::Chunk {
+                    data: Bytes::from(buf),
+                    total_len: if first { total_len } else { 0 },
+                };
+                first = false;
+                if tx.blocking_send(Ok(msg)).is_err() || n < chunk {
+                    return;
+                }
+            }
         });
-        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     async fn write(
@@ -199,7 +248,10 @@ impl file_system_server::FileSystem for FsService {
             ));
         }
         let (path, append) = (first.path, first.append);
-        let mut content = BytesMut::from(first.data.as_ref());
+        // Trust the size hint only up to the message limit times 64 (it is only a hint).
+        let hint = first.total_len.min(self.max_message_size as u64 * 64) as usize;
+        let mut content = BytesMut::with_capacity(hint.max(first.data.len()));
+        content.extend_from_slice(&first.data);
         while let Some(msg) = stream.next().await.transpose()? {
             content.extend_from_slice(&msg.data);
         }
@@ -307,14 +359,11 @@ impl file_system_server::FileSystem for FsService {
     }
 
     async fn list_snapshots(&self, _req: Request<proto::Empty>) -> Reply<proto::SnapshotList> {
-        let names = self
-            .snapshots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect();
-        Ok(Response::new(proto::SnapshotList { names }))
+        let map = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(Response::new(proto::SnapshotList {
+            names: map.keys().cloned().collect(),
+            usage: map.values().map(|s| usage_of(s.stats())).collect(),
+        }))
     }
 
     async fn drop_snapshot(&self, req: Request<proto::RestoreRequest>) -> Reply<proto::Empty> {
@@ -330,5 +379,81 @@ impl file_system_server::FileSystem for FsService {
                 "snapshot {name}"
             )))),
         }
+    }
+
+    async fn symlink(&self, req: Request<proto::SymlinkRequest>) -> Reply<proto::Empty> {
+        let r = req.into_inner();
+        io(self.fs.symlink(&r.target, &r.link))?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn read_link(&self, req: Request<proto::PathRequest>) -> Reply<proto::PathReply> {
+        let path = io(self.fs.read_link(req.into_inner().path))?;
+        Ok(Response::new(proto::PathReply { path }))
+    }
+
+    async fn touch(&self, req: Request<proto::PathRequest>) -> Reply<proto::Empty> {
+        let path = req.into_inner().path;
+        let created = self
+            .fs
+            .open_with(&path, crate::OpenOptions::new().write(true).create(true));
+        io(created)?;
+        io(self.fs.set_times(&path, None, Some(SystemTime::now())))?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn set_permissions(&self, req: Request<proto::ModeRequest>) -> Reply<proto::Empty> {
+        let r = req.into_inner();
+        io(self.fs.set_permissions(&r.path, r.mode))?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn stats(&self, _req: Request<proto::Empty>) -> Reply<proto::Usage> {
+        Ok(Response::new(usage_of(self.fs.stats())))
+    }
+
+    type WalkStream = Pin<Box<dyn Stream<Item = Result<proto::WalkBatch, Status>> + Send>>;
+
+    async fn walk(&self, req: Request<proto::PathRequest>) -> Reply<Self::WalkStream> {
+        let top = req.into_inner().path;
+        let snap = self.fs.snapshot();
+        // Errors about the top itself come back as the call's status.
+        let first = io(snap.read_dir(&top))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            let mut batch = Vec::new();
+            let mut stack: Vec<std::vec::IntoIter<crate::DirEntry>> = vec![first.into_iter()];
+            while let Some(top) = stack.last_mut() {
+                let Some(entry) = top.next() else {
+                    stack.pop();
+                    continue;
+                };
+                let meta = entry.metadata.clone();
+                if meta.is_dir() {
+                    match snap.read_dir(entry.path()) {
+                        Ok(children) => stack.push(children.into_iter()),
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(status_of_io(&e)));
+                            return;
+                        }
+                    }
+                }
+                batch.push(proto::DirEntry {
+                    name: entry.file_name(),
+                    path: entry.path(),
+                    stat: Some(stat_of(&meta)),
+                });
+                if batch.len() == WALK_BATCH {
+                    let entries = std::mem::take(&mut batch);
+                    if tx.blocking_send(Ok(proto::WalkBatch { entries })).is_err() {
+                        return;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.blocking_send(Ok(proto::WalkBatch { entries: batch }));
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }

@@ -26,3 +26,19 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
 /// File contents larger than this travel as a stream of chunks of this size: 1 MiB.
 pub const STREAM_CHUNK_SIZE: usize = 1024 * 1024;
+
+/// HTTP/2 flow-control windows: large enough that a streamed file is not throttled by
+/// round trips on fast links (hyper's defaults allow far less data in flight).
+pub(crate) const STREAM_WINDOW: u32 = 8 * 1024 * 1024;
+pub(crate) const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
+/// Largest HTTP/2 frame accepted: a 1 MiB chunk crosses in a few frames, not 64.
+pub(crate) const MAX_FRAME: u32 = 1024 * 1024;
+
+/// The server settings every memfs server uses.
+pub(crate) fn server_builder() -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
+}

@@ -1,6 +1,6 @@
 //! `RemoteFs`: a blocking client of `memfs.v1.FileSystem` with the shape of `MemFs` (read,
-//! write, create_dir_all, read_dir, metadata, remove_*, rename, copy, exists, snapshot,
-//! restore). Errors come back as `io::Error`s of the kind the server's `MemFs` gave (see
+//! write, append, create_dir(_all), read_dir, metadata, remove_*, rename, copy, symlink,
+//! read_link, touch, set_permissions, exists, stats, walk, snapshot, restore). Errors come back as `io::Error`s of the kind the server's `MemFs` gave (see
 //! `status`). Contents larger than one chunk travel as streams. It owns only the client side.
 
 use std::io;
@@ -20,7 +20,7 @@ use super::runtime::{self, block_on};
 use super::status::io_of_status;
 use super::{DEFAULT_MAX_MESSAGE_SIZE, STREAM_CHUNK_SIZE};
 use crate::error;
-use crate::{DirEntry, FileType, Metadata};
+use crate::{DirEntry, FileType, Metadata, Stats};
 
 /// A filesystem served by an `FsServer`, used through blocking calls. Cheap to clone: clones
 /// share one HTTP/2 connection, and can be used from many threads at once.
@@ -74,6 +74,28 @@ fn metadata_of(s: proto::Stat) -> io::Result<Metadata> {
         accessed: system_time(s.accessed),
         changed: system_time(s.changed),
     })
+}
+
+fn dir_entry_of(e: proto::DirEntry) -> io::Result<DirEntry> {
+    let stat = e
+        .stat
+        .ok_or_else(|| error::invalid_data("server sent an entry without stat"))?;
+    Ok(DirEntry {
+        name: e.name,
+        path: e.path,
+        metadata: metadata_of(stat)?,
+    })
+}
+
+fn stats_of(u: proto::Usage) -> Stats {
+    Stats {
+        files: u.files,
+        dirs: u.dirs,
+        symlinks: u.symlinks,
+        logical_bytes: u.logical_bytes,
+        stored_bytes: u.stored_bytes,
+        blobs: u.blobs,
+    }
 }
 
 impl RemoteFs {
@@ -181,7 +203,12 @@ impl RemoteFs {
             let mut stream = client.read(req).await?.into_inner();
             let mut out = Vec::new();
             while let Some(chunk) = stream.next().await {
-                out.extend_from_slice(&chunk?.data);
+                let chunk = chunk?;
+                if out.is_empty() && chunk.total_len > 0 {
+                    // Allocate once (trusting the server only up to 1 GiB ahead).
+                    out.reserve_exact(chunk.total_len.min(1 << 30) as usize);
+                }
+                out.extend_from_slice(&chunk.data);
             }
             Ok(out)
         })?
@@ -204,7 +231,9 @@ impl RemoteFs {
         } else {
             (0..data.len()).step_by(chunk).collect()
         };
+        let total_len = data.len() as u64;
         let messages = starts.into_iter().map(move |start| proto::WriteRequest {
+            total_len: if start == 0 { total_len } else { 0 },
             path: if start == 0 {
                 path.clone()
             } else {
@@ -254,20 +283,7 @@ impl RemoteFs {
             path: path_str(p.as_ref())?,
         });
         let reply = self.call(|mut c| async move { c.list(req).await })?;
-        reply
-            .entries
-            .into_iter()
-            .map(|e| {
-                let stat = e
-                    .stat
-                    .ok_or_else(|| error::invalid_data("server sent an entry without stat"))?;
-                Ok(DirEntry {
-                    name: e.name,
-                    path: e.path,
-                    metadata: metadata_of(stat)?,
-                })
-            })
-            .collect()
+        reply.entries.into_iter().map(dir_entry_of).collect()
     }
 
     /// The names in a directory, sorted.
@@ -357,5 +373,135 @@ impl RemoteFs {
         });
         self.call(|mut c| async move { c.drop_snapshot(req).await })
             .map(drop)
+    }
+
+    /// Creates a symbolic link `link` pointing to `target`.
+    pub fn symlink(&self, target: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
+        let req = self.req(proto::SymlinkRequest {
+            target: path_str(target.as_ref())?,
+            link: path_str(link.as_ref())?,
+        });
+        self.call(|mut c| async move { c.symlink(req).await })
+            .map(drop)
+    }
+
+    /// The target of a symbolic link.
+    pub fn read_link(&self, p: impl AsRef<Path>) -> io::Result<String> {
+        let req = self.req(proto::PathRequest {
+            path: path_str(p.as_ref())?,
+        });
+        Ok(self
+            .call(|mut c| async move { c.read_link(req).await })?
+            .path)
+    }
+
+    /// Creates an empty file if missing, else sets its modification time to now (`touch`).
+    pub fn touch(&self, p: impl AsRef<Path>) -> io::Result<()> {
+        let req = self.req(proto::PathRequest {
+            path: path_str(p.as_ref())?,
+        });
+        self.call(|mut c| async move { c.touch(req).await })
+            .map(drop)
+    }
+
+    /// Sets the permission bits (`0o644`, ...).
+    pub fn set_permissions(&self, p: impl AsRef<Path>, mode: u32) -> io::Result<()> {
+        let req = self.req(proto::ModeRequest {
+            path: path_str(p.as_ref())?,
+            mode,
+        });
+        self.call(|mut c| async move { c.set_permissions(req).await })
+            .map(drop)
+    }
+
+    /// The server filesystem's counts (`MemFs::stats`).
+    pub fn stats(&self) -> io::Result<Stats> {
+        let req = self.req(proto::Empty {});
+        Ok(stats_of(
+            self.call(|mut c| async move { c.stats(req).await })?,
+        ))
+    }
+
+    /// The server's snapshots with their counts, sorted by name.
+    pub fn snapshot_stats(&self) -> io::Result<Vec<(String, Stats)>> {
+        let req = self.req(proto::Empty {});
+        let list = self.call(|mut c| async move { c.list_snapshots(req).await })?;
+        if list.usage.len() != list.names.len() {
+            return Err(error::invalid_data(
+                "server sent snapshot counts that do not match",
+            ));
+        }
+        Ok(list
+            .names
+            .into_iter()
+            .zip(list.usage.into_iter().map(stats_of))
+            .collect())
+    }
+
+    /// Everything under directory `top` (not `top` itself), depth first, a directory before
+    /// its contents, names sorted; from one version of the server's tree. Symlinks are listed,
+    /// not followed. One streamed call, however large the tree.
+    pub fn walk_entries(&self, top: impl AsRef<Path>) -> io::Result<Vec<DirEntry>> {
+        let req = self.req(proto::PathRequest {
+            path: path_str(top.as_ref())?,
+        });
+        let mut client = self.client();
+        let entries = block_on(async move {
+            let mut stream = client.walk(req).await?.into_inner();
+            let mut out = Vec::new();
+            while let Some(batch) = stream.next().await {
+                out.extend(batch?.entries);
+            }
+            Ok(out)
+        })?
+        .map_err(|s: tonic::Status| io_of_status(&s))?;
+        entries.into_iter().map(dir_entry_of).collect()
+    }
+
+    /// `os.walk(top)`: for each directory under `top` (itself included), its path, its
+    /// subdirectories' names and its other entries' names, top-down. Built from one
+    /// `walk_entries` call.
+    #[allow(clippy::type_complexity)]
+    pub fn walk(
+        &self,
+        top: impl AsRef<Path>,
+    ) -> io::Result<Vec<(String, Vec<String>, Vec<String>)>> {
+        let top = path_str(top.as_ref())?;
+        let top = if top.len() > 1 {
+            top.trim_end_matches('/').to_owned()
+        } else {
+            top
+        };
+        let entries = self.walk_entries(&top)?;
+        let mut order = vec![top.clone()];
+        let mut by_dir: std::collections::HashMap<String, (Vec<String>, Vec<String>)> =
+            std::collections::HashMap::new();
+        by_dir.insert(top, Default::default());
+        for e in entries {
+            let parent = match e.path.rfind('/') {
+                Some(0) => "/".to_owned(),
+                Some(i) => e.path[..i].to_owned(),
+                None => continue,
+            };
+            let is_dir = e.metadata.is_dir();
+            if is_dir {
+                order.push(e.path.clone());
+                by_dir.insert(e.path.clone(), Default::default());
+            }
+            if let Some((dirs, files)) = by_dir.get_mut(&parent) {
+                if is_dir {
+                    dirs.push(e.name);
+                } else {
+                    files.push(e.name);
+                }
+            }
+        }
+        Ok(order
+            .into_iter()
+            .map(|d| {
+                let (dirs, files) = by_dir.remove(&d).unwrap_or_default();
+                (d, dirs, files)
+            })
+            .collect())
     }
 }

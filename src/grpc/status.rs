@@ -59,8 +59,49 @@ pub fn kind_of_code(code: Code) -> ErrorKind {
     }
 }
 
-/// The status a server returns for `e`: code from its kind, errno in the metadata. A
-/// transaction conflict becomes `ABORTED` (retry the read-modify-write).
+/// Metadata key naming the `ErrorKind` when the errno says no more than `EIO`.
+pub const KIND_METADATA: &str = "memfs-kind";
+
+/// Kinds that have no errno of their own (`errno_of` gives `EIO`), by name.
+const KINDS_WITHOUT_ERRNO: [(ErrorKind, &str); 6] = [
+    (ErrorKind::InvalidData, "InvalidData"),
+    (ErrorKind::UnexpectedEof, "UnexpectedEof"),
+    (ErrorKind::WriteZero, "WriteZero"),
+    (ErrorKind::OutOfMemory, "OutOfMemory"),
+    (ErrorKind::Interrupted, "Interrupted"),
+    (ErrorKind::Other, "Other"),
+];
+
+/// The `ErrorKind` for a Linux errno, whatever the client's platform (the inverse of
+/// [`crate::errno_of`]). `None` for `EIO` and unknown numbers.
+pub fn kind_of_errno(errno: i32) -> Option<ErrorKind> {
+    use libc_errno::*;
+    Some(match errno {
+        ENOENT => ErrorKind::NotFound,
+        EPERM | EACCES => ErrorKind::PermissionDenied,
+        EEXIST => ErrorKind::AlreadyExists,
+        ENOTDIR => ErrorKind::NotADirectory,
+        EISDIR => ErrorKind::IsADirectory,
+        ENOTEMPTY => ErrorKind::DirectoryNotEmpty,
+        EINVAL => ErrorKind::InvalidInput,
+        ENAMETOOLONG => ErrorKind::InvalidFilename,
+        EBUSY => ErrorKind::ResourceBusy,
+        EROFS => ErrorKind::ReadOnlyFilesystem,
+        ENOSPC => ErrorKind::StorageFull,
+        EFBIG => ErrorKind::FileTooLarge,
+        EXDEV => ErrorKind::CrossesDevices,
+        ETIMEDOUT => ErrorKind::TimedOut,
+        ENOSYS => ErrorKind::Unsupported,
+        // ELOOP and EBADF have kinds that are unstable to name; on Linux, std's decoding of
+        // the same number gives exactly the kind a local call would have.
+        ELOOP | EBADF if cfg!(target_os = "linux") => io::Error::from_raw_os_error(errno).kind(),
+        _ => return None,
+    })
+}
+
+/// The status a server returns for `e`: code from its kind, errno in the metadata (and the
+/// kind's name when the errno is only `EIO`). A transaction conflict becomes `ABORTED` (retry
+/// the read-modify-write).
 pub fn status_of_io(e: &io::Error) -> Status {
     let code = if error::is_conflict(e) {
         Code::Aborted
@@ -72,23 +113,34 @@ pub fn status_of_io(e: &io::Error) -> Status {
     if let Ok(v) = errno.to_string().parse() {
         status.metadata_mut().insert(ERRNO_METADATA, v);
     }
+    if errno == libc_errno::EIO {
+        if let Some((_, name)) = KINDS_WITHOUT_ERRNO.iter().find(|(k, _)| *k == e.kind()) {
+            status.metadata_mut().insert(
+                KIND_METADATA,
+                tonic::metadata::MetadataValue::from_static(name),
+            );
+        }
+    }
     status
 }
 
-/// The `io::Error` a client returns for a status: exact kind from the errno when the server
-/// sent one, else from the code. The message is the server's, prefixed by the code for the
-/// codes that say something the kind does not (`UNAUTHENTICATED`, message too large, ...).
+/// The `io::Error` a client returns for a status: the exact kind from the errno (or kind name)
+/// the server sent, else from the code. The message is the server's, prefixed by the code
+/// for statuses that did not come from a filesystem error (`UNAUTHENTICATED`, message too
+/// large, ...).
 pub fn io_of_status(s: &Status) -> io::Error {
-    let errno = s
-        .metadata()
-        .get(ERRNO_METADATA)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i32>().ok());
+    let meta = |key| s.metadata().get(key).and_then(|v| v.to_str().ok());
+    let errno = meta(ERRNO_METADATA).and_then(|v| v.parse::<i32>().ok());
     if let Some(errno) = errno {
         if s.code() == Code::Aborted && errno == libc_errno::EBUSY {
             return error::conflict(s.message().trim_start_matches("transaction conflict: "));
         }
-        let kind = io::Error::from_raw_os_error(errno).kind();
+        let named = meta(KIND_METADATA)
+            .and_then(|name| KINDS_WITHOUT_ERRNO.iter().find(|(_, n)| *n == name))
+            .map(|(k, _)| *k);
+        let kind = kind_of_errno(errno)
+            .or(named)
+            .unwrap_or_else(|| kind_of_code(s.code()));
         return io::Error::new(kind, s.message().to_owned());
     }
     io::Error::new(
@@ -136,12 +188,31 @@ mod tests {
             error::name_too_long("long"),
             error::busy("/"),
             error::too_many_links("/l"),
+            error::invalid_data("not UTF-8"),
+            io::Error::new(ErrorKind::UnexpectedEof, "short"),
+            io::Error::other("odd"),
+            io::Error::new(ErrorKind::StorageFull, "full"),
+            io::Error::new(ErrorKind::PermissionDenied, "no"),
         ] {
             let status = status_of_io(&e);
             let back = io_of_status(&status);
             assert_eq!(back.kind(), e.kind(), "{e}");
             assert_eq!(back.to_string(), e.to_string());
         }
+    }
+
+    #[test]
+    fn errno_table_inverts_errno_of() {
+        for errno in 1..=133 {
+            if let Some(kind) = kind_of_errno(errno) {
+                let e = io::Error::new(kind, "x");
+                let back = crate::errno_of(&e);
+                let same_class =
+                    back == errno || (errno == libc_errno::EPERM && back == libc_errno::EACCES);
+                assert!(same_class, "errno {errno} -> {kind:?} -> {back}");
+            }
+        }
+        assert_eq!(kind_of_errno(libc_errno::EIO), None);
     }
 
     #[test]

@@ -783,6 +783,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .prefix(&format!(".{name}.tmp"))
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
+    // The temp file is created 0600; an existing image keeps its own permissions.
+    if let Ok(old) = std::fs::metadata(path) {
+        tmp.as_file().set_permissions(old.permissions())?;
+    }
     if std::env::var_os("MEMFS_FAULT").is_some_and(|v| v == "after-temp-write") {
         // Simulated crash: the new image is half-way (written, not renamed).
         tmp.as_file().sync_all()?;
@@ -798,6 +802,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn rewriting_an_image_keeps_its_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        write_atomic(&path, b"one").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&path, b"two").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+    }
 
     fn sample() -> (MemFs, BTreeMap<String, Snapshot>) {
         let fs = MemFs::new();
