@@ -247,7 +247,7 @@ fn remote_commands_token_and_save_on_sigterm() {
 
     // Snapshot, change, restore.
     c.ok(&["snapshot", "v1"]);
-    assert_eq!(c.ok(&["snapshots"]), "v1\n");
+    assert_eq!(c.ok(&["snapshots"]), "v1\t4 files\t5 dirs\t34 bytes\n");
     c.ok(&["write", "/docs/a.txt", "changed"]);
     c.ok(&["rm", "/before"]);
     c.ok(&["rm", "-r", "/deep"]);
@@ -308,9 +308,19 @@ fn remote_commands_token_and_save_on_sigterm() {
         &["find", "a.txt", "/docs"],
     ];
     let remote_found: Vec<String> = searches.iter().map(|a| c.ok(a)).collect();
+    let du = c.ok(&["du"]);
+    let du_head: Vec<&str> = du.lines().take(4).collect();
+    assert_eq!(du_head[0], "files        3", "{du}");
 
     // What the remote API lacks is refused cleanly.
-    for args in [&["du"][..], &["dump"], &["init"], &["shell"]] {
+    for args in [
+        &["dump"][..],
+        &["load", "/dev/null"],
+        &["import", "/tmp", "/x"],
+        &["export", "/", "/tmp/never-written-by-memfs-tests"],
+        &["init"],
+        &["shell"],
+    ] {
         let err = c.fails(args);
         assert!(
             err.contains("not supported with --remote"),
@@ -347,6 +357,8 @@ fn remote_commands_token_and_save_on_sigterm() {
     for (args, remote) in searches.iter().zip(&remote_found) {
         assert_eq!(&env.local_ok(args), remote, "{args:?}");
     }
+    let local_du = env.local_ok(&["du"]);
+    assert_eq!(local_du.lines().take(4).collect::<Vec<_>>(), du_head);
     let snaps = env.local_ok(&["snapshots"]);
     assert!(snaps.starts_with("v1\t"), "{snaps}");
     assert_eq!(snaps.lines().count(), 1, "{snaps}");
@@ -367,7 +379,7 @@ fn saved_snapshots_are_served_and_sigint_saves() {
         url: server.url().to_owned(),
         token: None,
     };
-    assert_eq!(c.ok(&["snapshots"]), "old\n");
+    assert_eq!(c.ok(&["snapshots"]), "old\t1 files\t1 dirs\t3 bytes\n");
     c.ok(&["restore", "old"]);
     assert_eq!(c.ok(&["read", "/f"]), "one");
     c.ok(&["snapshot", "new"]);

@@ -18,8 +18,9 @@ use crate::{DirEntry, MemFs, Metadata, Snapshot, Stats};
 #[derive(Clone, Debug)]
 pub struct SnapshotInfo {
     pub name: String,
-    /// Its sizes, when the backend knows them (a remote server only lists names).
-    pub stats: Option<Stats>,
+    pub files: u64,
+    pub dirs: u64,
+    pub logical_bytes: u64,
 }
 
 /// Progress callback of import/export: `(files done, files in total)`.
@@ -194,9 +195,14 @@ impl Backend for LocalBackend {
             .snapshots
             .borrow()
             .iter()
-            .map(|(name, s)| SnapshotInfo {
-                name: name.clone(),
-                stats: Some(s.stats()),
+            .map(|(name, s)| {
+                let st = s.stats();
+                SnapshotInfo {
+                    name: name.clone(),
+                    files: st.files,
+                    dirs: st.dirs,
+                    logical_bytes: st.logical_bytes,
+                }
             })
             .collect())
     }

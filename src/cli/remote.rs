@@ -1,10 +1,9 @@
 //! `memfs --remote URL <command>`: [`RemoteBackend`], the CLI's [`Backend`] over a
 //! [`RemoteFs`] connected to a `memfs serve` (or any `FsServer`).
 //!
-//! Every operation the remote API has maps onto one call; `touch` is an empty append (it
-//! creates the file or updates its modification time); `find` and `grep` walk the tree here
-//! (one `read_dir` per directory, and for `grep` one `read` per file) with the local matching
-//! rules. What the API lacks (symlinks, JSON dump/load, host import/export, usage, emptying the
+//! Every operation the remote API has maps onto one call; `find` and `grep` walk the tree here
+//! (one streamed `walk` of one version of the tree, and for `grep` one `read` per file) with the
+//! local matching rules. What the API lacks (JSON dump/load, host import/export, emptying the
 //! tree) fails with an `Unsupported` error saying `... is not supported with --remote`. Nothing here reads or writes the local
 //! state.
 
@@ -34,21 +33,18 @@ impl RemoteBackend {
     /// Every non-directory below `start` (symlinks to directories excluded, as the local walk
     /// lists them as directories without entering them), with its path relative to `start`.
     fn walk_files(&self, start: &str) -> io::Result<Vec<(String, DirEntry)>> {
+        let top = crate::VPath::parse_str(start)?.as_string();
+        let prefix = if top == "/" { top } else { format!("{top}/") };
         let mut out = Vec::new();
-        let mut stack = vec![(start.to_owned(), String::new())];
-        while let Some((dir, rel)) = stack.pop() {
-            for e in self.fs.read_dir(&dir)? {
-                let name = e.file_name();
-                let rel_path = if rel.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{rel}/{name}")
-                };
-                match e.file_type()? {
-                    FileType::Dir => stack.push((e.path(), rel_path)),
-                    FileType::Symlink if self.fs.isdir(e.path()) => {}
-                    _ => out.push((rel_path, e)),
-                }
+        for e in self.fs.walk_entries(start)? {
+            let rel = match e.path().strip_prefix(&prefix) {
+                Some(rel) => rel.to_owned(),
+                None => continue,
+            };
+            match e.file_type()? {
+                FileType::Dir => {}
+                FileType::Symlink if self.fs.isdir(e.path()) => {}
+                _ => out.push((rel, e)),
             }
         }
         Ok(out)
@@ -74,12 +70,7 @@ impl Backend for RemoteBackend {
         self.fs.append(path, data)
     }
     fn touch(&self, path: &str) -> io::Result<()> {
-        match self.fs.metadata(path) {
-            Ok(m) if m.is_dir() => Err(unsupported("touching a directory")),
-            Ok(_) => self.fs.append(path, []),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => self.fs.append(path, []),
-            Err(e) => Err(e),
-        }
+        self.fs.touch(path)
     }
     fn create_dir(&self, path: &str) -> io::Result<()> {
         self.fs.create_dir(path)
@@ -96,11 +87,11 @@ impl Backend for RemoteBackend {
     fn symlink_metadata(&self, path: &str) -> io::Result<Metadata> {
         self.fs.symlink_metadata(path)
     }
-    fn read_link(&self, _path: &str) -> io::Result<String> {
-        Err(unsupported("reading a symlink"))
+    fn read_link(&self, path: &str) -> io::Result<String> {
+        self.fs.read_link(path)
     }
-    fn symlink(&self, _target: &str, _link: &str) -> io::Result<()> {
-        Err(unsupported("creating a symlink"))
+    fn symlink(&self, target: &str, link: &str) -> io::Result<()> {
+        self.fs.symlink(target, link)
     }
     fn remove_file(&self, path: &str) -> io::Result<()> {
         self.fs.remove_file(path)
@@ -186,15 +177,20 @@ impl Backend for RemoteBackend {
     fn snapshots(&self) -> io::Result<Vec<SnapshotInfo>> {
         Ok(self
             .fs
-            .list_snapshots()?
+            .snapshot_stats()?
             .into_iter()
-            .map(|name| SnapshotInfo { name, stats: None })
+            .map(|(name, st)| SnapshotInfo {
+                name,
+                files: st.files,
+                dirs: st.dirs,
+                logical_bytes: st.logical_bytes,
+            })
             .collect())
     }
     fn restore(&self, name: &str) -> io::Result<()> {
         self.fs.restore(name)
     }
     fn usage(&self) -> io::Result<Stats> {
-        Err(unsupported("du"))
+        self.fs.stats()
     }
 }
