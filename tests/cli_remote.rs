@@ -465,3 +465,61 @@ fn bad_address_and_unreachable_server_fail_cleanly() {
     assert!(err.contains("connect"), "{err}");
     assert!(!Path::new(&env.state()).exists());
 }
+
+#[test]
+fn concurrent_remote_writers_and_a_large_file_are_all_saved() {
+    let env = Env::new();
+    let server = env.serve(&["--token", "t"]);
+    let url = server.url().to_owned();
+    Client {
+        env: &env,
+        url: url.clone(),
+        token: Some("t"),
+    }
+    .ok(&["mkdir", "-p", "/w"]);
+    // 4 client processes at a time, 10 writes each: nothing is lost.
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (env, url) = (&env, &url);
+            s.spawn(move || {
+                let c = Client {
+                    env,
+                    url: url.clone(),
+                    token: Some("t"),
+                };
+                for i in 0..10 {
+                    c.ok(&["write", &format!("/w/{t}-{i}"), &format!("{t}:{i}")]);
+                }
+            });
+        }
+    });
+    // 3 MiB through standard input: streamed in chunks both ways.
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let mut child = env
+        .bare()
+        .args(["--remote", &url, "--token", "t", "write", "/big", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &big).unwrap();
+    assert!(child.wait().unwrap().success());
+    let out = env
+        .bare()
+        .args(["--remote", &url, "--token", "t", "read", "/big"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout == big, "3 MiB read back differs");
+    server.stop("TERM");
+    let listed = env.local_ok(&["ls", "/w"]);
+    assert_eq!(listed.lines().count(), 40, "{listed}");
+    for t in 0..4 {
+        for i in 0..10 {
+            assert_eq!(
+                env.local_ok(&["read", &format!("/w/{t}-{i}")]),
+                format!("{t}:{i}")
+            );
+        }
+    }
+    assert!(env.local(&["read", "/big"]).stdout == big);
+}
