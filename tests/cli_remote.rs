@@ -453,6 +453,9 @@ fn bad_address_and_unreachable_server_fail_cleanly() {
         &["serve bad addr"],
     );
     assert!(err.contains("not an address"), "{err}");
+    // The failed server leaves no note in the lock file (the state is not being served).
+    let lock = std::fs::read_to_string(format!("{}.lock", env.state().display())).unwrap();
+    assert_eq!(lock, "");
     // A port nothing listens on: bind one, note it, free it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -22,6 +22,25 @@ use super::state;
 /// standard output once clients can connect.
 pub fn run(image: &Path, addr: &str, token: Option<String>) -> io::Result<ExitCode> {
     let mut lock = state::try_lock_exclusive(image)?;
+    // Named at once, so invocations arriving while a large state loads fail rather than wait.
+    lock.set_note(&format!(
+        "`memfs serve` (pid {}, starting)",
+        std::process::id()
+    ))?;
+    let result = serve_locked(image, addr, token, &mut lock);
+    // Whatever happened, the lock is released on return: the note must not outlive it.
+    let cleared = lock.set_note("");
+    let code = result?;
+    cleared?;
+    Ok(code)
+}
+
+fn serve_locked(
+    image: &Path,
+    addr: &str,
+    token: Option<String>,
+    lock: &mut state::StateLock,
+) -> io::Result<ExitCode> {
     let LocalBackend {
         fs,
         snapshots,
@@ -67,7 +86,6 @@ pub fn run(image: &Path, addr: &str, token: Option<String>) -> io::Result<ExitCo
         state::save(image, &LocalBackend::new(fs, snapshots))?;
         eprintln!("saved {}", image.display());
     }
-    lock.set_note("")?;
     stopped?;
     Ok(ExitCode::SUCCESS)
 }
