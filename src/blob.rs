@@ -190,30 +190,66 @@ impl Default for Content {
     }
 }
 
+/// Cuts `data` into `CHUNK_SIZE` pieces (the last may be shorter; none if `data` is empty)
+/// and stores each.
+fn store_pieces(store: &BlobStore, data: &[u8]) -> Vec<BlobRef> {
+    let pieces: Vec<&[u8]> = data.chunks(CHUNK_SIZE).collect();
+    let hashes: Vec<Hash> = if data.len() >= PARALLEL_HASH_MIN {
+        use rayon::prelude::*;
+        pieces
+            .par_iter()
+            .map(|p| *blake3::hash(p).as_bytes())
+            .collect()
+    } else {
+        pieces.iter().map(|p| *blake3::hash(p).as_bytes()).collect()
+    };
+    pieces
+        .iter()
+        .zip(hashes)
+        .map(|(p, h)| store.insert_hashed(h, p))
+        .collect()
+}
+
+/// Builds `prefix ++ tail ++ zeros` bytes, where `prefix` holds only full chunks: inline if the
+/// total is small, else chunked, storing only `tail` and the zeros (one zero chunk, shared).
+fn assemble(store: &BlobStore, mut chunks: Vec<BlobRef>, tail: &[u8], zeros: u64) -> Content {
+    let len = (chunks.len() * CHUNK_SIZE + tail.len()) as u64 + zeros;
+    if len <= INLINE_MAX as u64 {
+        // Only reachable with an empty prefix: one full chunk is already over INLINE_MAX.
+        let mut bytes = tail.to_vec();
+        bytes.resize(len as usize, 0);
+        return Content::Inline(StdArc::from(bytes));
+    }
+    // Pad the tail's last piece with zeros up to a chunk boundary (or up to the end).
+    let pad = zeros.min(((CHUNK_SIZE - tail.len() % CHUNK_SIZE) % CHUNK_SIZE) as u64);
+    let mut first = tail.to_vec();
+    first.resize(tail.len() + pad as usize, 0);
+    chunks.extend(store_pieces(store, &first));
+    let rest = zeros - pad;
+    let full = rest / CHUNK_SIZE as u64;
+    if full > 0 {
+        let zero = store.insert(&[0u8; CHUNK_SIZE]);
+        chunks.extend(std::iter::repeat_n(zero, full as usize));
+    }
+    let part = (rest % CHUNK_SIZE as u64) as usize;
+    if part > 0 {
+        chunks.push(store.insert(&vec![0u8; part]));
+    }
+    Content::Chunks(StdArc::new(Chunks { len, chunks }))
+}
+
+/// Largest file memfs accepts (1 TiB): a longer `set_len` or append is `FileTooLarge` (EFBIG).
+pub const MAX_FILE_SIZE: u64 = 1 << 40;
+
 impl Content {
     /// Stores `data`: inline if small, else chunked into `store`.
     pub(crate) fn from_bytes(store: &BlobStore, data: &[u8]) -> Content {
         if data.len() <= INLINE_MAX {
             return Content::Inline(StdArc::from(data));
         }
-        let pieces: Vec<&[u8]> = data.chunks(CHUNK_SIZE).collect();
-        let hashes: Vec<Hash> = if data.len() >= PARALLEL_HASH_MIN {
-            use rayon::prelude::*;
-            pieces
-                .par_iter()
-                .map(|p| *blake3::hash(p).as_bytes())
-                .collect()
-        } else {
-            pieces.iter().map(|p| *blake3::hash(p).as_bytes()).collect()
-        };
-        let chunks = pieces
-            .iter()
-            .zip(hashes)
-            .map(|(p, h)| store.insert_hashed(h, p))
-            .collect();
         Content::Chunks(StdArc::new(Chunks {
             len: data.len() as u64,
-            chunks,
+            chunks: store_pieces(store, data),
         }))
     }
 
@@ -315,6 +351,58 @@ impl Content {
         }
     }
 
+    /// The full chunks of a chunked content and the bytes of its partial last chunk (or the
+    /// inline bytes), cut at `len` (at most `self.len()`).
+    fn split_at_chunk(&self, len: u64) -> (Vec<BlobRef>, &[u8]) {
+        match self {
+            Content::Inline(b) => (Vec::new(), &b[..len as usize]),
+            Content::Chunks(c) => {
+                let full = (len / CHUNK_SIZE as u64) as usize;
+                let part = (len % CHUNK_SIZE as u64) as usize;
+                let tail = if part > 0 {
+                    &c.chunks[full].data()[..part]
+                } else {
+                    &[][..]
+                };
+                (c.chunks[..full].to_vec(), tail)
+            }
+        }
+    }
+
+    /// This content followed by `bytes`. The full chunks are shared, not copied or re-hashed:
+    /// an append costs what it appends plus at most one chunk, whatever the file's size.
+    pub(crate) fn appended(&self, store: &BlobStore, bytes: &[u8]) -> std::io::Result<Content> {
+        let len = self.len() + bytes.len() as u64;
+        if len > MAX_FILE_SIZE {
+            return Err(crate::error::err(
+                std::io::ErrorKind::FileTooLarge,
+                format!("file size {len} over the limit of {MAX_FILE_SIZE} bytes"),
+            ));
+        }
+        let (prefix, tail) = self.split_at_chunk(self.len());
+        let mut all = Vec::with_capacity(tail.len() + bytes.len());
+        all.extend_from_slice(tail);
+        all.extend_from_slice(bytes);
+        Ok(assemble(store, prefix, &all, 0))
+    }
+
+    /// This content cut or zero-extended to `len` bytes (`ftruncate`); unchanged chunks are
+    /// shared and the zeros of an extension are one shared chunk.
+    pub(crate) fn resized(&self, store: &BlobStore, len: u64) -> std::io::Result<Content> {
+        if len > MAX_FILE_SIZE {
+            return Err(crate::error::err(
+                std::io::ErrorKind::FileTooLarge,
+                format!("file size {len} over the limit of {MAX_FILE_SIZE} bytes"),
+            ));
+        }
+        if len == self.len() {
+            return Ok(self.clone());
+        }
+        let keep = len.min(self.len());
+        let (prefix, tail) = self.split_at_chunk(keep);
+        Ok(assemble(store, prefix, tail, len - keep))
+    }
+
     /// Whether both name the same stored bytes (cheap identity check, not a byte comparison).
     #[allow(dead_code)] // for persistence, transactions and tools
     pub(crate) fn same_as(&self, other: &Content) -> bool {
@@ -355,6 +443,58 @@ mod tests {
         drop(b);
         assert_eq!(store.blob_count(), 0);
         assert_eq!(store.stored_bytes(), 0);
+    }
+
+    #[test]
+    fn append_and_resize_share_full_chunks_and_match_a_plain_vector() {
+        let store = BlobStore::new();
+        let mut model: Vec<u8> = Vec::new();
+        let mut c = Content::default();
+        let steps: [(bool, usize); 9] = [
+            (true, 100),
+            (true, INLINE_MAX),
+            (true, CHUNK_SIZE + 7),
+            (false, 3 * CHUNK_SIZE + 5),
+            (true, 10),
+            (false, CHUNK_SIZE),
+            (false, 2 * CHUNK_SIZE - 1),
+            (false, 50),
+            (false, 0),
+        ];
+        for (i, (append, n)) in steps.into_iter().enumerate() {
+            if append {
+                let bytes: Vec<u8> = (0..n).map(|j| (i * 31 + j) as u8).collect();
+                c = c.appended(&store, &bytes).unwrap();
+                model.extend_from_slice(&bytes);
+            } else {
+                c = c.resized(&store, n as u64).unwrap();
+                model.resize(n, 0);
+            }
+            assert_eq!(c.len(), model.len() as u64);
+            assert_eq!(c.to_vec(), model, "step {i}");
+            if let Content::Chunks(ch) = &c {
+                let (last, full) = ch.chunks.split_last().unwrap();
+                assert!(full.iter().all(|b| b.data().len() == CHUNK_SIZE));
+                assert!(!last.data().is_empty() && last.data().len() <= CHUNK_SIZE);
+            } else {
+                assert!(model.len() <= INLINE_MAX);
+            }
+        }
+        drop(c);
+        assert_eq!(store.blob_count(), 0);
+    }
+
+    #[test]
+    fn appending_keeps_the_full_chunks_of_the_old_version() {
+        let store = BlobStore::new();
+        let big = Content::from_bytes(&store, &vec![9u8; 4 * CHUNK_SIZE + 3]);
+        let more = big.appended(&store, b"xyz").unwrap();
+        for (a, b) in big.chunk_refs()[..4].iter().zip(&more.chunk_refs()[..4]) {
+            assert!(std::ptr::eq(a.data(), b.data()));
+        }
+        assert_eq!(more.len(), 4 * CHUNK_SIZE as u64 + 6);
+        let e = more.resized(&store, MAX_FILE_SIZE + 1).err().unwrap();
+        assert_eq!(e.kind(), std::io::ErrorKind::FileTooLarge);
     }
 
     #[test]

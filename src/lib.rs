@@ -51,7 +51,7 @@ mod tree;
 mod types;
 mod view;
 
-pub use blob::{CHUNK_SIZE, INLINE_MAX};
+pub use blob::{CHUNK_SIZE, INLINE_MAX, MAX_FILE_SIZE};
 pub use error::{errno_of, is_conflict};
 pub use ext::{CompressedFile, EncryptedFile};
 pub use file::{File, OpenOptions};

@@ -280,17 +280,8 @@ pub(crate) fn write_file(
     let content = match data {
         WriteData::Replace(c) => c,
         WriteData::Append([]) => old,
-        WriteData::Append(bytes) => {
-            let mut all = old.to_vec();
-            all.extend_from_slice(bytes);
-            Content::from_bytes(ctx.store, &all)
-        }
-        WriteData::SetLen(len) if len == old.len() => old,
-        WriteData::SetLen(len) => {
-            let mut all = old.to_vec();
-            all.resize(len as usize, 0);
-            Content::from_bytes(ctx.store, &all)
-        }
+        WriteData::Append(bytes) => old.appended(ctx.store, bytes)?,
+        WriteData::SetLen(len) => old.resized(ctx.store, len)?,
     };
     let len = content.len();
     match existing {
