@@ -130,8 +130,8 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// Interactive shell over one in-memory filesystem (saved on exit and on `save`)
     Shell,
-    /// Serve the state's filesystem over gRPC until Ctrl-C or SIGTERM, then save it (the state
-    /// stays locked meanwhile: use `--remote` to reach it)
+    /// Serve the state's filesystem over gRPC until Ctrl-C, SIGTERM or SIGHUP, then save it (the
+    /// state stays locked meanwhile: use `--remote` to reach it)
     Serve {
         /// Address to listen on (port 0 picks a free port)
         #[arg(long, default_value = "127.0.0.1:50051")]
