@@ -14,6 +14,14 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub state: Option<PathBuf>,
 
+    /// Run the command against a `memfs serve` at URL (`http://host:port`) instead of the state
+    #[arg(long, global = true, value_name = "URL")]
+    pub remote: Option<String>,
+
+    /// Token for `serve` and `--remote` (sent as `authorization: Bearer`) [default: $MEMFS_TOKEN]
+    #[arg(long, global = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -122,6 +130,13 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// Interactive shell over one in-memory filesystem (saved on exit and on `save`)
     Shell,
+    /// Serve the state's filesystem over gRPC until Ctrl-C, SIGTERM or SIGHUP, then save it (the
+    /// state stays locked meanwhile: use `--remote` to reach it)
+    Serve {
+        /// Address to listen on (port 0 picks a free port)
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        addr: String,
+    },
 }
 
 impl Command {

@@ -1,11 +1,16 @@
 //! The `memfs` command line: argument grammar (`args`), the backend the commands run against
 //! (`backend`), the commands themselves (`commands`), the persisted state and its lock
-//! (`state`), the interactive shell (`shell`) and the entry point (`run`).
+//! (`state`), the interactive shell (`shell`), the entry point (`run`) and, with the `grpc`
+//! feature, `memfs serve` (`serve`) and `--remote` (`remote`).
 
 pub mod args;
 pub mod backend;
 pub mod commands;
+#[cfg(feature = "grpc")]
+pub mod remote;
 mod run;
+#[cfg(feature = "grpc")]
+mod serve;
 pub mod shell;
 pub mod state;
 

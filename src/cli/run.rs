@@ -2,7 +2,8 @@
 //!
 //! Errors print as `error: ...` on stderr with exit status 1 (usage errors: clap's message and
 //! status 2). A command that can change the state holds the exclusive lock across
-//! load-modify-save and saves only if something changed.
+//! load-modify-save and saves only if something changed. With `--remote URL` the command runs
+//! against a server instead (no state is touched); `serve` hands over to `serve.rs`.
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
@@ -33,7 +34,17 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
         clap_complete::generate(*shell, &mut Cli::command(), "memfs", &mut out);
         return Ok(ExitCode::SUCCESS);
     }
+    let token = cli
+        .token
+        .clone()
+        .or_else(|| std::env::var("MEMFS_TOKEN").ok().filter(|t| !t.is_empty()));
+    if let Some(url) = &cli.remote {
+        return run_remote(url, token.as_deref(), &cli.command);
+    }
     let image = state::state_path(cli.state)?;
+    if let Command::Serve { addr } = &cli.command {
+        return serve(&image, addr, token);
+    }
     if let Command::Shell = cli.command {
         return shell::run(&image);
     }
@@ -68,6 +79,47 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
     // The process ends now: freeing a large tree node by node would cost more than the command.
     std::mem::forget(backend);
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "grpc")]
+fn serve(image: &Path, addr: &str, token: Option<String>) -> io::Result<ExitCode> {
+    super::serve::run(image, addr, token)
+}
+
+#[cfg(not(feature = "grpc"))]
+fn serve(_image: &Path, _addr: &str, _token: Option<String>) -> io::Result<ExitCode> {
+    Err(no_grpc("serve"))
+}
+
+/// Runs one command against the server at `url`.
+#[cfg(feature = "grpc")]
+fn run_remote(url: &str, token: Option<&str>, command: &Command) -> io::Result<ExitCode> {
+    let what = match command {
+        Command::Shell => Some("shell"),
+        Command::Serve { .. } => Some("serve"),
+        _ => None,
+    };
+    if let Some(what) = what {
+        return Err(super::remote::unsupported(what));
+    }
+    let backend = super::remote::RemoteBackend::connect(url, token)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    commands::execute(command, &backend, "/", &mut out)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "grpc"))]
+fn run_remote(_url: &str, _token: Option<&str>, _command: &Command) -> io::Result<ExitCode> {
+    Err(no_grpc("--remote"))
+}
+
+#[cfg(not(feature = "grpc"))]
+fn no_grpc(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("{what} needs memfs built with the `grpc` feature"),
+    )
 }
 
 /// `memfs read` without building the tree (see `image::read_file`); `None` sends the command

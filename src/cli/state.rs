@@ -4,11 +4,14 @@
 //! `~/.memfs_state`. Beside it, `PATH.lock` serializes processes with `fs4` advisory locks: a
 //! command that can change the state holds the exclusive lock from before it loads the image
 //! until after it has saved it (so concurrent invocations never lose updates); read-only commands
-//! hold a shared lock. A missing image is an empty filesystem; a corrupt one is an error naming
+//! hold a shared lock. `memfs serve` holds the exclusive lock for the server's whole life and
+//! writes a line saying so (address, pid) into `PATH.lock`: another invocation that finds the
+//! lock busy and that line fails at once with an error naming the server (instead of waiting
+//! for it to stop); without the line it waits, as before. A missing image is an empty filesystem; a corrupt one is an error naming
 //! the file and is never overwritten (only `init --force` replaces it).
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use crate::persist::image::{self, Image};
@@ -44,11 +47,21 @@ pub fn sibling(image: &Path, suffix: &str) -> PathBuf {
 /// A held lock on the state; released when dropped.
 #[derive(Debug)]
 pub struct StateLock {
-    _file: File,
+    file: File,
 }
 
-/// Takes the lock of `image` (exclusive or shared), waiting for other processes.
-pub fn lock(image: &Path, exclusive: bool) -> io::Result<StateLock> {
+impl StateLock {
+    /// Writes `note` into the lock file, for the processes that find the lock busy (an empty
+    /// note clears it).
+    pub fn set_note(&mut self, note: &str) -> io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.rewind()?;
+        self.file.write_all(note.as_bytes())?;
+        self.file.flush()
+    }
+}
+
+fn open_lock_file(image: &Path) -> io::Result<(File, PathBuf)> {
     let path = sibling(image, ".lock");
     let file = OpenOptions::new()
         .read(true)
@@ -57,13 +70,79 @@ pub fn lock(image: &Path, exclusive: bool) -> io::Result<StateLock> {
         .truncate(false)
         .open(&path)
         .map_err(|e| io::Error::new(e.kind(), format!("lock file {}: {e}", path.display())))?;
+    Ok((file, path))
+}
+
+/// The note a serving process left in a busy lock file, if any.
+fn busy_note(file: &mut File) -> Option<String> {
+    let mut note = String::new();
+    file.take(4096).read_to_string(&mut note).ok()?;
+    let note = note.trim();
+    (!note.is_empty()).then(|| note.to_owned())
+}
+
+fn busy_error(image: &Path, note: Option<String>) -> io::Error {
+    let holder = note.unwrap_or_else(|| "another memfs process".to_owned());
+    io::Error::new(
+        io::ErrorKind::WouldBlock,
+        format!(
+            "the state {} is locked by {holder}; use --remote, or stop it first",
+            image.display()
+        ),
+    )
+}
+
+/// Takes the lock of `image` (exclusive or shared), waiting for other processes, except for a
+/// `memfs serve` (it holds the lock until it stops): then it fails at once, naming the server.
+pub fn lock(image: &Path, exclusive: bool) -> io::Result<StateLock> {
+    let (mut file, path) = open_lock_file(image)?;
+    let tried = if exclusive {
+        fs4::FileExt::try_lock(&file)
+    } else {
+        fs4::FileExt::try_lock_shared(&file)
+    };
+    match tried {
+        Ok(()) => {
+            let mut held = StateLock { file };
+            if exclusive {
+                // A note left by a server that died without clearing it is stale now.
+                held.set_note("")?;
+            }
+            return Ok(held);
+        }
+        Err(fs4::TryLockError::WouldBlock) => {
+            if let Some(note) = busy_note(&mut file) {
+                return Err(busy_error(image, Some(note)));
+            }
+        }
+        Err(fs4::TryLockError::Error(e)) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("locking {}: {e}", path.display()),
+            ))
+        }
+    }
     let locked = if exclusive {
         fs4::FileExt::lock(&file)
     } else {
         fs4::FileExt::lock_shared(&file)
     };
     locked.map_err(|e| io::Error::new(e.kind(), format!("locking {}: {e}", path.display())))?;
-    Ok(StateLock { _file: file })
+    Ok(StateLock { file })
+}
+
+/// Takes the exclusive lock of `image` without waiting (for `memfs serve`): a busy lock is a
+/// `WouldBlock` error naming the holder when it is known.
+pub fn try_lock_exclusive(image: &Path) -> io::Result<StateLock> {
+    let (mut file, path) = open_lock_file(image)?;
+    match fs4::FileExt::try_lock(&file) {
+        Ok(()) => Ok(StateLock { file }),
+        Err(fs4::TryLockError::WouldBlock) => Err(busy_error(image, busy_note(&mut file))),
+        Err(fs4::TryLockError::Error(e)) => Err(io::Error::new(
+            e.kind(),
+            format!("locking {}: {e}", path.display()),
+        )),
+    }
 }
 
 /// The image at `path`, or `None` if there is none yet.

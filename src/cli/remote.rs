@@ -1,0 +1,196 @@
+//! `memfs --remote URL <command>`: [`RemoteBackend`], the CLI's [`Backend`] over a
+//! [`RemoteFs`] connected to a `memfs serve` (or any `FsServer`).
+//!
+//! Every operation the remote API has maps onto one call; `find` and `grep` walk the tree here
+//! (one streamed `walk` of one version of the tree, and for `grep` one `read` per file) with the
+//! local matching rules. What the API lacks (JSON dump/load, host import/export, emptying the
+//! tree) fails with an `Unsupported` error saying `... is not supported with --remote`. Nothing here reads or writes the local
+//! state.
+
+use std::io;
+use std::path::Path;
+
+use crate::grpc::RemoteFs;
+use crate::{DirEntry, FileType, Metadata, Stats};
+
+use super::backend::{Backend, Progress, SnapshotInfo};
+
+/// The CLI's backend on a remote filesystem.
+pub struct RemoteBackend {
+    fs: RemoteFs,
+}
+
+impl RemoteBackend {
+    /// Connects to `url`, sending `token` with every call.
+    pub fn connect(url: &str, token: Option<&str>) -> io::Result<Self> {
+        Ok(RemoteBackend {
+            fs: RemoteFs::connect(url, token)?,
+        })
+    }
+}
+
+impl RemoteBackend {
+    /// Every non-directory below `start` (symlinks to directories excluded, as the local walk
+    /// lists them as directories without entering them), with its path relative to `start`.
+    fn walk_files(&self, start: &str) -> io::Result<Vec<(String, DirEntry)>> {
+        let top = crate::VPath::parse_str(start)?.as_string();
+        let prefix = if top == "/" { top } else { format!("{top}/") };
+        let mut out = Vec::new();
+        for e in self.fs.walk_entries(start)? {
+            let rel = match e.path().strip_prefix(&prefix) {
+                Some(rel) => rel.to_owned(),
+                None => continue,
+            };
+            match e.file_type()? {
+                FileType::Dir => {}
+                FileType::Symlink if self.fs.isdir(e.path()) => {}
+                _ => out.push((rel, e)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The error of an operation the remote API does not offer.
+pub fn unsupported(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("{what} is not supported with --remote"),
+    )
+}
+
+impl Backend for RemoteBackend {
+    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+        self.fs.read(path)
+    }
+    fn write(&self, path: &str, data: &[u8]) -> io::Result<()> {
+        self.fs.write(path, data)
+    }
+    fn append(&self, path: &str, data: &[u8]) -> io::Result<()> {
+        self.fs.append(path, data)
+    }
+    fn touch(&self, path: &str) -> io::Result<()> {
+        self.fs.touch(path)
+    }
+    fn create_dir(&self, path: &str) -> io::Result<()> {
+        self.fs.create_dir(path)
+    }
+    fn create_dir_all(&self, path: &str) -> io::Result<()> {
+        self.fs.create_dir_all(path)
+    }
+    fn read_dir(&self, path: &str) -> io::Result<Vec<DirEntry>> {
+        self.fs.read_dir(path)
+    }
+    fn metadata(&self, path: &str) -> io::Result<Metadata> {
+        self.fs.metadata(path)
+    }
+    fn symlink_metadata(&self, path: &str) -> io::Result<Metadata> {
+        self.fs.symlink_metadata(path)
+    }
+    fn read_link(&self, path: &str) -> io::Result<String> {
+        self.fs.read_link(path)
+    }
+    fn symlink(&self, target: &str, link: &str) -> io::Result<()> {
+        self.fs.symlink(target, link)
+    }
+    fn remove_file(&self, path: &str) -> io::Result<()> {
+        self.fs.remove_file(path)
+    }
+    fn remove_dir(&self, path: &str) -> io::Result<()> {
+        self.fs.remove_dir(path)
+    }
+    fn remove_dir_all(&self, path: &str) -> io::Result<()> {
+        self.fs.remove_dir_all(path)
+    }
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        self.fs.rename(from, to)
+    }
+    fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
+        self.fs.copy(from, to)
+    }
+    fn find(&self, pattern: &str, start: &str) -> io::Result<Vec<String>> {
+        // The rules of `MemFs::find`: an absolute pattern matches absolute paths, one with a
+        // `/` the path relative to `start`, any other the name.
+        let matcher = crate::par::compile_glob(pattern)?;
+        let mut found: Vec<String> = self
+            .walk_files(start)?
+            .into_iter()
+            .filter(|(rel, e)| {
+                if pattern.starts_with('/') {
+                    matcher.is_match(e.path())
+                } else if pattern.contains('/') {
+                    matcher.is_match(rel)
+                } else {
+                    matcher.is_match(e.file_name())
+                }
+            })
+            .map(|(_, e)| e.path())
+            .collect();
+        found.sort_unstable();
+        Ok(found)
+    }
+    fn grep(&self, text: &str, start: &str) -> io::Result<Vec<String>> {
+        let finder = memchr::memmem::Finder::new(text.as_bytes());
+        let mut found = Vec::new();
+        for (_, e) in self.walk_files(start)? {
+            if e.file_type()? != FileType::File {
+                continue;
+            }
+            match self.fs.read(e.path()) {
+                Ok(data) if finder.find(&data).is_some() => found.push(e.path()),
+                Ok(_) => {}
+                // Removed meanwhile by another client: not a match.
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
+        }
+        found.sort_unstable();
+        Ok(found)
+    }
+    fn dump_json(&self, _path: &str) -> io::Result<String> {
+        Err(unsupported("dump"))
+    }
+    fn load_json(&self, _text: &str) -> io::Result<()> {
+        Err(unsupported("load"))
+    }
+    fn reset(&self) -> io::Result<()> {
+        Err(unsupported("init"))
+    }
+    fn import_host(&self, _host: &Path, _vpath: &str, _progress: Progress) -> io::Result<u64> {
+        Err(unsupported("import"))
+    }
+    fn export_host(&self, _vpath: &str, _host: &Path, _progress: Progress) -> io::Result<u64> {
+        Err(unsupported("export"))
+    }
+    fn snapshot(&self, name: &str) -> io::Result<()> {
+        if name.is_empty() || name.contains(char::is_control) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad snapshot name {name:?}"),
+            ));
+        }
+        self.fs.snapshot(Some(name)).map(drop)
+    }
+    fn delete_snapshot(&self, name: &str) -> io::Result<()> {
+        self.fs.drop_snapshot(name)
+    }
+    fn snapshots(&self) -> io::Result<Vec<SnapshotInfo>> {
+        Ok(self
+            .fs
+            .snapshot_stats()?
+            .into_iter()
+            .map(|(name, st)| SnapshotInfo {
+                name,
+                files: st.files,
+                dirs: st.dirs,
+                logical_bytes: st.logical_bytes,
+            })
+            .collect())
+    }
+    fn restore(&self, name: &str) -> io::Result<()> {
+        self.fs.restore(name)
+    }
+    fn usage(&self) -> io::Result<Stats> {
+        self.fs.stats()
+    }
+}

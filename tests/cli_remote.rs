@@ -1,0 +1,528 @@
+#![cfg(all(feature = "cli", feature = "grpc"))]
+//! End-to-end tests of `memfs serve` and `memfs --remote`: a server child process on an
+//! ephemeral loopback port over a temporary state, file commands run against it, the token
+//! enforced, other invocations on the served state refused, unsupported commands refused
+//! cleanly, and the state saved (tree and named snapshots) when the server gets SIGTERM or
+//! SIGINT. Every wait is bounded.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// `memfs` with a clean environment (no state, no token from the caller's).
+    fn bare(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_memfs"));
+        c.env_remove("MEMFS_STATE")
+            .env_remove("MEMFS_TOKEN")
+            .env_remove("MEMFS_FAULT")
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// `memfs --state STATE ARGS`.
+    fn local(&self, args: &[&str]) -> Output {
+        self.bare()
+            .arg("--state")
+            .arg(self.state())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn local_ok(&self, args: &[&str]) -> String {
+        ok(self.local(args), args)
+    }
+
+    /// Starts `memfs --state STATE serve --addr 127.0.0.1:0 EXTRA` and waits for its address.
+    fn serve(&self, extra: &[&str]) -> Server {
+        let mut child = self
+            .bare()
+            .arg("--state")
+            .arg(self.state())
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        let mut server = Server { child, url: None };
+        match rx.recv_timeout(WAIT) {
+            Ok(addr) => server.url = Some(format!("http://{addr}")),
+            Err(_) => {
+                let _ = server.child.kill();
+                let out = server.child.wait_with_output_bounded();
+                panic!("the server printed no address: {out}");
+            }
+        }
+        server
+    }
+}
+
+/// A `memfs serve` child; killed if a test fails before stopping it.
+struct Server {
+    child: Child,
+    url: Option<String>,
+}
+
+trait BoundedWait {
+    fn wait_with_output_bounded(&mut self) -> String;
+}
+
+impl BoundedWait for Child {
+    /// Waits (bounded) for the exit and returns its status and stderr as text.
+    fn wait_with_output_bounded(&mut self) -> String {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = self.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > WAIT {
+                let _ = self.kill();
+                panic!("the server did not exit within {WAIT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        if let Some(mut e) = self.stderr.take() {
+            std::io::Read::read_to_string(&mut e, &mut err).unwrap();
+        }
+        format!("{status}; stderr: {err}")
+    }
+}
+
+impl Server {
+    fn url(&self) -> &str {
+        self.url.as_deref().unwrap()
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) and waits for a successful exit; returns its stderr.
+    fn stop(mut self, signal: &str) -> String {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} {pid} failed");
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "the server did not stop within {WAIT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut e, &mut err).unwrap();
+        }
+        assert!(status.success(), "server exit {status}; stderr: {err}");
+        err
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn ok(out: Output, args: &[&str]) -> String {
+    assert!(
+        out.status.success(),
+        "memfs {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(out: Output, args: &[&str]) -> String {
+    assert!(!out.status.success(), "memfs {args:?} should fail");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("error: "), "memfs {args:?}: stderr {err}");
+    err
+}
+
+/// A client of one server with one token.
+struct Client<'a> {
+    env: &'a Env,
+    url: String,
+    token: Option<&'a str>,
+}
+
+impl Client<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = self.env.bare();
+        c.arg("--remote").arg(&self.url);
+        if let Some(t) = self.token {
+            c.args(["--token", t]);
+        }
+        c.args(args).output().unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        ok(self.run(args), args)
+    }
+    fn fails(&self, args: &[&str]) -> String {
+        fails(self.run(args), args)
+    }
+}
+
+fn sorted_lines(s: &str) -> Vec<&str> {
+    let mut v: Vec<&str> = s.lines().collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn remote_commands_token_and_save_on_sigterm() {
+    let env = Env::new();
+    env.local_ok(&["write", "/before", "from the state"]);
+    let server = env.serve(&["--token", "s3cret"]);
+    let c = Client {
+        env: &env,
+        url: server.url().to_owned(),
+        token: Some("s3cret"),
+    };
+
+    // What was in the state is served.
+    assert_eq!(c.ok(&["read", "/before"]), "from the state");
+
+    c.ok(&["mkdir", "/docs"]);
+    c.ok(&["mkdir", "-p", "/deep/er/est"]);
+    c.ok(&["write", "/docs/a.txt", "alpha"]);
+    c.ok(&["append", "/docs/a.txt", "+beta"]);
+    assert_eq!(c.ok(&["cat", "/docs/a.txt"]), "alpha+beta");
+    c.ok(&["touch", "/docs/empty"]);
+    c.ok(&["cp", "/docs/a.txt", "/docs/copy.txt"]);
+    c.ok(&["mv", "/docs/copy.txt", "/deep"]);
+    assert_eq!(c.ok(&["read", "/deep/copy.txt"]), "alpha+beta");
+    assert_eq!(
+        sorted_lines(&c.ok(&["ls", "/"])),
+        ["before", "deep/", "docs/"]
+    );
+    assert_eq!(sorted_lines(&c.ok(&["ls", "/docs"])), ["a.txt", "empty"]);
+    let long = c.ok(&["ls", "-l", "/docs"]);
+    assert!(long.contains("-rw-r--r--         10 "), "{long}");
+    let stat = c.ok(&["stat", "/docs/a.txt"]);
+    assert!(stat.contains("Type: regular file"), "{stat}");
+    assert!(stat.contains("Size: 10"), "{stat}");
+    assert!(c.ok(&["stat", "/docs"]).contains("Type: directory"));
+    let tree = c.ok(&["tree", "/deep"]);
+    assert!(tree.contains("copy.txt") && tree.contains("est/"), "{tree}");
+
+    // Snapshot, change, restore.
+    c.ok(&["snapshot", "v1"]);
+    assert_eq!(c.ok(&["snapshots"]), "v1\t4 files\t5 dirs\t34 bytes\n");
+    c.ok(&["write", "/docs/a.txt", "changed"]);
+    c.ok(&["rm", "/before"]);
+    c.ok(&["rm", "-r", "/deep"]);
+    assert_eq!(sorted_lines(&c.ok(&["ls", "/"])), ["docs/"]);
+    c.ok(&["restore", "v1"]);
+    assert_eq!(c.ok(&["read", "/docs/a.txt"]), "alpha+beta");
+    assert_eq!(c.ok(&["read", "/before"]), "from the state");
+    c.ok(&["snapshot", "doomed"]);
+    c.ok(&["snapshot", "--delete", "doomed"]);
+    c.ok(&["rm", "/docs/empty"]);
+    c.ok(&["rmdir", "/deep/er/est"]);
+
+    // Errors come back with the server's kind, as `error: ...` and a failing status.
+    let err = c.fails(&["read", "/nope"]);
+    assert!(
+        err.contains("no such file") && err.contains("/nope"),
+        "{err}"
+    );
+    assert!(c.fails(&["rm", "/docs"]).contains("rm -r"));
+    assert!(c.fails(&["restore", "nope"]).contains("nope"));
+
+    // The token is required.
+    for token in [None, Some("wrong")] {
+        let bad = Client {
+            env: &env,
+            url: server.url().to_owned(),
+            token,
+        };
+        let err = bad.fails(&["read", "/docs/a.txt"]);
+        assert!(err.contains("UNAUTHENTICATED"), "{err}");
+        bad.fails(&["write", "/intruder", "x"]);
+    }
+    // ... and may come from $MEMFS_TOKEN.
+    let out = env
+        .bare()
+        .env("MEMFS_TOKEN", "s3cret")
+        .args(["--remote", server.url(), "read", "/docs/a.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(out, &["read with $MEMFS_TOKEN"]), "alpha+beta");
+
+    // find and grep walk the remote tree with the local rules.
+    assert_eq!(c.ok(&["find", "*.txt"]), "/deep/copy.txt\n/docs/a.txt\n");
+    assert_eq!(c.ok(&["find", "docs/*"]), "/docs/a.txt\n");
+    assert_eq!(c.ok(&["find", "*", "/deep"]), "/deep/copy.txt\n");
+    assert_eq!(c.ok(&["find", "/deep/**"]), "/deep/copy.txt\n");
+    assert_eq!(c.ok(&["grep", "beta"]), "/deep/copy.txt\n/docs/a.txt\n");
+    assert_eq!(c.ok(&["grep", "state", "/"]), "/before\n");
+    assert_eq!(c.ok(&["grep", "absent"]), "");
+    assert!(c.fails(&["find", "[", "/"]).contains("invalid glob"));
+    // Compared with the local commands on the saved state below.
+    let searches: [&[&str]; 6] = [
+        &["find", "*"],
+        &["find", "**/*t*"],
+        &["find", "e*/*", "/deep"],
+        &["grep", "a"],
+        &["grep", "", "/docs"],
+        &["find", "a.txt", "/docs"],
+    ];
+    let remote_found: Vec<String> = searches.iter().map(|a| c.ok(a)).collect();
+    let du = c.ok(&["du"]);
+    let du_head: Vec<&str> = du.lines().take(4).collect();
+    assert_eq!(du_head[0], "files        3", "{du}");
+
+    // What the remote API lacks is refused cleanly.
+    for args in [
+        &["dump"][..],
+        &["load", "/dev/null"],
+        &["import", "/tmp", "/x"],
+        &["export", "/", "/tmp/never-written-by-memfs-tests"],
+        &["init"],
+        &["shell"],
+    ] {
+        let err = c.fails(args);
+        assert!(
+            err.contains("not supported with --remote"),
+            "{args:?}: {err}"
+        );
+    }
+
+    // The served state is locked: local invocations and a second server fail at once, naming
+    // the server.
+    let err = fails(env.local(&["ls"]), &["ls"]);
+    assert!(
+        err.contains("memfs serve") && err.contains(server.url()),
+        "{err}"
+    );
+    let err = fails(env.local(&["write", "/x", "y"]), &["write"]);
+    assert!(err.contains("--remote"), "{err}");
+    let err = fails(
+        env.local(&["serve", "--addr", "127.0.0.1:0"]),
+        &["second serve"],
+    );
+    assert!(err.contains("locked"), "{err}");
+
+    let log = server.stop("TERM");
+    assert!(log.contains("SIGTERM") && log.contains("saved"), "{log}");
+
+    // The state now holds what was written remotely, and the snapshot taken remotely.
+    assert_eq!(env.local_ok(&["read", "/docs/a.txt"]), "alpha+beta");
+    assert_eq!(env.local_ok(&["read", "/before"]), "from the state");
+    assert_eq!(env.local_ok(&["read", "/deep/copy.txt"]), "alpha+beta");
+    assert_eq!(
+        sorted_lines(&env.local_ok(&["ls", "/deep/er"])),
+        Vec::<&str>::new()
+    );
+    for (args, remote) in searches.iter().zip(&remote_found) {
+        assert_eq!(&env.local_ok(args), remote, "{args:?}");
+    }
+    let local_du = env.local_ok(&["du"]);
+    assert_eq!(local_du.lines().take(4).collect::<Vec<_>>(), du_head);
+    let snaps = env.local_ok(&["snapshots"]);
+    assert!(snaps.starts_with("v1\t"), "{snaps}");
+    assert_eq!(snaps.lines().count(), 1, "{snaps}");
+    env.local_ok(&["write", "/docs/a.txt", "local again"]);
+    env.local_ok(&["restore", "v1"]);
+    assert_eq!(env.local_ok(&["read", "/docs/a.txt"]), "alpha+beta");
+}
+
+#[test]
+fn saved_snapshots_are_served_and_sigint_saves() {
+    let env = Env::new();
+    env.local_ok(&["write", "/f", "one"]);
+    env.local_ok(&["snapshot", "old"]);
+    env.local_ok(&["write", "/f", "two"]);
+    let server = env.serve(&[]);
+    let c = Client {
+        env: &env,
+        url: server.url().to_owned(),
+        token: None,
+    };
+    assert_eq!(c.ok(&["snapshots"]), "old\t1 files\t1 dirs\t3 bytes\n");
+    c.ok(&["restore", "old"]);
+    assert_eq!(c.ok(&["read", "/f"]), "one");
+    c.ok(&["snapshot", "new"]);
+    let log = server.stop("INT");
+    assert!(log.contains("SIGINT"), "{log}");
+    assert_eq!(env.local_ok(&["read", "/f"]), "one");
+    let names: Vec<String> = env
+        .local_ok(&["snapshots"])
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["new", "old"]);
+}
+
+#[test]
+fn killed_server_loses_its_changes_but_not_the_state() {
+    let env = Env::new();
+    env.local_ok(&["write", "/kept", "saved before"]);
+    let mut server = env.serve(&[]);
+    let c = Client {
+        env: &env,
+        url: server.url().to_owned(),
+        token: None,
+    };
+    c.ok(&["write", "/lost", "never saved"]);
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
+    server.child.wait_with_output_bounded();
+    // Its note in the lock file is stale: nothing refuses the state now, and the first
+    // exclusive holder clears it.
+    assert_eq!(env.local_ok(&["ls"]), "kept\n");
+    env.local_ok(&["write", "/after", "x"]);
+    let lock = std::fs::read_to_string(format!("{}.lock", env.state().display())).unwrap();
+    assert_eq!(lock, "");
+    let server = env.serve(&[]);
+    server.stop("HUP");
+    assert_eq!(env.local_ok(&["ls"]), "after\nkept\n");
+}
+
+#[test]
+fn unchanged_state_is_not_rewritten() {
+    let env = Env::new();
+    env.local_ok(&["write", "/f", "x"]);
+    let before = std::fs::read(env.state()).unwrap();
+    let modified = std::fs::metadata(env.state()).unwrap().modified().unwrap();
+    let server = env.serve(&[]);
+    let c = Client {
+        env: &env,
+        url: server.url().to_owned(),
+        token: None,
+    };
+    assert_eq!(c.ok(&["read", "/f"]), "x");
+    let log = server.stop("TERM");
+    assert!(!log.contains("saved"), "{log}");
+    assert_eq!(std::fs::read(env.state()).unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(env.state()).unwrap().modified().unwrap(),
+        modified
+    );
+}
+
+#[test]
+fn bad_address_and_unreachable_server_fail_cleanly() {
+    let env = Env::new();
+    let err = fails(
+        env.local(&["serve", "--addr", "not an address"]),
+        &["serve bad addr"],
+    );
+    assert!(err.contains("not an address"), "{err}");
+    // The failed server leaves no note in the lock file (the state is not being served).
+    let lock = std::fs::read_to_string(format!("{}.lock", env.state().display())).unwrap();
+    assert_eq!(lock, "");
+    // A port nothing listens on: bind one, note it, free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = env.bare().args(["--remote", &url, "ls"]).output().unwrap();
+    let err = fails(out, &["ls on a dead port"]);
+    assert!(err.contains("connect"), "{err}");
+    assert!(!Path::new(&env.state()).exists());
+}
+
+#[test]
+fn concurrent_remote_writers_and_a_large_file_are_all_saved() {
+    let env = Env::new();
+    let server = env.serve(&["--token", "t"]);
+    let url = server.url().to_owned();
+    Client {
+        env: &env,
+        url: url.clone(),
+        token: Some("t"),
+    }
+    .ok(&["mkdir", "-p", "/w"]);
+    // 4 client processes at a time, 10 writes each: nothing is lost.
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (env, url) = (&env, &url);
+            s.spawn(move || {
+                let c = Client {
+                    env,
+                    url: url.clone(),
+                    token: Some("t"),
+                };
+                for i in 0..10 {
+                    c.ok(&["write", &format!("/w/{t}-{i}"), &format!("{t}:{i}")]);
+                }
+            });
+        }
+    });
+    // 3 MiB through standard input: streamed in chunks both ways.
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let mut child = env
+        .bare()
+        .args(["--remote", &url, "--token", "t", "write", "/big", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &big).unwrap();
+    assert!(child.wait().unwrap().success());
+    let out = env
+        .bare()
+        .args(["--remote", &url, "--token", "t", "read", "/big"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout == big, "3 MiB read back differs");
+    server.stop("TERM");
+    let listed = env.local_ok(&["ls", "/w"]);
+    assert_eq!(listed.lines().count(), 40, "{listed}");
+    for t in 0..4 {
+        for i in 0..10 {
+            assert_eq!(
+                env.local_ok(&["read", &format!("/w/{t}-{i}")]),
+                format!("{t}:{i}")
+            );
+        }
+    }
+    assert!(env.local(&["read", "/big"]).stdout == big);
+}
