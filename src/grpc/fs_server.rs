@@ -82,7 +82,6 @@ impl FsServer {
             fs: self.fs.clone(),
             snapshots: self.snapshots.clone(),
             next_snapshot: Arc::new(AtomicU64::new(1)),
-            max_message_size: limit,
             read_chunk: STREAM_CHUNK_SIZE.min(limit.saturating_sub(64)).max(512),
         };
         let server = file_system_server::FileSystemServer::new(service)
@@ -102,7 +101,6 @@ struct FsService {
     fs: MemFs,
     snapshots: Arc<Mutex<BTreeMap<String, Snapshot>>>,
     next_snapshot: Arc<AtomicU64>,
-    max_message_size: usize,
     read_chunk: usize,
 }
 
@@ -248,8 +246,9 @@ impl file_system_server::FileSystem for FsService {
             ));
         }
         let (path, append) = (first.path, first.append);
-        // Trust the size hint only up to the message limit times 64 (it is only a hint).
-        let hint = first.total_len.min(self.max_message_size as u64 * 64) as usize;
+        // The size hint is the client's word: allocate ahead for at most 256 MiB of it (larger
+        // files grow the buffer as their bytes actually arrive).
+        let hint = first.total_len.min(super::MAX_SIZE_HINT) as usize;
         let mut content = BytesMut::with_capacity(hint.max(first.data.len()));
         content.extend_from_slice(&first.data);
         while let Some(msg) = stream.next().await.transpose()? {

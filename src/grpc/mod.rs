@@ -27,6 +27,9 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 /// File contents larger than this travel as a stream of chunks of this size: 1 MiB.
 pub const STREAM_CHUNK_SIZE: usize = 1024 * 1024;
 
+/// The most a peer's announced file size makes us allocate ahead: 256 MiB.
+pub(crate) const MAX_SIZE_HINT: u64 = 256 * 1024 * 1024;
+
 /// HTTP/2 flow-control windows: large enough that a streamed file is not throttled by
 /// round trips on fast links (hyper's defaults allow far less data in flight).
 pub(crate) const STREAM_WINDOW: u32 = 8 * 1024 * 1024;

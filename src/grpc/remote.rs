@@ -205,8 +205,8 @@ impl RemoteFs {
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk?;
                 if out.is_empty() && chunk.total_len > 0 {
-                    // Allocate once (trusting the server only up to 1 GiB ahead).
-                    out.reserve_exact(chunk.total_len.min(1 << 30) as usize);
+                    // Allocate once (trusting the server's word for at most 256 MiB).
+                    out.reserve_exact(chunk.total_len.min(super::MAX_SIZE_HINT) as usize);
                 }
                 out.extend_from_slice(&chunk.data);
             }
