@@ -299,6 +299,20 @@ fn sigint_saves_and_read_only_refuses_writes() {
     let env = Env::new();
     let mut m = env.mount(&["--threads", "2"]);
     std::fs::write(env.mnt().join("f"), b"one").unwrap();
+    // A file open on the mount makes it busy: a signal then leaves it mounted and running.
+    {
+        let open = std::fs::File::open(env.mnt().join("f")).unwrap();
+        let ok = Command::new("kill")
+            .args(["-INT", &m.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(m.child.try_wait().unwrap().is_none(), "exited while busy");
+        let mut text = String::new();
+        (&open).read_to_string(&mut text).unwrap();
+        assert_eq!(text, "one");
+    }
     let err = m.stop_with("INT");
     assert!(err.contains("SIGINT") && err.contains("saved"), "{err}");
     assert_eq!(env.local_ok(&["read", "/f"]), "one");

@@ -108,7 +108,9 @@ fn mount_locked(
         match unmounter.unmount() {
             Ok(()) => break,
             // Busy (files open there): stay mounted; the next signal tries again.
-            Err(e) => eprintln!("{e}; close them and stop again"),
+            Err(e) => {
+                eprintln!("{e}; still mounted: close the files open there, then stop it again")
+            }
         }
     }
     let served = serving
