@@ -224,6 +224,7 @@ fn contents(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
 }
 
 /// Polls (bounded) until `cond` holds; the kernel may cache names for the mount's TTL.
+#[cfg(feature = "grpc")]
 fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
