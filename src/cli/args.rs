@@ -137,6 +137,23 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:50051")]
         addr: String,
     },
+    /// Mount the state's filesystem with FUSE (needs the `fuse` feature) in the foreground
+    /// until Ctrl-C, SIGTERM, SIGHUP or `fusermount3 -u MOUNTPOINT`, then save it (the state
+    /// stays locked meanwhile: use `--serve` and `--remote` to reach it)
+    Mount {
+        /// An existing directory to mount on
+        mountpoint: PathBuf,
+        /// Mount read-only: every change fails with EROFS
+        #[arg(long)]
+        read_only: bool,
+        /// Threads serving the kernel's requests [default: CPUs, at most 4]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
+        /// Also serve the filesystem over gRPC on ADDR (as `memfs serve` does), so that
+        /// `memfs --remote URL snapshot/restore/...` work while it is mounted
+        #[arg(long, value_name = "ADDR")]
+        serve: Option<String>,
+    },
 }
 
 impl Command {

@@ -181,7 +181,10 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
             let names = b.snapshots()?.len();
             writeln!(out, "snapshots    {names} (sharing the same chunks)")?;
         }
-        Command::Completions { .. } | Command::Shell | Command::Serve { .. } => {
+        Command::Completions { .. }
+        | Command::Shell
+        | Command::Serve { .. }
+        | Command::Mount { .. } => {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "this command is not available here",

@@ -45,6 +45,21 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
     if let Command::Serve { addr } = &cli.command {
         return serve(&image, addr, token);
     }
+    if let Command::Mount {
+        mountpoint,
+        read_only,
+        threads,
+        serve,
+    } = &cli.command
+    {
+        let opts = MountArgs {
+            read_only: *read_only,
+            threads: threads.map(usize::from),
+            serve: serve.as_deref(),
+            token,
+        };
+        return mount(&image, mountpoint, opts);
+    }
     if let Command::Shell = cli.command {
         return shell::run(&image);
     }
@@ -91,12 +106,37 @@ fn serve(_image: &Path, _addr: &str, _token: Option<String>) -> io::Result<ExitC
     Err(no_grpc("serve"))
 }
 
+/// The options of `memfs mount` besides the mountpoint.
+#[cfg_attr(not(feature = "fuse"), allow(dead_code))]
+pub(super) struct MountArgs<'a> {
+    pub read_only: bool,
+    pub threads: Option<usize>,
+    /// Also serve gRPC on this address.
+    pub serve: Option<&'a str>,
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub token: Option<String>,
+}
+
+#[cfg(feature = "fuse")]
+fn mount(image: &Path, mountpoint: &Path, opts: MountArgs) -> io::Result<ExitCode> {
+    super::mount::run(image, mountpoint, opts)
+}
+
+#[cfg(not(feature = "fuse"))]
+fn mount(_image: &Path, _mountpoint: &Path, _opts: MountArgs) -> io::Result<ExitCode> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "mount needs memfs built with the `fuse` feature (cargo build --features fuse)",
+    ))
+}
+
 /// Runs one command against the server at `url`.
 #[cfg(feature = "grpc")]
 fn run_remote(url: &str, token: Option<&str>, command: &Command) -> io::Result<ExitCode> {
     let what = match command {
         Command::Shell => Some("shell"),
         Command::Serve { .. } => Some("serve"),
+        Command::Mount { .. } => return Err(mount_remote_unsupported()),
         _ => None,
     };
     if let Some(what) = what {
@@ -107,6 +147,17 @@ fn run_remote(url: &str, token: Option<&str>, command: &Command) -> io::Result<E
     commands::execute(command, &backend, "/", &mut out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `mount --remote`: the FUSE layer serves a local `MemFs`, not a `RemoteFs`.
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+fn mount_remote_unsupported() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "mount is not supported with --remote (FUSE serves a local filesystem): mount the \
+         state itself with `memfs --state PATH mount MOUNTPOINT --serve ADDR`, which also \
+         serves it for --remote",
+    )
 }
 
 #[cfg(not(feature = "grpc"))]

@@ -7,32 +7,26 @@
 //! should use `--remote`). The state's named snapshots are served too; on shutdown the tree and
 //! the server's snapshots (those loaded, minus the dropped, plus those taken remotely) are
 //! saved if anything changed. A server killed with SIGKILL saves nothing. This module only
-//! wires the CLI to `grpc`; it owns no gRPC code.
+//! wires the CLI to `grpc`; it owns no gRPC code (the lock, signals and save are `daemon.rs`'s,
+//! shared with `memfs mount`).
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::grpc::FsServer;
+use crate::grpc::{FsServer, ServerHandle};
+use crate::{MemFs, Snapshot};
 
-use super::backend::LocalBackend;
+use super::daemon::{self, Loaded, Signals};
 use super::state;
 
 /// Serves the state at `image` on `addr` until a stop signal; prints `listening on ADDR` on
 /// standard output once clients can connect.
 pub fn run(image: &Path, addr: &str, token: Option<String>) -> io::Result<ExitCode> {
-    let mut lock = state::try_lock_exclusive(image)?;
-    // Named at once, so invocations arriving while a large state loads fail rather than wait.
-    lock.set_note(&format!(
-        "`memfs serve` (pid {}, starting)",
-        std::process::id()
-    ))?;
-    let result = serve_locked(image, addr, token, &mut lock);
-    // Whatever happened, the lock is released on return: the note must not outlive it.
-    let cleared = lock.set_note("");
-    let code = result?;
-    cleared?;
-    Ok(code)
+    daemon::with_exclusive_state(image, "`memfs serve`", |lock| {
+        serve_locked(image, addr, token, lock)
+    })
 }
 
 fn serve_locked(
@@ -41,23 +35,11 @@ fn serve_locked(
     token: Option<String>,
     lock: &mut state::StateLock,
 ) -> io::Result<ExitCode> {
-    let LocalBackend {
-        fs,
-        snapshots,
-        dirty,
-    } = super::run::open(image, false, true)?;
-    let snapshots = snapshots.into_inner();
-    let before = fingerprint(&snapshots);
-    let generation = fs.generation();
+    let loaded = Loaded::open(image)?;
     let authenticated = token.is_some();
-    let server = FsServer::new(fs.clone())
-        .with_token(token)
-        .with_snapshots(snapshots);
     // Listen for the signals before anyone can learn the address (a client may stop us at once).
-    let signals = Signals::new()?;
-    let handle = server
-        .serve(addr)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    let mut signals = Signals::new()?;
+    let (server, handle) = start(loaded.fs.clone(), loaded.snapshots.clone(), addr, token)?;
     let bound = handle.local_addr();
     lock.set_note(&format!(
         "`memfs serve` on http://{bound} (pid {})",
@@ -77,79 +59,27 @@ fn serve_locked(
             ""
         }
     );
-    let signal = signals.wait()?;
+    let signal = signals.wait().unwrap_or("stopped");
     eprintln!("{signal}: shutting down");
     let stopped = handle.shutdown();
-    let snapshots = server.snapshots();
-    let changed = fs.generation() != generation || dirty.get() || fingerprint(&snapshots) != before;
-    if changed || !image.exists() {
-        state::save(image, &LocalBackend::new(fs, snapshots))?;
-        eprintln!("saved {}", image.display());
-    }
+    loaded.save_if_changed(image, server.snapshots())?;
     stopped?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// What identifies a set of named snapshots: names and generations.
-fn fingerprint(snaps: &std::collections::BTreeMap<String, crate::Snapshot>) -> Vec<(String, u64)> {
-    snaps
-        .iter()
-        .map(|(n, s)| (n.clone(), s.generation()))
-        .collect()
-}
-
-/// SIGINT, SIGTERM and SIGHUP (the terminal went away), caught from creation on (so they stop the server instead of the
-/// process), on a small runtime of their own.
-struct Signals {
-    rt: tokio::runtime::Runtime,
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    hup: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> io::Result<Self> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()?;
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let _entered = rt.enter();
-            let int = signal(SignalKind::interrupt())?;
-            let term = signal(SignalKind::terminate())?;
-            let hup = signal(SignalKind::hangup())?;
-            Ok(Signals { rt, int, term, hup })
-        }
-        #[cfg(not(unix))]
-        Ok(Signals { rt })
-    }
-
-    /// Waits for the first signal; returns its name.
-    fn wait(self) -> io::Result<&'static str> {
-        #[cfg(unix)]
-        {
-            let Signals {
-                rt,
-                mut int,
-                mut term,
-                mut hup,
-            } = self;
-            Ok(rt.block_on(async {
-                tokio::select! {
-                    _ = int.recv() => "SIGINT",
-                    _ = term.recv() => "SIGTERM",
-                    _ = hup.recv() => "SIGHUP",
-                }
-            }))
-        }
-        #[cfg(not(unix))]
-        {
-            self.rt.block_on(tokio::signal::ctrl_c())?;
-            Ok("Ctrl-C")
-        }
-    }
+/// Serves `fs` and its named `snapshots` on `addr` (also for `memfs mount --serve`); the
+/// server's snapshots (taken or dropped remotely) are read back with `FsServer::snapshots`.
+pub(super) fn start(
+    fs: MemFs,
+    snapshots: BTreeMap<String, Snapshot>,
+    addr: &str,
+    token: Option<String>,
+) -> io::Result<(FsServer, ServerHandle)> {
+    let server = FsServer::new(fs)
+        .with_token(token)
+        .with_snapshots(snapshots);
+    let handle = server
+        .serve(addr)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    Ok((server, handle))
 }

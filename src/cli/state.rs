@@ -4,8 +4,8 @@
 //! `~/.memfs_state`. Beside it, `PATH.lock` serializes processes with `fs4` advisory locks: a
 //! command that can change the state holds the exclusive lock from before it loads the image
 //! until after it has saved it (so concurrent invocations never lose updates); read-only commands
-//! hold a shared lock. `memfs serve` holds the exclusive lock for the server's whole life and
-//! writes a line saying so (address, pid) into `PATH.lock`: another invocation that finds the
+//! hold a shared lock. `memfs serve` and `memfs mount` hold the exclusive lock for their whole
+//! life and write a line saying so (address or mountpoint, pid) into `PATH.lock`: another invocation that finds the
 //! lock busy and that line fails at once with an error naming the server (instead of waiting
 //! for it to stop); without the line it waits, as before. A missing image is an empty filesystem; a corrupt one is an error naming
 //! the file and is never overwritten (only `init --force` replaces it).
