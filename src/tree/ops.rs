@@ -161,7 +161,11 @@ pub(crate) fn read_link(root: &Root, path: &VPath) -> io::Result<String> {
 /// The canonical text path of `path` (all symlinks followed); it must exist.
 pub(crate) fn canonicalize(root: &Root, path: &VPath) -> io::Result<String> {
     let canon = resolve(&root.node, path, true)?;
-    node_at(&root.node, &canon).ok_or_else(|| error::not_found(path))?;
+    let node = node_at(&root.node, &canon).ok_or_else(|| error::not_found(path))?;
+    if path.must_be_dir() && !node.is_dir() {
+        // realpath("/file/") is ENOTDIR, like stat.
+        return Err(error::not_a_directory(path));
+    }
     Ok(super::resolve::display(&canon))
 }
 
