@@ -13,18 +13,19 @@ use crate::error;
 use crate::path::{join_str, VPath};
 use crate::tree::node::{Dir, Node};
 use crate::tree::ops::{self, Root};
+use crate::tree::resolve::lookup;
 use crate::types::{DirEntry, Metadata, Stats};
 
 pub(crate) fn metadata(root: &Root, p: &VPath) -> io::Result<Metadata> {
-    ops::stat(root, p, true).map(|n| Metadata::of(&n))
+    ops::stat_ref(root, p, true).map(Metadata::of)
 }
 
 pub(crate) fn symlink_metadata(root: &Root, p: &VPath) -> io::Result<Metadata> {
-    ops::stat(root, p, false).map(|n| Metadata::of(&n))
+    ops::stat_ref(root, p, false).map(Metadata::of)
 }
 
 pub(crate) fn read(root: &Root, p: &VPath) -> io::Result<Vec<u8>> {
-    ops::file_content(root, p).map(|(c, _)| c.to_vec())
+    ops::file_ref(root, p).map(|f| f.content.to_vec())
 }
 
 pub(crate) fn read_to_string(root: &Root, p: &VPath) -> io::Result<String> {
@@ -51,15 +52,15 @@ pub(crate) fn listdir(root: &Root, p: &VPath) -> io::Result<Vec<String>> {
 }
 
 pub(crate) fn exists(root: &Root, p: &VPath) -> bool {
-    ops::stat(root, p, true).is_ok()
+    lookup(&root.node, p, true).is_some()
 }
 
 pub(crate) fn isfile(root: &Root, p: &VPath) -> bool {
-    matches!(ops::stat(root, p, true), Ok(Node::File(_)))
+    matches!(lookup(&root.node, p, true), Some(Node::File(_)))
 }
 
 pub(crate) fn isdir(root: &Root, p: &VPath) -> bool {
-    matches!(ops::stat(root, p, true), Ok(Node::Dir(_)))
+    matches!(lookup(&root.node, p, true), Some(Node::Dir(_)))
 }
 
 pub(crate) fn walk(root: &Root, p: &VPath) -> io::Result<Walk> {

@@ -35,3 +35,29 @@ fn path_parse_corpus() {
 fn ops_corpus() {
     replay("ops", ops::run);
 }
+
+/// What the fuzzers found, as plain regression tests (their inputs are in the corpus too).
+#[test]
+fn fuzz_findings() {
+    use std::io::ErrorKind;
+    let fs = memfs::MemFs::new();
+    fs.create_dir_all("/a/b").unwrap();
+    fs.write("/a/f", "x").unwrap();
+    fs.symlink("/a/f", "/a/to_file").unwrap();
+    fs.symlink("../..", "/a/b/up").unwrap();
+    // path_parse: realpath of a file with a trailing "/." is ENOTDIR, as stat says.
+    let e = fs.canonicalize("/a/to_file/.").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotADirectory);
+    // path_parse: a path that resolves to "/" through a symlink panicked in remove_dir_all.
+    let e = fs.remove_dir_all("/a/b/up/").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ResourceBusy);
+    assert!(fs.exists("/a/f"));
+    let e = fs.rename("/a/b/up/", "/moved").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    let empty = memfs::MemFs::new();
+    empty.symlink("/", "/root").unwrap();
+    empty.remove_file("/root").unwrap();
+    empty.create_dir("/d").unwrap();
+    empty.symlink("..", "/d/up").unwrap();
+    empty.remove_dir("/d/up/").unwrap_err();
+}
