@@ -118,12 +118,19 @@ fn concurrency(c: &mut Criterion) {
     for readers in [1usize, 2, 4, 8] {
         for (name, backend) in backends {
             let commits = AtomicU64::new(0);
+            let mut busy = Duration::ZERO;
             g.bench_with_input(BenchmarkId::new(name, readers), &readers, |b, &r| {
-                b.iter_custom(|iters| run(backend, &files, r, iters, &commits))
+                b.iter_custom(|iters| {
+                    let t = Instant::now();
+                    let per_reader = run(backend, &files, r, iters, &commits);
+                    busy += t.elapsed();
+                    per_reader
+                })
             });
+            // The other side of the trade: how much the writer got done meanwhile.
             eprintln!(
-                "  {name} with {readers} readers: writer committed {} times",
-                commits.load(Ordering::Relaxed)
+                "  {name} with {readers} readers: writer {:.0} commits/s",
+                commits.load(Ordering::Relaxed) as f64 / busy.as_secs_f64()
             );
         }
     }
