@@ -1,5 +1,6 @@
 //! Workload 6, concurrency: 1, 2, 4 and 8 reader threads read random 1 KiB files (of 10,000)
-//! while one writer thread keeps overwriting random files of the same set. The reported time is
+//! while one writer thread overwrites random files of the same set, 5,000 times a second (paced,
+//! so that both backends carry the same write load). The reported time is
 //! per read per reader thread (so reads/s per thread = 1 / time). memfs readers load the
 //! published root and never wait; vfs MemoryFS readers take its `RwLock`, which the writer
 //! holds for every write. The machine has 2 cores: past 1 reader + 1 writer, threads share CPUs.
@@ -15,6 +16,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use vfs::FileSystem;
 
 const DIRS: usize = 100;
+/// The writer's pace: one commit every 200 µs.
+const WRITES_PER_SEC: u32 = 5_000;
 
 trait Backend: Sync {
     fn read(&self, p: &str) -> usize;
@@ -64,7 +67,16 @@ fn run(
         s.spawn(|| {
             let mut rng = common::Rng::new(99);
             start.wait();
+            // A paced writer (WRITES_PER_SEC at most), so both backends carry the same write
+            // load; one that cannot keep up (readers holding its lock) shows fewer commits/s.
+            let interval = Duration::from_secs(1) / WRITES_PER_SEC;
+            let mut next = Instant::now();
             while !stop.load(Ordering::Relaxed) {
+                let now = Instant::now();
+                if now < next {
+                    std::thread::sleep(next - now);
+                }
+                next = next.max(now) + interval;
                 fs.write(&files[rng.below(files.len())], &data);
                 commits.fetch_add(1, Ordering::Relaxed);
             }
