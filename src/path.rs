@@ -294,11 +294,13 @@ pub(crate) fn join_names(names: &[Name]) -> String {
 
 /// `parent + "/" + name` for canonical text paths.
 pub(crate) fn join_str(parent: &str, name: &str) -> String {
-    if parent == "/" {
-        format!("/{name}")
-    } else {
-        format!("{parent}/{name}")
-    }
+    // (Not `format!`: this runs once per entry of read_dir and walk.)
+    let parent = if parent == "/" { "" } else { parent };
+    let mut s = String::with_capacity(parent.len() + 1 + name.len());
+    s.push_str(parent);
+    s.push('/');
+    s.push_str(name);
+    s
 }
 
 impl fmt::Display for VPath {

@@ -39,7 +39,7 @@ pub(crate) fn read_dir(root: &Root, p: &VPath) -> io::Result<Vec<DirEntry>> {
         .children
         .iter()
         .map(|(name, node)| DirEntry {
-            name: name.to_string(),
+            name: String::from(name.as_str()),
             path: join_str(&path, name),
             metadata: Metadata::of(node),
         })
@@ -48,7 +48,11 @@ pub(crate) fn read_dir(root: &Root, p: &VPath) -> io::Result<Vec<DirEntry>> {
 
 pub(crate) fn listdir(root: &Root, p: &VPath) -> io::Result<Vec<String>> {
     let (dir, _) = ops::list_dir(root, p)?;
-    Ok(dir.children.keys().map(|k| k.to_string()).collect())
+    Ok(dir
+        .children
+        .keys()
+        .map(|k| String::from(k.as_str()))
+        .collect())
 }
 
 pub(crate) fn exists(root: &Root, p: &VPath) -> bool {
@@ -116,7 +120,7 @@ impl Iterator for Walk {
         for (name, node) in dir.children.iter() {
             match node {
                 Node::Dir(d) => {
-                    dirs.push(name.to_string());
+                    dirs.push(String::from(name.as_str()));
                     sub.push((join_str(&path, name), d.clone()));
                 }
                 Node::Symlink(_) => {
@@ -125,12 +129,12 @@ impl Iterator for Walk {
                     let to_dir = VPath::parse_str(&join_str(&path, name))
                         .is_ok_and(|l| matches!(ops::stat(&self.root, &l, true), Ok(Node::Dir(_))));
                     if to_dir {
-                        dirs.push(name.to_string());
+                        dirs.push(String::from(name.as_str()));
                     } else {
-                        files.push(name.to_string());
+                        files.push(String::from(name.as_str()));
                     }
                 }
-                Node::File(_) => files.push(name.to_string()),
+                Node::File(_) => files.push(String::from(name.as_str())),
             }
         }
         self.stack.extend(sub.into_iter().rev());
