@@ -15,9 +15,143 @@ use compact_str::CompactString;
 
 use crate::error;
 
-/// A single path component (a file or directory name). Small names are stored inline, so
-/// cloning one costs no atomic operation.
-pub type Name = CompactString;
+/// A single path component (a file or directory name): the directory maps' key.
+///
+/// Small names (up to 24 bytes) are stored inline, so cloning one costs no atomic operation
+/// and no allocation. The first 8 bytes are also kept as a big-endian `u64`, so that most
+/// comparisons in a directory lookup are one integer comparison instead of a `memcmp` (the
+/// comparisons were a quarter of all instructions of small-file workloads). The order is
+/// exactly the byte order of the names (`str`'s), which `Borrow<str>` requires.
+#[derive(Clone, Default)]
+pub struct Name {
+    prefix: u64,
+    text: CompactString,
+}
+
+impl Name {
+    /// A name from its text (not validated: `VPath` does that).
+    pub fn new(text: impl AsRef<str>) -> Self {
+        let text = text.as_ref();
+        let mut head = [0u8; 8];
+        let n = text.len().min(8);
+        head[..n].copy_from_slice(&text.as_bytes()[..n]);
+        Name {
+            prefix: u64::from_be_bytes(head),
+            text: CompactString::new(text),
+        }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        self.text.as_str()
+    }
+}
+
+impl Ord for Name {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Zero padding keeps this the byte order: names hold no NUL, and a name that is a
+        // prefix of another has equal padded prefixes, so the full comparison decides.
+        match self.prefix.cmp(&other.prefix) {
+            std::cmp::Ordering::Equal => self.as_str().cmp(other.as_str()),
+            unequal => unequal,
+        }
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.prefix == other.prefix && self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Name {}
+
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `str` hashes, for `Borrow<str>`.
+        self.as_str().hash(state)
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<Path> for Name {
+    fn as_ref(&self) -> &Path {
+        Path::new(self.as_str())
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Self {
+        Name::new(s)
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Self {
+        Name::new(s)
+    }
+}
+
+impl From<Name> for String {
+    fn from(n: Name) -> Self {
+        n.as_str().to_string()
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
 
 /// Longest allowed name, in bytes (Linux `NAME_MAX`).
 pub const NAME_MAX: usize = 255;
@@ -160,11 +294,13 @@ pub(crate) fn join_names(names: &[Name]) -> String {
 
 /// `parent + "/" + name` for canonical text paths.
 pub(crate) fn join_str(parent: &str, name: &str) -> String {
-    if parent == "/" {
-        format!("/{name}")
-    } else {
-        format!("{parent}/{name}")
-    }
+    // (Not `format!`: this runs once per entry of read_dir and walk.)
+    let parent = if parent == "/" { "" } else { parent };
+    let mut s = String::with_capacity(parent.len() + 1 + name.len());
+    s.push_str(parent);
+    s.push('/');
+    s.push_str(name);
+    s
 }
 
 impl fmt::Display for VPath {
@@ -249,6 +385,32 @@ mod tests {
             VPath::parse(p).unwrap_err().kind(),
             io::ErrorKind::InvalidInput
         );
+    }
+
+    #[test]
+    fn name_order_is_byte_order() {
+        let words = [
+            "",
+            "a",
+            "a0",
+            "ab",
+            "abcdefgh",
+            "abcdefgh0",
+            "abcdefghi",
+            "abcdefgi",
+            "b",
+            "z",
+            "\u{e9}t\u{e9}",
+            "\u{ff}",
+            "abcdefghijklmnopqrstuvwxyz0123456789",
+        ];
+        for x in words {
+            for y in words {
+                let (nx, ny) = (Name::new(x), Name::new(y));
+                assert_eq!(nx.cmp(&ny), x.cmp(y), "{x:?} vs {y:?}");
+                assert_eq!(nx == ny, x == y);
+            }
+        }
     }
 
     #[test]

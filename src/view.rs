@@ -14,6 +14,7 @@ use crate::error;
 use crate::path::{join_str, VPath};
 use crate::tree::node::{Dir, Node};
 use crate::tree::ops::{self, Root};
+use crate::tree::resolve::lookup;
 use crate::types::{DirEntry, Metadata, Stats};
 
 /// How a read depends on a path (what a transaction must re-check at commit).
@@ -29,11 +30,11 @@ pub(crate) enum Access {
 }
 
 pub(crate) fn metadata(root: &Root, p: &VPath) -> io::Result<Metadata> {
-    ops::stat(root, p, true).map(|n| Metadata::of(&n))
+    ops::stat_ref(root, p, true).map(Metadata::of)
 }
 
 pub(crate) fn symlink_metadata(root: &Root, p: &VPath) -> io::Result<Metadata> {
-    ops::stat(root, p, false).map(|n| Metadata::of(&n))
+    ops::stat_ref(root, p, false).map(Metadata::of)
 }
 
 pub(crate) fn user_metadata(
@@ -45,7 +46,7 @@ pub(crate) fn user_metadata(
 }
 
 pub(crate) fn read(root: &Root, p: &VPath) -> io::Result<Vec<u8>> {
-    ops::file_content(root, p).map(|(c, _)| c.to_vec())
+    ops::file_ref(root, p).map(|f| f.content.to_vec())
 }
 
 pub(crate) fn read_to_string(root: &Root, p: &VPath) -> io::Result<String> {
@@ -59,7 +60,7 @@ pub(crate) fn read_dir(root: &Root, p: &VPath) -> io::Result<Vec<DirEntry>> {
         .children
         .iter()
         .map(|(name, node)| DirEntry {
-            name: name.to_string(),
+            name: String::from(name.as_str()),
             path: join_str(&path, name),
             metadata: Metadata::of(node),
         })
@@ -68,19 +69,23 @@ pub(crate) fn read_dir(root: &Root, p: &VPath) -> io::Result<Vec<DirEntry>> {
 
 pub(crate) fn listdir(root: &Root, p: &VPath) -> io::Result<Vec<String>> {
     let (dir, _) = ops::list_dir(root, p)?;
-    Ok(dir.children.keys().map(|k| k.to_string()).collect())
+    Ok(dir
+        .children
+        .keys()
+        .map(|k| String::from(k.as_str()))
+        .collect())
 }
 
 pub(crate) fn exists(root: &Root, p: &VPath) -> bool {
-    ops::stat(root, p, true).is_ok()
+    lookup(&root.node, p, true).is_some()
 }
 
 pub(crate) fn isfile(root: &Root, p: &VPath) -> bool {
-    matches!(ops::stat(root, p, true), Ok(Node::File(_)))
+    matches!(lookup(&root.node, p, true), Some(Node::File(_)))
 }
 
 pub(crate) fn isdir(root: &Root, p: &VPath) -> bool {
-    matches!(ops::stat(root, p, true), Ok(Node::Dir(_)))
+    matches!(lookup(&root.node, p, true), Some(Node::Dir(_)))
 }
 
 pub(crate) fn walk(root: &Root, p: &VPath) -> io::Result<Walk> {
@@ -163,17 +168,17 @@ pub(crate) fn split_dir(root: &Root, path: &str, dir: &Dir) -> SplitDir {
     for (name, node) in dir.children.iter() {
         match node {
             Node::Dir(d) => {
-                dirs.push(name.to_string());
+                dirs.push(String::from(name.as_str()));
                 sub.push((join_str(path, name), d.clone()));
             }
             Node::Symlink(_) => {
                 if symlink_is_dir(root, path, name) {
-                    dirs.push(name.to_string());
+                    dirs.push(String::from(name.as_str()));
                 } else {
-                    files.push(name.to_string());
+                    files.push(String::from(name.as_str()));
                 }
             }
-            Node::File(_) => files.push(name.to_string()),
+            Node::File(_) => files.push(String::from(name.as_str())),
         }
     }
     (dirs, files, sub)

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use super::node::{
     Dir, FileNode, Meta, Node, SymlinkNode, UserMeta, DEFAULT_FILE_MODE, DEFAULT_SYMLINK_MODE,
 };
-use super::resolve::{dir_at, node_at, resolve};
+use super::resolve::{dir_at, node_at, resolve, resolve_at};
 use crate::blob::{BlobStore, Content};
 use crate::error;
 use crate::path::{Name, VPath};
@@ -92,14 +92,19 @@ pub(crate) fn node_mut<'a>(root: &'a mut Root, canon: &[Name]) -> io::Result<&'a
         .ok_or_else(|| error::not_found(super::resolve::display(canon)))
 }
 
-fn split(canon: &[Name]) -> (&[Name], &Name) {
-    let (last, parent) = canon.split_last().expect("split of a non-root path");
-    (parent, last)
+/// `(parent, last name)` of a canonical path. The root has neither: a path that resolves to it
+/// through a symlink (`/link-to-root/`) cannot be removed, renamed or replaced (`EBUSY`, as
+/// Linux answers for `/`).
+fn split(canon: &[Name]) -> io::Result<(&[Name], &Name)> {
+    let (last, parent) = canon
+        .split_last()
+        .ok_or_else(|| error::busy("/ (reached through a symlink)"))?;
+    Ok((parent, last))
 }
 
 /// Inserts `node` as `canon` (whose parent exists), touching the parent's mtime.
 pub(crate) fn insert(root: &mut Root, canon: &[Name], node: Node) -> io::Result<()> {
-    let (parent, last) = split(canon);
+    let (parent, last) = split(canon)?;
     let dir = dir_mut(root, parent)?;
     dir.children.insert(last.clone(), node);
     dir.meta.touch();
@@ -108,7 +113,7 @@ pub(crate) fn insert(root: &mut Root, canon: &[Name], node: Node) -> io::Result<
 
 /// Removes the entry `canon`, touching the parent's mtime; returns it.
 pub(crate) fn detach(root: &mut Root, canon: &[Name]) -> io::Result<Node> {
-    let (parent, last) = split(canon);
+    let (parent, last) = split(canon)?;
     let dir = dir_mut(root, parent)?;
     let node = dir
         .children
@@ -123,27 +128,37 @@ pub(crate) fn detach(root: &mut Root, canon: &[Name]) -> io::Result<Node> {
 
 /// `stat` (follow = true) or `lstat` (follow = false).
 pub(crate) fn stat(root: &Root, path: &VPath, follow: bool) -> io::Result<Node> {
-    let canon = resolve(&root.node, path, follow)?;
-    let node = node_at(&root.node, &canon).ok_or_else(|| error::not_found(path))?;
+    stat_ref(root, path, follow).cloned()
+}
+
+/// [`stat`] without taking a reference to the node.
+pub(crate) fn stat_ref<'r>(root: &'r Root, path: &VPath, follow: bool) -> io::Result<&'r Node> {
+    let (_, node) = resolve_at(&root.node, path, follow)?;
+    let node = node.ok_or_else(|| error::not_found(path))?;
     if path.must_be_dir() && !node.is_dir() {
         return Err(error::not_a_directory(path));
     }
-    Ok(node.clone())
+    Ok(node)
 }
 
-/// The content of a regular file, as `open(O_RDONLY)` + `read` sees it.
-pub(crate) fn file_content(root: &Root, path: &VPath) -> io::Result<(Content, Meta)> {
-    match stat(root, path, true)? {
-        Node::File(f) => Ok((f.content.clone(), f.meta.clone())),
+/// The regular file at `path` (followed), as `open(O_RDONLY)` sees it.
+pub(crate) fn file_ref<'r>(root: &'r Root, path: &VPath) -> io::Result<&'r FileNode> {
+    match stat_ref(root, path, true)? {
+        Node::File(f) => Ok(f),
         Node::Dir(_) => Err(error::is_a_directory(path)),
         Node::Symlink(_) => Err(error::not_found(path)),
     }
 }
 
+/// The content of a regular file, as `open(O_RDONLY)` + `read` sees it.
+pub(crate) fn file_content(root: &Root, path: &VPath) -> io::Result<(Content, Meta)> {
+    file_ref(root, path).map(|f| (f.content.clone(), f.meta.clone()))
+}
+
 /// The directory at `path` (followed), for listing.
 pub(crate) fn list_dir(root: &Root, path: &VPath) -> io::Result<(Arc<Dir>, String)> {
-    let canon = resolve(&root.node, path, true)?;
-    match node_at(&root.node, &canon) {
+    let (canon, node) = resolve_at(&root.node, path, true)?;
+    match node {
         None => Err(error::not_found(path)),
         Some(Node::Dir(d)) => Ok((d.clone(), super::resolve::display(&canon))),
         Some(_) => Err(error::not_a_directory(path)),
@@ -160,8 +175,12 @@ pub(crate) fn read_link(root: &Root, path: &VPath) -> io::Result<String> {
 
 /// The canonical text path of `path` (all symlinks followed); it must exist.
 pub(crate) fn canonicalize(root: &Root, path: &VPath) -> io::Result<String> {
-    let canon = resolve(&root.node, path, true)?;
-    node_at(&root.node, &canon).ok_or_else(|| error::not_found(path))?;
+    let (canon, node) = resolve_at(&root.node, path, true)?;
+    let node = node.ok_or_else(|| error::not_found(path))?;
+    if path.must_be_dir() && !node.is_dir() {
+        // realpath("/file/") is ENOTDIR, like stat.
+        return Err(error::not_a_directory(path));
+    }
     Ok(super::resolve::display(&canon))
 }
 
@@ -173,8 +192,8 @@ pub(crate) fn create_dir(root: &mut Root, ctx: &WriteCtx, path: &VPath) -> io::R
     if path.is_root() {
         return Err(error::already_exists(path));
     }
-    let canon = resolve(&root.node, path, false)?.into_owned();
-    if node_at(&root.node, &canon).is_some() {
+    let (canon, existing) = resolve_at(&root.node, path, false)?;
+    if existing.is_some() {
         return Err(error::already_exists(path));
     }
     insert(root, &canon, Node::Dir(Arc::new(Dir::new(ctx.next_ino()))))
@@ -216,8 +235,8 @@ fn open_for_write<'p>(root: &Root, path: &'p VPath, create: Create) -> io::Resul
         });
     }
     let follow = create != Create::New;
-    let canon = resolve(&root.node, path, follow)?;
-    match node_at(&root.node, &canon) {
+    let (canon, node) = resolve_at(&root.node, path, follow)?;
+    match node {
         Some(_) if create == Create::New => Err(error::already_exists(path)),
         Some(Node::Dir(_)) => Err(error::is_a_directory(path)),
         Some(Node::File(_)) if path.must_be_dir() => Err(if create == Create::No {
@@ -272,7 +291,6 @@ pub(crate) fn write_file(
     data: WriteData,
 ) -> io::Result<u64> {
     let (canon, existing) = open_for_write(root, path, create)?;
-    let canon = canon.into_owned();
     let old = existing
         .as_ref()
         .map(|f| f.content.clone())
@@ -309,8 +327,8 @@ pub(crate) fn remove_file(root: &mut Root, path: &VPath) -> io::Result<()> {
     if path.is_root() {
         return Err(error::is_a_directory(path));
     }
-    let canon = resolve(&root.node, path, false)?.into_owned();
-    match node_at(&root.node, &canon) {
+    let (canon, node) = resolve_at(&root.node, path, false)?;
+    match node {
         None => Err(error::not_found(path)),
         Some(Node::Dir(_)) => Err(error::is_a_directory(path)),
         Some(_) if path.must_be_dir() => Err(error::not_a_directory(path)),
@@ -323,8 +341,8 @@ pub(crate) fn remove_dir(root: &mut Root, path: &VPath) -> io::Result<()> {
     if path.is_root() {
         return Err(error::busy(path));
     }
-    let canon = resolve(&root.node, path, false)?.into_owned();
-    match node_at(&root.node, &canon) {
+    let (canon, node) = resolve_at(&root.node, path, false)?;
+    match node {
         None => Err(error::not_found(path)),
         Some(Node::Dir(d)) if !d.children.is_empty() => Err(error::not_empty(path)),
         Some(Node::Dir(_)) => detach(root, &canon).map(drop),

@@ -44,6 +44,16 @@ pub(crate) fn resolve<'p>(
     path: &'p VPath,
     follow_last: bool,
 ) -> io::Result<Cow<'p, [Name]>> {
+    resolve_at(root, path, follow_last).map(|(canon, _)| canon)
+}
+
+/// [`resolve`], plus the node the canonical path names (if any), found in the same walk: the
+/// fast path (no symlink met) looks each name up once and allocates nothing.
+pub(crate) fn resolve_at<'r, 'p>(
+    root: &'r Node,
+    path: &'p VPath,
+    follow_last: bool,
+) -> io::Result<(Cow<'p, [Name]>, Option<&'r Node>)> {
     let names = path.names();
     let follow_last = follow_last || path.must_be_dir();
     let mut cur = root;
@@ -54,16 +64,43 @@ pub(crate) fn resolve<'p>(
             return Err(error::not_a_directory(path));
         };
         match dir.children.get(name) {
-            None if last => return Ok(Cow::Borrowed(names)),
+            None if last => return Ok((Cow::Borrowed(names), None)),
             None => return Err(error::not_found(path)),
             Some(Node::Symlink(_)) if !last || follow_last => {
-                return slow_resolve(root, path, follow_last).map(Cow::Owned);
+                let canon = slow_resolve(root, path, follow_last)?;
+                let node = node_at(root, &canon);
+                return Ok((Cow::Owned(canon), node));
             }
             Some(Node::File(_)) if !last => return Err(error::not_a_directory(path)),
             Some(node) => cur = node,
         }
     }
-    Ok(Cow::Borrowed(names))
+    Ok((Cow::Borrowed(names), Some(cur)))
+}
+
+/// The node `stat` (follow) or `lstat` would report, or `None` where they would fail; never
+/// builds an error (for `exists`, `isfile`, `isdir`). Same rules as `resolve_at` + the
+/// trailing-slash check.
+pub(crate) fn lookup<'r>(root: &'r Node, path: &VPath, follow_last: bool) -> Option<&'r Node> {
+    let names = path.names();
+    let follow = follow_last || path.must_be_dir();
+    let mut cur = root;
+    for (i, name) in names.iter().enumerate() {
+        let last = i + 1 == names.len();
+        let Node::Dir(dir) = cur else { return None };
+        match dir.children.get(name)? {
+            Node::Symlink(_) if !last || follow => {
+                let canon = slow_resolve(root, path, follow).ok()?;
+                cur = node_at(root, &canon)?;
+                break;
+            }
+            node => cur = node,
+        }
+    }
+    if path.must_be_dir() && !cur.is_dir() {
+        return None;
+    }
+    Some(cur)
 }
 
 enum Step {

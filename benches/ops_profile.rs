@@ -1,0 +1,66 @@
+//! Not a criterion bench: a fixed loop of single operations for profilers. It runs `ROUNDS`
+//! (default 3) rounds of write (1 KiB), read, metadata, exists (miss) and remove_file over
+//! 10,000 files in 100 directories and prints the mean time per call. The per-call instruction
+//! counts in BENCHMARKS.md come from running it under callgrind:
+//!
+//! ```sh
+//! cargo bench --bench ops_profile --no-run
+//! ROUNDS=2 valgrind --tool=callgrind target/release/deps/ops_profile-<hash>
+//! callgrind_annotate --inclusive=yes callgrind.out.<pid> | grep 'MemFs::'
+//! ```
+
+use std::time::Instant;
+
+fn main() {
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let n = 10_000;
+    let fs = memfs::MemFs::new();
+    for d in 0..100 {
+        fs.create_dir(format!("/d{d:02}")).unwrap();
+    }
+    let files: Vec<String> = (0..n)
+        .map(|i| format!("/d{:02}/f{i:05}.txt", i % 100))
+        .collect();
+    let misses: Vec<String> = files.iter().map(|p| format!("{p}.x")).collect();
+    let data = vec![7u8; 1024];
+    let mut t = [0f64; 5];
+    for _ in 0..rounds {
+        let s = Instant::now();
+        for p in &files {
+            fs.write(p, &data).unwrap();
+        }
+        t[0] += s.elapsed().as_secs_f64();
+        let s = Instant::now();
+        for p in &files {
+            assert_eq!(fs.read(p).unwrap().len(), 1024);
+        }
+        t[1] += s.elapsed().as_secs_f64();
+        let s = Instant::now();
+        for p in &files {
+            assert_eq!(fs.metadata(p).unwrap().len(), 1024);
+        }
+        t[2] += s.elapsed().as_secs_f64();
+        let s = Instant::now();
+        for p in &misses {
+            assert!(!fs.exists(p));
+        }
+        t[3] += s.elapsed().as_secs_f64();
+        let s = Instant::now();
+        for p in &files {
+            fs.remove_file(p).unwrap();
+        }
+        t[4] += s.elapsed().as_secs_f64();
+    }
+    let per = |x: f64| x / (rounds * n) as f64 * 1e9;
+    println!(
+        "ops_profile: write {:.0} ns, read {:.0} ns, metadata {:.0} ns, exists (miss) {:.0} ns, remove_file {:.0} ns",
+        per(t[0]),
+        per(t[1]),
+        per(t[2]),
+        per(t[3]),
+        per(t[4])
+    );
+}

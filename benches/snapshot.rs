@@ -1,0 +1,52 @@
+//! Workload 5, snapshots: `snapshot()` (taken and dropped) on trees of 10, 10,000 and
+//! 1,000,000 files. memfs only; the point is that the three times are equal (O(1)). A second
+//! function measures the first write after a snapshot, which copies only the path to the
+//! changed file (O(depth), not O(files)).
+
+mod common;
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+
+fn build(files: usize) -> memfs::MemFs {
+    let fs = memfs::MemFs::new();
+    let per_dir = 1000;
+    for d in 0..files.div_ceil(per_dir) {
+        fs.create_dir(format!("/d{d:04}")).unwrap();
+    }
+    for i in 0..files {
+        fs.write(format!("/d{:04}/f{i:07}", i / per_dir), b"")
+            .unwrap();
+    }
+    fs
+}
+
+fn snapshot(c: &mut Criterion) {
+    let mut g = c.benchmark_group("5_snapshot");
+    for files in [10, 10_000, common::scaled(1_000_000)] {
+        let fs = build(files);
+        g.bench_with_input(BenchmarkId::new("memfs", files), &fs, |b, fs| {
+            b.iter(|| black_box(fs.snapshot()))
+        });
+        g.bench_with_input(
+            BenchmarkId::new("memfs_snapshot_then_write", files),
+            &fs,
+            |b, fs| {
+                b.iter(|| {
+                    let s = fs.snapshot();
+                    fs.write("/d0000/f0000000", b"changed").unwrap();
+                    s
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = snapshot
+}
+criterion_main!(benches);
