@@ -70,27 +70,36 @@ fn write_seeds() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(name), data).unwrap();
     };
-    // Images: empty; a small tree with a snapshot; inline, chunked (deduplicated), symlink.
+    // Images: empty; a small tree with a snapshot; inline, chunked (one chunk shared by two
+    // files), symlink.
+    // First byte odd: the image as is; even: its uncompressed body (see image_load.rs).
+    let save_image = |name: &str, img: Vec<u8>| {
+        let raw_len = u64::from_le_bytes(img[12..20].try_into().unwrap()) as usize;
+        let body = lz4_flex::block::decompress(&img[60..], raw_len).unwrap();
+        assert_eq!(image_load::wrap_body(&body), img);
+        save("image_load", name, &[&[1u8][..], &img].concat());
+        save(
+            "image_load",
+            &format!("{name}_body"),
+            &[&[0u8][..], &body].concat(),
+        );
+    };
     let fs = memfs::MemFs::new();
-    save(
-        "image_load",
+    save_image(
         "empty",
-        &memfs::persist::image::encode(&fs, &BTreeMap::new()),
+        memfs::persist::image::encode(&fs, &BTreeMap::new()),
     );
     fs.create_dir_all("/a/b").unwrap();
     fs.write("/a/small", "hello").unwrap();
     fs.symlink("/a/small", "/a/b/link").unwrap();
     let mut snaps = BTreeMap::new();
     snaps.insert("before".to_string(), fs.snapshot());
-    fs.write("/a/b/big", vec![7u8; memfs::CHUNK_SIZE + 100])
+    fs.write("/a/b/big", vec![7u8; memfs::INLINE_MAX + 100])
         .unwrap();
-    fs.write("/a/big2", vec![7u8; memfs::CHUNK_SIZE]).unwrap();
+    fs.write("/a/big2", vec![7u8; memfs::INLINE_MAX + 100])
+        .unwrap();
     fs.remove_file("/a/small").unwrap();
-    save(
-        "image_load",
-        "tree_snapshot",
-        &memfs::persist::image::encode(&fs, &snaps),
-    );
+    save_image("tree_snapshot", memfs::persist::image::encode(&fs, &snaps));
     // JSON: the plain form, the typed form (text, binary, symlink), and a dump.
     save(
         "json_load",
