@@ -1,12 +1,5 @@
 //! Workload 7 through memfs's own parallel API (`MemFs::find`, `MemFs::search_content`, from
-//! src/par.rs). NOT registered in Cargo.toml yet: it compiles only once par.rs is merged. To
-//! enable it, add to Cargo.toml:
-//!
-//! ```toml
-//! [[bench]]
-//! name = "search_api"
-//! harness = false
-//! ```
+//! src/par.rs); registered in Cargo.toml as `[[bench]] name = "search_api"`.
 //!
 //! Same 100,000-file tree as `benches/tree.rs` (one name in ten `*.log`, one content in a
 //! thousand holds `needle`); compare with `7_find_100k` / `7_search_100k` there, which do the
@@ -31,7 +24,8 @@ fn search_api(c: &mut Criterion) {
                 let ext = if f % 10 == 3 { "log" } else { "txt" };
                 let word = if i % 1000 == 7 { "needle" } else { "straw" };
                 let text = format!("line one of file {i}\nthe {word} is here\nlast line\n");
-                fs.write(format!("/t{t:02}/s{s}/file{f:03}.{ext}"), text).unwrap();
+                fs.write(format!("/t{t:02}/s{s}/file{f:03}.{ext}"), text)
+                    .unwrap();
                 i += 1;
             }
         }
@@ -40,7 +34,9 @@ fn search_api(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(2));
-    g.bench_function("memfs_find", |b| b.iter(|| black_box(fs.find("*.log", "/"))));
+    g.bench_function("memfs_find", |b| {
+        b.iter(|| black_box(fs.find("*.log", "/")))
+    });
     g.bench_function("memfs_search_content", |b| {
         b.iter(|| black_box(fs.search_content("needle", None, "/")))
     });
