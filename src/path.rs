@@ -279,6 +279,35 @@ impl VPath {
     }
 }
 
+/// `p` as text if it may be a *plain* path: valid UTF-8, absolute, not `/`, no NUL, shorter
+/// than `PATH_MAX`. A plain path also has no empty, `.` or `..` component, no trailing `/` and
+/// no name longer than `NAME_MAX`; [`plain_component`] checks those one component at a time
+/// (the read path's fast lane walks the tree while it checks). A plain path parses to exactly
+/// its own components and its canonical text is itself, so the fast lane needs no [`VPath`];
+/// anything else goes through [`VPath::parse`] (which gives the errors).
+#[inline]
+pub(crate) fn plain(p: &Path) -> Option<&str> {
+    let text = p.to_str()?;
+    let bytes = text.as_bytes();
+    if bytes.len() < 2 || bytes.len() >= PATH_MAX || bytes[0] != b'/' || bytes.contains(&0) {
+        return None;
+    }
+    Some(text)
+}
+
+/// Whether `name`, a component of a path [`plain`] accepted, keeps it plain: not empty, not
+/// `.` or `..`, at most `NAME_MAX` bytes.
+#[inline]
+pub(crate) fn plain_component(name: &str) -> bool {
+    !name.is_empty() && name.len() <= NAME_MAX && name != "." && name != ".."
+}
+
+/// Whether every component of `rest` (the part of a path [`plain`] accepted after a `/`)
+/// keeps the path plain.
+pub(crate) fn plain_rest(rest: &str) -> bool {
+    rest.split('/').all(plain_component)
+}
+
 /// `/a/b` from `["a", "b"]`; `/` from `[]`.
 pub(crate) fn join_names(names: &[Name]) -> String {
     if names.is_empty() {
@@ -411,6 +440,37 @@ mod tests {
                 assert_eq!(nx == ny, x == y);
             }
         }
+    }
+
+    #[test]
+    fn plain_paths_are_their_own_canonical_form() {
+        let long = format!("/{}", "x".repeat(255));
+        let too_long = format!("/{}", "x".repeat(256));
+        let cases = [
+            "/a", "/a/b", "/a/b.c", "/.a", "/a/..b", "/...", "/a.", "/é/ü", &long, "/", "", "a",
+            "a/b", "//a", "/a//b", "/a/", "/a/.", "/a/..", "/./a", "/../a", "/a/./b", "/a\0b",
+            &too_long, "/.", "/..",
+        ];
+        for text in cases {
+            let parsed = VPath::parse_str(text);
+            let whole = plain(Path::new(text)).filter(|t| plain_rest(&t[1..]));
+            match whole {
+                Some(t) => {
+                    assert_eq!(t, text);
+                    let v = parsed.unwrap();
+                    assert_eq!(v.as_string(), text, "{text:?}");
+                    assert!(!v.must_be_dir());
+                    assert!(!v.is_root());
+                }
+                None => assert!(
+                    parsed.is_err()
+                        || parsed.unwrap().as_string() != text
+                        || matches!(text, "/" | "/a/" | "/a/." | "/a/.." | "/." | "/.."),
+                    "{text:?} is plain"
+                ),
+            }
+        }
+        assert_eq!(plain(Path::new(&"/abc".repeat(1100))), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::error;
 use crate::path::{join_str, VPath};
 use crate::tree::node::{Dir, Node};
 use crate::tree::ops::{self, Root};
-use crate::tree::resolve::lookup;
+use crate::tree::resolve::{lookup, walk_plain, Plain};
 use crate::types::{DirEntry, Metadata, Stats};
 
 /// How a read depends on a path (what a transaction must re-check at commit).
@@ -86,6 +86,54 @@ pub(crate) fn isfile(root: &Root, p: &VPath) -> bool {
 
 pub(crate) fn isdir(root: &Root, p: &VPath) -> bool {
     matches!(lookup(&root.node, p, true), Some(Node::Dir(_)))
+}
+
+// The fast lane: the functions above for a path `path::plain` accepted, given as text (it is
+// its own canonical form, so messages read the same). Each returns what its general
+// counterpart returns, or `None` where the walk met a symlink to follow (then the caller
+// parses the path and uses the general function).
+
+fn plain_stat<'r>(root: &'r Root, text: &str, follow: bool) -> Option<io::Result<&'r Node>> {
+    match walk_plain(&root.node, text, follow) {
+        Plain::Found(node) => Some(Ok(node)),
+        Plain::Missing => Some(Err(error::not_found(text))),
+        Plain::NotDir => Some(Err(error::not_a_directory(text))),
+        Plain::GiveUp => None,
+    }
+}
+
+pub(crate) fn plain_metadata(
+    root: &Root,
+    text: &str,
+    follow: bool,
+) -> Option<io::Result<Metadata>> {
+    plain_stat(root, text, follow).map(|r| r.map(Metadata::of))
+}
+
+pub(crate) fn plain_read(root: &Root, text: &str) -> Option<io::Result<Vec<u8>>> {
+    Some(match plain_stat(root, text, true)? {
+        Ok(Node::File(f)) => Ok(f.content.to_vec()),
+        Ok(Node::Dir(_)) => Err(error::is_a_directory(text)),
+        // (Not reached: a final symlink is followed, so the walk gives up on it.)
+        Ok(Node::Symlink(_)) => Err(error::not_found(text)),
+        Err(e) => Err(e),
+    })
+}
+
+pub(crate) fn plain_read_to_string(root: &Root, text: &str) -> Option<io::Result<String>> {
+    Some(plain_read(root, text)?.and_then(|bytes| {
+        String::from_utf8(bytes)
+            .map_err(|_| error::invalid_data(format!("stream did not contain valid UTF-8: {text}")))
+    }))
+}
+
+/// `lookup(.., follow = true)` for a plain path.
+pub(crate) fn plain_lookup<'r>(root: &'r Root, text: &str) -> Option<Option<&'r Node>> {
+    match walk_plain(&root.node, text, true) {
+        Plain::Found(node) => Some(Some(node)),
+        Plain::Missing | Plain::NotDir => Some(None),
+        Plain::GiveUp => None,
+    }
 }
 
 pub(crate) fn walk(root: &Root, p: &VPath) -> io::Result<Walk> {
@@ -206,11 +254,34 @@ macro_rules! read_api {
             ) -> R {
                 self.with_root(f)
             }
+
+            /// The fast lane: `f` on the root and the path's text when the path is plain
+            /// (`path::plain`); `None` (use the general path) otherwise or when `f` says so.
+            #[inline]
+            fn with_plain_root<R>(
+                &self,
+                p: &std::path::Path,
+                f: impl FnOnce(&$crate::tree::ops::Root, &str) -> Option<R>,
+            ) -> Option<R> {
+                let text = $crate::path::plain(p)?;
+                self.with_root(|r| f(r, text))
+            }
         }
         $crate::view::read_api!(@methods $ty);
     };
-    // `$ty` provides its own `with_root_at` (a transaction records what it reads).
+    // `$ty` provides its own `with_root_at` (a transaction records what it reads); it gets
+    // no fast lane, so that every read goes through that record.
     ($ty:ty, tracked) => {
+        impl $ty {
+            #[inline]
+            fn with_plain_root<R>(
+                &self,
+                _p: &std::path::Path,
+                _f: impl FnOnce(&$crate::tree::ops::Root, &str) -> Option<R>,
+            ) -> Option<R> {
+                None
+            }
+        }
         $crate::view::read_api!(@methods $ty);
     };
     (@methods $ty:ty) => {
@@ -220,6 +291,10 @@ macro_rules! read_api {
                 &self,
                 p: impl AsRef<std::path::Path>,
             ) -> std::io::Result<$crate::Metadata> {
+                let p = p.as_ref();
+                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_metadata(r, t, true)) {
+                    return r;
+                }
                 let p = $crate::path::VPath::parse(p)?;
                 self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
                     $crate::view::metadata(r, &p)
@@ -230,6 +305,10 @@ macro_rules! read_api {
                 &self,
                 p: impl AsRef<std::path::Path>,
             ) -> std::io::Result<$crate::Metadata> {
+                let p = p.as_ref();
+                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_metadata(r, t, false)) {
+                    return r;
+                }
                 let p = $crate::path::VPath::parse(p)?;
                 self.with_root_at(&p, $crate::view::Access::Entry { follow: false }, |r| {
                     $crate::view::symlink_metadata(r, &p)
@@ -237,6 +316,10 @@ macro_rules! read_api {
             }
             /// The whole content of a file.
             pub fn read(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<Vec<u8>> {
+                let p = p.as_ref();
+                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_read(r, t)) {
+                    return r;
+                }
                 let p = $crate::path::VPath::parse(p)?;
                 self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
                     $crate::view::read(r, &p)
@@ -247,6 +330,10 @@ macro_rules! read_api {
                 &self,
                 p: impl AsRef<std::path::Path>,
             ) -> std::io::Result<String> {
+                let p = p.as_ref();
+                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_read_to_string(r, t)) {
+                    return r;
+                }
                 let p = $crate::path::VPath::parse(p)?;
                 self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
                     $crate::view::read_to_string(r, &p)
@@ -282,6 +369,10 @@ macro_rules! read_api {
             }
             /// Whether `p` exists (following symlinks).
             pub fn exists(&self, p: impl AsRef<std::path::Path>) -> bool {
+                let p = p.as_ref();
+                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_lookup(r, t).map(|n| n.is_some())) {
+                    return r;
+                }
                 $crate::path::VPath::parse(p)
                     .is_ok_and(|p| self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
                         $crate::view::exists(r, &p)
@@ -289,6 +380,10 @@ macro_rules! read_api {
             }
             /// Whether `p` is a regular file (following symlinks).
             pub fn isfile(&self, p: impl AsRef<std::path::Path>) -> bool {
+                let p = p.as_ref();
+                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_lookup(r, t).map(|n| matches!(n, Some($crate::tree::node::Node::File(_))))) {
+                    return r;
+                }
                 $crate::path::VPath::parse(p)
                     .is_ok_and(|p| self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
                         $crate::view::isfile(r, &p)
@@ -296,6 +391,10 @@ macro_rules! read_api {
             }
             /// Whether `p` is a directory (following symlinks).
             pub fn isdir(&self, p: impl AsRef<std::path::Path>) -> bool {
+                let p = p.as_ref();
+                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_lookup(r, t).map(|n| matches!(n, Some($crate::tree::node::Node::Dir(_))))) {
+                    return r;
+                }
                 $crate::path::VPath::parse(p)
                     .is_ok_and(|p| self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
                         $crate::view::isdir(r, &p)
@@ -337,3 +436,105 @@ macro_rules! read_api {
     };
 }
 pub(crate) use read_api;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemFs;
+
+    fn same<T: PartialEq + std::fmt::Debug>(p: &str, fast: io::Result<T>, slow: io::Result<T>) {
+        match (fast, slow) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{p:?}"),
+            (Err(a), Err(b)) => {
+                assert_eq!(a.kind(), b.kind(), "{p:?}");
+                assert_eq!(a.to_string(), b.to_string(), "{p:?}");
+            }
+            (a, b) => panic!("{p:?}: fast lane {a:?}, general {b:?}"),
+        }
+    }
+
+    /// Every read with a fast lane answers exactly what the general path answers.
+    #[test]
+    fn fast_lane_agrees_with_the_general_path() {
+        let fs = MemFs::new();
+        fs.create_dir_all("/a/b").unwrap();
+        fs.write("/a/f", "text").unwrap();
+        fs.write("/a/bin", [0xff, 0xfe]).unwrap();
+        fs.symlink("/a/b", "/a/lb").unwrap();
+        fs.symlink("f", "/a/lf").unwrap();
+        fs.symlink("/nowhere", "/a/dangling").unwrap();
+        fs.symlink("loop", "/a/loop").unwrap();
+        let long = "x".repeat(256);
+        let long_after_missing = format!("/a/missing/{long}");
+        let long_after_file = format!("/a/f/{long}/y");
+        let long_last = format!("/a/{long}");
+        let long_ok = format!("/a/{}", &long[1..]);
+        let paths = [
+            "/a",
+            "/a/b",
+            "/a/f",
+            "/a/bin",
+            "/a/lb",
+            "/a/lf",
+            "/a/dangling",
+            "/a/loop",
+            "/a/lb/x",
+            "/a/lf/x",
+            "/a/f/x",
+            "/a/f/x/y",
+            "/a/missing",
+            "/missing/x",
+            "/a/b/",
+            "/a/f/",
+            "/a/./f",
+            "/a/../a/f",
+            "a/f",
+            "//a//f",
+            "/",
+            "",
+            "/a/\0",
+            "/a/lb/.",
+            "/a/missing/",
+            "/a/missing/.",
+            "/a/f/..",
+            "/a/f/.",
+            "/a//",
+            "/a/b//",
+            "/a/b/.x",
+            "/a/..b",
+            &long_after_missing,
+            &long_after_file,
+            &long_last,
+            &long_ok,
+        ];
+        let root = fs.load_root();
+        let meta = |m: io::Result<Metadata>| m.map(|m| (m.file_type(), m.len(), m.ino()));
+        for p in paths {
+            let parsed = VPath::parse_str(p);
+            let general = |f: &dyn Fn(&VPath) -> io::Result<Metadata>| match &parsed {
+                Ok(v) => meta(f(v)),
+                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            };
+            same(p, meta(fs.metadata(p)), general(&|v| metadata(&root, v)));
+            same(
+                p,
+                meta(fs.symlink_metadata(p)),
+                general(&|v| symlink_metadata(&root, v)),
+            );
+            let read_general = parsed
+                .as_ref()
+                .map_err(|e| io::Error::new(e.kind(), e.to_string()))
+                .and_then(|v| read(&root, v));
+            same(p, fs.read(p), read_general);
+            let string_general = parsed
+                .as_ref()
+                .map_err(|e| io::Error::new(e.kind(), e.to_string()))
+                .and_then(|v| read_to_string(&root, v));
+            same(p, fs.read_to_string(p), string_general);
+            let ok = parsed.as_ref().ok();
+            assert_eq!(fs.exists(p), ok.is_some_and(|v| exists(&root, v)), "{p:?}");
+            assert_eq!(fs.isfile(p), ok.is_some_and(|v| isfile(&root, v)), "{p:?}");
+            assert_eq!(fs.isdir(p), ok.is_some_and(|v| isdir(&root, v)), "{p:?}");
+        }
+    }
+}

@@ -11,7 +11,7 @@ use std::io;
 
 use super::node::{Dir, Node};
 use crate::error;
-use crate::path::{join_names, Name, VPath};
+use crate::path::{join_names, plain_component, plain_rest, Name, VPath};
 
 /// Linux's limit on symlinks followed during one lookup.
 const MAX_HOPS: usize = 40;
@@ -101,6 +101,57 @@ pub(crate) fn lookup<'r>(root: &'r Node, path: &VPath, follow_last: bool) -> Opt
         return None;
     }
     Some(cur)
+}
+
+/// Where the fast lane's walk of a plain path ended.
+pub(crate) enum Plain<'r> {
+    /// The node `resolve_at` would return (`Some`).
+    Found(&'r Node),
+    /// A component is missing (`resolve_at`'s `ENOENT`, or its `None` for the last one).
+    Missing,
+    /// A file before the last component (`ENOTDIR`).
+    NotDir,
+    /// A symlink to follow, or a component that is not plain: only the general resolution
+    /// knows what to do.
+    GiveUp,
+}
+
+/// The fast lane of [`resolve_at`] for a path `path::plain` accepted: walks the `&str`
+/// components without building a `VPath`, with the same checks in the same order, checking
+/// that each component is plain as it goes. Gives up ([`Plain::GiveUp`]) where `resolve_at`
+/// would follow a symlink, and at a component that is not plain (before answering, also one
+/// after where the walk stops: `VPath::parse` rejects a bad name anywhere in the path).
+pub(crate) fn walk_plain<'r>(root: &'r Node, text: &str, follow_last: bool) -> Plain<'r> {
+    let mut cur = root;
+    let mut rest = text.get(1..).unwrap_or_default();
+    loop {
+        let slash = rest.bytes().position(|b| b == b'/');
+        let (part, next) = match slash {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        if !plain_component(part) {
+            return Plain::GiveUp;
+        }
+        let Node::Dir(dir) = cur else {
+            // A file before the last component is rejected below, so this is not reached.
+            return Plain::NotDir;
+        };
+        let stop = |end: Plain<'r>| match next {
+            Some(n) if !plain_rest(n) => Plain::GiveUp,
+            _ => end,
+        };
+        match dir.children.get(&Name::new(part)) {
+            None => return stop(Plain::Missing),
+            Some(Node::Symlink(_)) if next.is_some() || follow_last => return Plain::GiveUp,
+            Some(Node::File(_)) if next.is_some() => return stop(Plain::NotDir),
+            Some(node) => cur = node,
+        }
+        match next {
+            Some(n) => rest = n,
+            None => return Plain::Found(cur),
+        }
+    }
 }
 
 enum Step {
