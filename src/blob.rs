@@ -177,7 +177,8 @@ impl Drop for BlobRef {
         }
         // Our count must go while the lock is held: released after unlocking, two threads
         // dropping the last two `BlobRef`s could both see a count of 3 and both keep the
-        // chunk, leaking it (found by the loom model `concurrent_release_of_the_same_chunk`).
+        // chunk, leaking it (found by the loom model
+        // `concurrent_release_of_the_same_chunk_frees_it_once`).
         drop(blob);
         drop(map);
     }
