@@ -2,8 +2,9 @@
 //!
 //! A [`Node`] is an enum of three `Arc`s (a tag and one pointer, 16 bytes) to an immutable
 //! node. Directories map names to nodes with an `imbl::OrdMap`, so cloning a directory is O(1)
-//! and changing one entry copies only the B-tree path to it. Nodes are never mutated while shared: writers go through
-//! `Arc::make_mut`, which copies a shared node and mutates a private one in place.
+//! and changing one entry copies only the B-tree path to it. Nodes are never mutated while
+//! shared: writers go through `Arc::make_mut`, which copies a shared node and mutates a private
+//! one in place.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
