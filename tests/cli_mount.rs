@@ -6,14 +6,16 @@
 //! is taken and restored through `--remote` while mounted. Every wait is bounded. Where
 //! `/dev/fuse` is missing each test prints why it is skipped and returns.
 
+#[path = "common/cli_env.rs"]
+mod cli_env;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(30);
+use cli_env::{spawn_lines, wait_exit, Env, WAIT};
 
 fn fuse_missing() -> bool {
     if Path::new("/dev/fuse").exists() {
@@ -23,78 +25,29 @@ fn fuse_missing() -> bool {
     true
 }
 
-struct Env {
-    dir: tempfile::TempDir,
+/// An [`Env`] with an empty mountpoint `mnt` beside the state.
+fn mount_env() -> Env {
+    let env = Env::new();
+    std::fs::create_dir(env.mnt()).unwrap();
+    env
 }
 
 impl Env {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("mnt")).unwrap();
-        Env { dir }
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
     fn mnt(&self) -> PathBuf {
         self.dir.path().join("mnt")
-    }
-
-    /// `memfs` with a clean environment.
-    fn bare(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_memfs"));
-        c.env_remove("MEMFS_STATE")
-            .env_remove("MEMFS_TOKEN")
-            .env_remove("MEMFS_FAULT")
-            .env("HOME", self.dir.path())
-            .stdin(Stdio::null());
-        c
-    }
-
-    /// `memfs --state STATE ARGS`.
-    fn local(&self, args: &[&str]) -> Output {
-        self.bare()
-            .arg("--state")
-            .arg(self.state())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn local_ok(&self, args: &[&str]) -> String {
-        let out = self.local(args);
-        assert!(
-            out.status.success(),
-            "memfs {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
     }
 
     /// Starts `memfs --state STATE mount MNT EXTRA` and waits for `mounted on` (and, with
     /// `--serve`, for `listening on`).
     fn mount(&self, extra: &[&str]) -> Mount {
-        let mut child = self
-            .bare()
-            .arg("--state")
-            .arg(self.state())
-            .arg("mount")
-            .arg(self.mnt())
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
+        let (child, rx) = spawn_lines(
+            self.bare()
+                .arg("--state")
+                .arg(self.state())
+                .arg("mount")
+                .arg(self.mnt())
+                .args(extra),
+        );
         let mut m = Mount {
             child,
             mnt: self.mnt(),
@@ -133,33 +86,12 @@ struct Mount {
 impl Mount {
     /// Waits (bounded) for the exit; returns its status and stderr as text.
     fn wait_exit(&mut self) -> String {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if start.elapsed() > WAIT {
-                let _ = self.child.kill();
-                panic!("`memfs mount` did not exit within {WAIT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            e.read_to_string(&mut err).unwrap();
-        }
-        format!("{status}; stderr: {err}")
+        wait_exit(&mut self.child, "`memfs mount`")
     }
 
     /// Sends `signal` (by `kill -SIG`) and waits for a successful exit; returns stderr.
     fn stop_with(&mut self, signal: &str) -> String {
-        let ok = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{signal} failed");
+        cli_env::signal(&self.child, signal);
         self.expect_clean_exit()
     }
 
@@ -238,7 +170,7 @@ fn writes_through_the_mount_are_saved_and_a_remount_shows_them() {
     if fuse_missing() {
         return;
     }
-    let env = Env::new();
+    let env = mount_env();
     env.local_ok(&["write", "/before.txt", "from the CLI"]);
     env.local_ok(&["snapshot", "old"]);
 
@@ -297,7 +229,7 @@ fn sigint_saves_and_read_only_refuses_writes() {
     if fuse_missing() {
         return;
     }
-    let env = Env::new();
+    let env = mount_env();
     let mut m = env.mount(&["--threads", "2"]);
     std::fs::write(env.mnt().join("f"), b"one").unwrap();
     // A file open on the mount makes it busy: a signal then leaves it mounted and running.
@@ -328,7 +260,7 @@ fn sigint_saves_and_read_only_refuses_writes() {
 
 #[test]
 fn bad_invocations_fail_cleanly() {
-    let env = Env::new();
+    let env = mount_env();
     let out = env
         .bare()
         .args(["--remote", "http://127.0.0.1:1", "mount"])
@@ -360,7 +292,7 @@ fn snapshot_and_restore_through_remote_while_mounted() {
     if fuse_missing() {
         return;
     }
-    let env = Env::new();
+    let env = mount_env();
     let mut m = env.mount(&["--serve", "127.0.0.1:0"]);
     let url = m.url.clone().unwrap();
     let mnt = env.mnt();

@@ -5,119 +5,47 @@
 //! cleanly, and the state saved (tree and named snapshots) when the server gets SIGTERM or
 //! SIGINT. Every wait is bounded.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+#[path = "common/cli_env.rs"]
+mod cli_env;
+
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(30);
+use cli_env::{fails, ok, spawn_lines, wait_exit, Env, WAIT};
 
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    /// `memfs` with a clean environment (no state, no token from the caller's).
-    fn bare(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_memfs"));
-        c.env_remove("MEMFS_STATE")
-            .env_remove("MEMFS_TOKEN")
-            .env_remove("MEMFS_FAULT")
-            .env("HOME", self.dir.path())
-            .stdin(Stdio::null());
-        c
-    }
-
-    /// `memfs --state STATE ARGS`.
-    fn local(&self, args: &[&str]) -> Output {
-        self.bare()
+/// Starts `memfs --state STATE serve --addr 127.0.0.1:0 EXTRA` and waits for its address.
+fn serve(env: &Env, extra: &[&str]) -> Server {
+    let (child, rx) = spawn_lines(
+        env.bare()
             .arg("--state")
-            .arg(self.state())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn local_ok(&self, args: &[&str]) -> String {
-        ok(self.local(args), args)
-    }
-
-    /// Starts `memfs --state STATE serve --addr 127.0.0.1:0 EXTRA` and waits for its address.
-    fn serve(&self, extra: &[&str]) -> Server {
-        let mut child = self
-            .bare()
-            .arg("--state")
-            .arg(self.state())
+            .arg(env.state())
             .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
+            .args(extra),
+    );
+    let mut server = Server { child, url: None };
+    let deadline = std::time::Instant::now() + WAIT;
+    while server.url.is_none() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
                 if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.to_owned());
+                    server.url = Some(format!("http://{addr}"));
                 }
             }
-        });
-        let mut server = Server { child, url: None };
-        match rx.recv_timeout(WAIT) {
-            Ok(addr) => server.url = Some(format!("http://{addr}")),
             Err(_) => {
                 let _ = server.child.kill();
-                let out = server.child.wait_with_output_bounded();
+                let out = wait_exit(&mut server.child, "the server");
                 panic!("the server printed no address: {out}");
             }
         }
-        server
     }
+    server
 }
 
 /// A `memfs serve` child; killed if a test fails before stopping it.
 struct Server {
     child: Child,
     url: Option<String>,
-}
-
-trait BoundedWait {
-    fn wait_with_output_bounded(&mut self) -> String;
-}
-
-impl BoundedWait for Child {
-    /// Waits (bounded) for the exit and returns its status and stderr as text.
-    fn wait_with_output_bounded(&mut self) -> String {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = self.try_wait().unwrap() {
-                break s;
-            }
-            if start.elapsed() > WAIT {
-                let _ = self.kill();
-                panic!("the server did not exit within {WAIT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut err = String::new();
-        if let Some(mut e) = self.stderr.take() {
-            std::io::Read::read_to_string(&mut e, &mut err).unwrap();
-        }
-        format!("{status}; stderr: {err}")
-    }
 }
 
 impl Server {
@@ -127,29 +55,10 @@ impl Server {
 
     /// Sends `signal` (`TERM`, `INT`) and waits for a successful exit; returns its stderr.
     fn stop(mut self, signal: &str) -> String {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .unwrap();
-        assert!(sent.success(), "kill -{signal} {pid} failed");
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                start.elapsed() < WAIT,
-                "the server did not stop within {WAIT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            std::io::Read::read_to_string(&mut e, &mut err).unwrap();
-        }
-        assert!(status.success(), "server exit {status}; stderr: {err}");
-        err
+        cli_env::signal(&self.child, signal);
+        let out = wait_exit(&mut self.child, "the server");
+        assert!(out.starts_with("exit status: 0"), "server exit {out}");
+        out
     }
 }
 
@@ -160,22 +69,6 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
-}
-
-fn ok(out: Output, args: &[&str]) -> String {
-    assert!(
-        out.status.success(),
-        "memfs {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(out: Output, args: &[&str]) -> String {
-    assert!(!out.status.success(), "memfs {args:?} should fail");
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.starts_with("error: "), "memfs {args:?}: stderr {err}");
-    err
 }
 
 /// A client of one server with one token.
@@ -212,7 +105,7 @@ fn sorted_lines(s: &str) -> Vec<&str> {
 fn remote_commands_token_and_save_on_sigterm() {
     let env = Env::new();
     env.local_ok(&["write", "/before", "from the state"]);
-    let server = env.serve(&["--token", "s3cret"]);
+    let server = serve(&env, &["--token", "s3cret"]);
     let c = Client {
         env: &env,
         url: server.url().to_owned(),
@@ -373,7 +266,7 @@ fn saved_snapshots_are_served_and_sigint_saves() {
     env.local_ok(&["write", "/f", "one"]);
     env.local_ok(&["snapshot", "old"]);
     env.local_ok(&["write", "/f", "two"]);
-    let server = env.serve(&[]);
+    let server = serve(&env, &[]);
     let c = Client {
         env: &env,
         url: server.url().to_owned(),
@@ -398,7 +291,7 @@ fn saved_snapshots_are_served_and_sigint_saves() {
 fn killed_server_loses_its_changes_but_not_the_state() {
     let env = Env::new();
     env.local_ok(&["write", "/kept", "saved before"]);
-    let mut server = env.serve(&[]);
+    let mut server = serve(&env, &[]);
     let c = Client {
         env: &env,
         url: server.url().to_owned(),
@@ -411,14 +304,14 @@ fn killed_server_loses_its_changes_but_not_the_state() {
         .status()
         .unwrap()
         .success());
-    server.child.wait_with_output_bounded();
+    wait_exit(&mut server.child, "the server");
     // Its note in the lock file is stale: nothing refuses the state now, and the first
     // exclusive holder clears it.
     assert_eq!(env.local_ok(&["ls"]), "kept\n");
     env.local_ok(&["write", "/after", "x"]);
     let lock = std::fs::read_to_string(format!("{}.lock", env.state().display())).unwrap();
     assert_eq!(lock, "");
-    let server = env.serve(&[]);
+    let server = serve(&env, &[]);
     server.stop("HUP");
     assert_eq!(env.local_ok(&["ls"]), "after\nkept\n");
 }
@@ -429,7 +322,7 @@ fn unchanged_state_is_not_rewritten() {
     env.local_ok(&["write", "/f", "x"]);
     let before = std::fs::read(env.state()).unwrap();
     let modified = std::fs::metadata(env.state()).unwrap().modified().unwrap();
-    let server = env.serve(&[]);
+    let server = serve(&env, &[]);
     let c = Client {
         env: &env,
         url: server.url().to_owned(),
@@ -472,7 +365,7 @@ fn bad_address_and_unreachable_server_fail_cleanly() {
 #[test]
 fn concurrent_remote_writers_and_a_large_file_are_all_saved() {
     let env = Env::new();
-    let server = env.serve(&["--token", "t"]);
+    let server = serve(&env, &["--token", "t"]);
     let url = server.url().to_owned();
     Client {
         env: &env,
