@@ -184,7 +184,7 @@ fn std_fs_through_the_mount_matches_a_real_directory() {
             return Err(TestCaseError::fail("final trees differ"));
         }
         // The library sees what programs wrote (every file is closed: published).
-        let lib = lib_tree(&m.fs, &format!("/case{case}"));
+        let lib = mem_tree(&m.fs, &format!("/case{case}"));
         if lib != expected {
             return Err(TestCaseError::fail("the MemFs differs from the mount"));
         }
@@ -193,27 +193,6 @@ fn std_fs_through_the_mount_matches_a_real_directory() {
     if let Err(e) = result {
         panic!("{e}");
     }
-}
-
-/// The tree below `top` as the library sees it, keyed like `host_tree`.
-fn lib_tree(fs: &MemFs, top: &str) -> BTreeMap<String, Entry> {
-    let mut out = BTreeMap::new();
-    for (dir, dirs, files) in fs.walk(top).unwrap() {
-        for name in dirs.iter().chain(files.iter()) {
-            let path = format!("{dir}/{name}");
-            let rel = path[top.len()..].to_string();
-            let m = fs.symlink_metadata(&path).unwrap();
-            let entry = if m.is_symlink() {
-                Entry::Link(fs.read_link(&path).unwrap())
-            } else if m.is_dir() {
-                Entry::Dir
-            } else {
-                Entry::File(fs.read(&path).unwrap())
-            };
-            out.insert(rel, entry);
-        }
-    }
-    out
 }
 
 #[test]

@@ -145,6 +145,29 @@ pub enum Entry {
     Link(String),
 }
 
+/// Every path below `top` in a `MemFs`, with what it is, keyed like [`host_tree`] (`/name`,
+/// `/dir/name`, relative to `top`).
+pub fn mem_tree(fs: &memfs::MemFs, top: &str) -> BTreeMap<String, Entry> {
+    let top = top.trim_end_matches('/');
+    let mut out = BTreeMap::new();
+    for (dir, dirs, files) in fs.walk(if top.is_empty() { "/" } else { top }).unwrap() {
+        let prefix = dir.trim_end_matches('/');
+        for name in dirs.iter().chain(files.iter()) {
+            let path = format!("{prefix}/{name}");
+            let m = fs.symlink_metadata(&path).unwrap();
+            let entry = if m.is_symlink() {
+                Entry::Link(fs.read_link(&path).unwrap())
+            } else if m.is_dir() {
+                Entry::Dir
+            } else {
+                Entry::File(fs.read(&path).unwrap())
+            };
+            out.insert(path[top.len()..].to_string(), entry);
+        }
+    }
+    out
+}
+
 pub fn host_tree(base: &Path) -> BTreeMap<String, Entry> {
     let mut out = BTreeMap::new();
     let mut stack = vec![base.to_path_buf()];
