@@ -8,12 +8,12 @@ use std::fmt;
 use std::io::{self, ErrorKind};
 
 /// Builds an error of `kind` with message `msg`.
-pub(crate) fn err(kind: ErrorKind, msg: impl Into<String>) -> io::Error {
+pub fn err(kind: ErrorKind, msg: impl Into<String>) -> io::Error {
     io::Error::new(kind, msg.into())
 }
 
 /// The path does not exist (`ENOENT`).
-pub(crate) fn not_found(path: impl fmt::Display) -> io::Error {
+pub fn not_found(path: impl fmt::Display) -> io::Error {
     err(
         ErrorKind::NotFound,
         format!("no such file or directory: {path}"),
@@ -21,22 +21,22 @@ pub(crate) fn not_found(path: impl fmt::Display) -> io::Error {
 }
 
 /// The target exists already (`EEXIST`).
-pub(crate) fn already_exists(path: impl fmt::Display) -> io::Error {
+pub fn already_exists(path: impl fmt::Display) -> io::Error {
     err(ErrorKind::AlreadyExists, format!("file exists: {path}"))
 }
 
 /// A component used as a directory is not one (`ENOTDIR`).
-pub(crate) fn not_a_directory(path: impl fmt::Display) -> io::Error {
+pub fn not_a_directory(path: impl fmt::Display) -> io::Error {
     err(ErrorKind::NotADirectory, format!("not a directory: {path}"))
 }
 
 /// A file operation was applied to a directory (`EISDIR`).
-pub(crate) fn is_a_directory(path: impl fmt::Display) -> io::Error {
+pub fn is_a_directory(path: impl fmt::Display) -> io::Error {
     err(ErrorKind::IsADirectory, format!("is a directory: {path}"))
 }
 
 /// The directory still has entries (`ENOTEMPTY`).
-pub(crate) fn not_empty(path: impl fmt::Display) -> io::Error {
+pub fn not_empty(path: impl fmt::Display) -> io::Error {
     err(
         ErrorKind::DirectoryNotEmpty,
         format!("directory not empty: {path}"),
@@ -44,22 +44,22 @@ pub(crate) fn not_empty(path: impl fmt::Display) -> io::Error {
 }
 
 /// Bad argument (`EINVAL`).
-pub(crate) fn invalid_input(msg: impl Into<String>) -> io::Error {
+pub fn invalid_input(msg: impl Into<String>) -> io::Error {
     err(ErrorKind::InvalidInput, msg)
 }
 
 /// Bad data (corrupt image, invalid UTF-8, wrong password...).
-pub(crate) fn invalid_data(msg: impl Into<String>) -> io::Error {
+pub fn invalid_data(msg: impl Into<String>) -> io::Error {
     err(ErrorKind::InvalidData, msg)
 }
 
 /// A name or path over the Linux limits (`ENAMETOOLONG`).
-pub(crate) fn name_too_long(msg: impl Into<String>) -> io::Error {
+pub fn name_too_long(msg: impl Into<String>) -> io::Error {
     err(ErrorKind::InvalidFilename, msg)
 }
 
 /// The operation needs something busy, e.g. removing `/` (`EBUSY`).
-pub(crate) fn busy(path: impl fmt::Display) -> io::Error {
+pub fn busy(path: impl fmt::Display) -> io::Error {
     err(
         ErrorKind::ResourceBusy,
         format!("device or resource busy: {path}"),
@@ -67,14 +67,14 @@ pub(crate) fn busy(path: impl fmt::Display) -> io::Error {
 }
 
 /// A handle was used for something its mode does not allow (`EBADF`).
-pub(crate) fn bad_handle(msg: impl Into<String>) -> io::Error {
+pub fn bad_handle(msg: impl Into<String>) -> io::Error {
     // EBADF decodes to ErrorKind::Uncategorized on Linux, which is unstable to name; take the
     // kind from the OS decoding so it is the same as std's.
     err(io::Error::from_raw_os_error(libc_errno::EBADF).kind(), msg)
 }
 
 /// Too many levels of symbolic links (`ELOOP`).
-pub(crate) fn too_many_links(path: impl fmt::Display) -> io::Error {
+pub fn too_many_links(path: impl fmt::Display) -> io::Error {
     err(
         io::Error::from_raw_os_error(libc_errno::ELOOP).kind(),
         format!("too many levels of symbolic links: {path}"),

@@ -34,16 +34,12 @@
 #![forbid(unsafe_code)]
 
 mod blob;
-#[cfg(feature = "cli")]
-pub mod cli;
 pub mod error;
 pub mod ext;
 mod file;
 mod fs;
 #[cfg(feature = "fuse")]
 pub mod fuse;
-#[cfg(feature = "grpc")]
-pub mod grpc;
 mod par;
 pub mod path;
 pub mod persist;
@@ -52,6 +48,8 @@ mod sync;
 mod transaction;
 mod tree;
 mod types;
+#[cfg(feature = "vfs")]
+pub mod vfs;
 mod view;
 
 pub use blob::{CHUNK_SIZE, INLINE_MAX, MAX_FILE_SIZE};
@@ -59,7 +57,7 @@ pub use error::{errno_of, is_conflict};
 pub use ext::{CompressedFile, EncryptedFile};
 pub use file::{File, OpenOptions};
 pub use fs::{create_fs, MemFs};
-pub use par::WalkItem;
+pub use par::{FindPattern, WalkItem};
 pub use path::VPath;
 pub use snapshot::{ReadOnlyFile, Snapshot};
 pub use transaction::{Transaction, MAX_TRANSACTION_ATTEMPTS};

@@ -144,41 +144,70 @@ where
 }
 
 /// Which text a `find` pattern is matched against (see the module docs).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum MatchOn {
     Name,
     Relative,
     Absolute,
 }
 
-/// Compiles a `find` pattern; an invalid one is `InvalidInput` naming it.
-pub(crate) fn compile_glob(pattern: &str) -> io::Result<GlobMatcher> {
-    GlobBuilder::new(pattern)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .build()
-        .map(|g| g.compile_matcher())
-        .map_err(|e| error::invalid_input(format!("invalid glob pattern {pattern:?}: {e}")))
+/// A compiled `find` pattern: the one glob rule of memfs (`MemFs::find`, `Snapshot::find` and
+/// the CLI's `find`, local or `--remote`). `*`, `?`, `[...]` never match `/`, `**` matches
+/// across directories, `\` escapes; an absolute pattern (`/data/**/*.csv`) is matched against
+/// the absolute path, one with a `/` against the path relative to the start directory, any other
+/// against the file name alone.
+///
+/// ```
+/// let p = memfs::FindPattern::new("raw/*.csv")?;
+/// assert!(p.is_match("a.csv", "raw", || "/data/raw/a.csv".into()));
+/// assert!(!p.is_match("a.csv", "raw/x", || "/data/raw/x/a.csv".into()));
+/// assert!(memfs::FindPattern::new("[").is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct FindPattern {
+    matcher: GlobMatcher,
+    on: MatchOn,
+}
+
+impl FindPattern {
+    /// Compiles `pattern`; an invalid one is `InvalidInput` naming it.
+    pub fn new(pattern: &str) -> io::Result<Self> {
+        let matcher = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map(|g| g.compile_matcher())
+            .map_err(|e| error::invalid_input(format!("invalid glob pattern {pattern:?}: {e}")))?;
+        let on = if pattern.starts_with('/') {
+            MatchOn::Absolute
+        } else if pattern.contains('/') {
+            MatchOn::Relative
+        } else {
+            MatchOn::Name
+        };
+        Ok(FindPattern { matcher, on })
+    }
+
+    /// Whether the entry `name`, in the directory `rel_dir` relative to the start of the search
+    /// (`""` for the start itself), whose absolute path `abs` gives, matches. `abs` is called
+    /// only for absolute patterns.
+    pub fn is_match(&self, name: &str, rel_dir: &str, abs: impl FnOnce() -> String) -> bool {
+        match self.on {
+            MatchOn::Name => self.matcher.is_match(name),
+            MatchOn::Relative if rel_dir.is_empty() => self.matcher.is_match(name),
+            MatchOn::Relative => self.matcher.is_match(format!("{rel_dir}/{name}")),
+            MatchOn::Absolute => self.matcher.is_match(abs()),
+        }
+    }
 }
 
 /// Files (walk's filenames) below `start` matching `pattern`; absolute paths, sorted.
 pub(crate) fn find(root: &Root, pattern: &str, start: &VPath) -> io::Result<Vec<String>> {
-    let matcher = compile_glob(pattern)?;
-    let on = if pattern.starts_with('/') {
-        MatchOn::Absolute
-    } else if pattern.contains('/') {
-        MatchOn::Relative
-    } else {
-        MatchOn::Name
-    };
+    let pattern = FindPattern::new(pattern)?;
     let (dir, abs) = ops::list_dir(root, start)?;
     let mut found = visit_tree(&dir, &abs, "", &|e: &Entry| {
-        let hit = match on {
-            MatchOn::Name => matcher.is_match(e.name.as_str()),
-            MatchOn::Relative if e.rel_dir.is_empty() => matcher.is_match(e.name.as_str()),
-            MatchOn::Relative => matcher.is_match(format!("{}/{}", e.rel_dir, e.name)),
-            MatchOn::Absolute => matcher.is_match(e.abs_path()),
-        };
+        let hit = pattern.is_match(e.name.as_str(), e.rel_dir, || e.abs_path());
         let listed_as_file = match e.node {
             Node::Symlink(_) => !symlink_is_dir(root, e.dir, e.name),
             _ => true,

@@ -76,6 +76,37 @@ impl Metadata {
         }
     }
 
+    /// Metadata from its parts, for frontends that carry it across a wire (the gRPC
+    /// `RemoteFs`): `mode` is the permission bits (the file type comes from `file_type`);
+    /// every time is the epoch until [`Metadata::with_times`] sets them.
+    pub fn new(file_type: FileType, len: u64, mode: u32, ino: u64) -> Self {
+        Metadata {
+            file_type,
+            len,
+            mode: mode & 0o7777,
+            ino,
+            created: SystemTime::UNIX_EPOCH,
+            modified: SystemTime::UNIX_EPOCH,
+            accessed: SystemTime::UNIX_EPOCH,
+            changed: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    /// The same metadata with these birth, modification, access and change times.
+    pub fn with_times(
+        mut self,
+        created: SystemTime,
+        modified: SystemTime,
+        accessed: SystemTime,
+        changed: SystemTime,
+    ) -> Self {
+        self.created = created;
+        self.modified = modified;
+        self.accessed = accessed;
+        self.changed = changed;
+        self
+    }
+
     pub(crate) fn set_len_for_handle(&mut self, len: u64) {
         self.len = len;
     }
@@ -140,6 +171,14 @@ pub struct DirEntry {
 }
 
 impl DirEntry {
+    /// An entry named `name` at `path` (its directory's path joined with the name).
+    pub fn new(name: String, path: String, metadata: Metadata) -> Self {
+        DirEntry {
+            name,
+            path,
+            metadata,
+        }
+    }
     /// The entry's name.
     pub fn file_name(&self) -> String {
         self.name.clone()

@@ -29,7 +29,7 @@ use super::args::{Command, ShellLine};
 use super::backend::LocalBackend;
 use super::commands::{self, normalised};
 use super::state;
-use crate::MemFs;
+use memfs::MemFs;
 
 const BUILTINS: [&str; 6] = ["cd", "pwd", "help", "save", "exit", "quit"];
 

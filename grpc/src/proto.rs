@@ -7,7 +7,7 @@
 tonic::include_proto!("memfs.v1");
 
 /// The text of `proto/component.proto` (written into a component's `proto_dir`).
-pub const COMPONENT_PROTO: &str = include_str!("../../proto/component.proto");
+pub const COMPONENT_PROTO: &str = include_str!("../proto/component.proto");
 
 /// The text of `proto/filesystem.proto`.
-pub const FILESYSTEM_PROTO: &str = include_str!("../../proto/filesystem.proto");
+pub const FILESYSTEM_PROTO: &str = include_str!("../proto/filesystem.proto");

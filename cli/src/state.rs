@@ -14,7 +14,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use crate::persist::image::{self, Image};
+use memfs::persist::image::{self, Image};
 
 use super::backend::LocalBackend;
 
@@ -133,6 +133,7 @@ pub fn lock(image: &Path, exclusive: bool) -> io::Result<StateLock> {
 
 /// Takes the exclusive lock of `image` without waiting (for `memfs serve`): a busy lock is a
 /// `WouldBlock` error naming the holder when it is known.
+#[cfg(any(feature = "grpc", feature = "fuse"))]
 pub fn try_lock_exclusive(image: &Path) -> io::Result<StateLock> {
     let (mut file, path) = open_lock_file(image)?;
     match fs4::FileExt::try_lock(&file) {

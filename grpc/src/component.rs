@@ -19,8 +19,8 @@ use super::proto::{self, component_client, component_server, payload};
 use super::runtime::{self, ServerHandle};
 use super::status::io_of_status;
 use super::DEFAULT_MAX_MESSAGE_SIZE;
-use crate::error;
-use crate::MemFs;
+use memfs::error;
+use memfs::MemFs;
 
 /// Where a component writes its files and where it listens.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,18 +2,17 @@
 //! (success, failing, unreachable and slow stages), the filesystem served remotely (100 MiB
 //! streamed round trip, concurrent clients, token, message size limit). Every test runs under a
 //! watchdog, so a hang fails the test instead of blocking CI.
-#![cfg(feature = "grpc")]
 
 use std::io::ErrorKind;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use memfs::grpc::proto::{component_client, payload, Payload};
-use memfs::grpc::{
+use memfs::MemFs;
+use memfs_grpc::proto::{component_client, payload, Payload};
+use memfs_grpc::{
     Component, ComponentClient, ComponentConfig, Data, FsServer, PipelineOrchestrator, RemoteFs,
     StageFailure,
 };
-use memfs::MemFs;
 use serde_json::{json, Value};
 
 /// Runs `f` in a thread and fails if it takes longer than `secs`.
@@ -462,11 +461,11 @@ fn token_is_required() {
             .unwrap();
         rt.block_on(async {
             let mut raw =
-                memfs::grpc::proto::file_system_client::FileSystemClient::connect(url.clone())
+                memfs_grpc::proto::file_system_client::FileSystemClient::connect(url.clone())
                     .await
                     .unwrap();
             let s = raw
-                .list(memfs::grpc::proto::PathRequest { path: "/".into() })
+                .list(memfs_grpc::proto::PathRequest { path: "/".into() })
                 .await
                 .unwrap_err();
             assert_eq!(s.code(), tonic::Code::Unauthenticated);

@@ -1,22 +1,24 @@
-//! The `memfs` command line: argument grammar (`args`), the backend the commands run against
+//! `memfs-cli`: the `memfs` command line: argument grammar (`args`), the backend the commands run against
 //! (`backend`), the commands themselves (`commands`), the persisted state and its lock
 //! (`state`), the interactive shell (`shell`), the entry point (`run`) and, with the `grpc`
 //! feature, `memfs serve` (`serve`) and `--remote` (`remote`), with the `fuse` feature `memfs
 //! mount` (`mount`); `daemon` holds what `serve` and `mount` share (lock, signals, save).
 
-pub mod args;
-pub mod backend;
-pub mod commands;
+mod args;
+mod backend;
+mod commands;
 #[cfg(any(feature = "grpc", feature = "fuse"))]
 mod daemon;
 #[cfg(feature = "fuse")]
 mod mount;
 #[cfg(feature = "grpc")]
-pub mod remote;
+mod remote;
 mod run;
 #[cfg(feature = "grpc")]
 mod serve;
-pub mod shell;
-pub mod state;
+mod shell;
+mod state;
 
-pub use run::main;
+fn main() -> std::process::ExitCode {
+    run::main()
+}

@@ -3,7 +3,7 @@
 //!
 //! The code follows the `ErrorKind` (`NotFound` -> `NOT_FOUND`, `InvalidInput` ->
 //! `INVALID_ARGUMENT`, ...). gRPC has fewer codes than Linux has errnos, so a status built from
-//! an `io::Error` also carries the errno (from [`crate::errno_of`], the table the FUSE layer
+//! an `io::Error` also carries the errno (from [`memfs::errno_of`], the table the FUSE layer
 //! uses) in the `memfs-errno` metadata; a client decodes that back into the exact `ErrorKind`.
 //! Statuses without it (transport errors, other servers) fall back to [`kind_of_code`].
 
@@ -11,7 +11,7 @@ use std::io::{self, ErrorKind};
 
 use tonic::{Code, Status};
 
-use crate::error::{self, libc_errno};
+use memfs::error::{self, libc_errno};
 
 /// Metadata key carrying the Linux errno of a filesystem error.
 pub const ERRNO_METADATA: &str = "memfs-errno";
@@ -73,7 +73,7 @@ const KINDS_WITHOUT_ERRNO: [(ErrorKind, &str); 6] = [
 ];
 
 /// The `ErrorKind` for a Linux errno, whatever the client's platform (the inverse of
-/// [`crate::errno_of`]). `None` for `EIO` and unknown numbers.
+/// [`memfs::errno_of`]). `None` for `EIO` and unknown numbers.
 pub fn kind_of_errno(errno: i32) -> Option<ErrorKind> {
     use libc_errno::*;
     Some(match errno {
@@ -109,7 +109,7 @@ pub fn status_of_io(e: &io::Error) -> Status {
         code_of_kind(e.kind())
     };
     let mut status = Status::new(code, e.to_string());
-    let errno = crate::errno_of(e);
+    let errno = memfs::errno_of(e);
     if let Ok(v) = errno.to_string().parse() {
         status.metadata_mut().insert(ERRNO_METADATA, v);
     }
@@ -206,7 +206,7 @@ mod tests {
         for errno in 1..=133 {
             if let Some(kind) = kind_of_errno(errno) {
                 let e = io::Error::new(kind, "x");
-                let back = crate::errno_of(&e);
+                let back = memfs::errno_of(&e);
                 let same_class =
                     back == errno || (errno == libc_errno::EPERM && back == libc_errno::EACCES);
                 assert!(same_class, "errno {errno} -> {kind:?} -> {back}");

@@ -11,7 +11,7 @@
 
 use std::io::{self, ErrorKind};
 
-use memfs::grpc::{Component, ComponentConfig, FsServer, PipelineOrchestrator, RemoteFs};
+use memfs_grpc::{Component, ComponentConfig, FsServer, PipelineOrchestrator, RemoteFs};
 use serde_json::{json, Value};
 
 fn transform(mut data: Value) -> Result<Value, String> {

@@ -15,8 +15,8 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::grpc::{FsServer, ServerHandle};
-use crate::{MemFs, Snapshot};
+use memfs::{MemFs, Snapshot};
+use memfs_grpc::{FsServer, ServerHandle};
 
 use super::daemon::{self, Loaded, Signals};
 use super::state;

@@ -46,7 +46,7 @@ impl Interceptor for CheckToken {
 pub(crate) fn bearer(token: &str) -> std::io::Result<MetadataValue<tonic::metadata::Ascii>> {
     format!("Bearer {token}")
         .parse()
-        .map_err(|_| crate::error::invalid_input("token must be printable ASCII"))
+        .map_err(|_| memfs::error::invalid_input("token must be printable ASCII"))
 }
 
 /// Adds the token (if any) to an outgoing request.

@@ -1,4 +1,4 @@
-#![cfg(all(feature = "cli", feature = "grpc"))]
+#![cfg(feature = "grpc")]
 //! End-to-end tests of `memfs serve` and `memfs --remote`: a server child process on an
 //! ephemeral loopback port over a temporary state, file commands run against it, the token
 //! enforced, other invocations on the served state refused, unsupported commands refused

@@ -1,13 +1,11 @@
-//! Compiles `proto/*.proto` into Rust (prost messages + tonic services) when the `grpc` feature
-//! is on. `protox` parses the files in pure Rust, so no system `protoc` is needed.
+//! Compiles `proto/*.proto` into Rust (prost messages + tonic services). `protox` parses the
+//! files in pure Rust, so no system `protoc` is needed.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    #[cfg(feature = "grpc")]
     compile_protos();
 }
 
-#[cfg(feature = "grpc")]
 fn compile_protos() {
     let files = ["proto/component.proto", "proto/filesystem.proto"];
     for f in files {

@@ -7,7 +7,7 @@
 use std::io::{self, IsTerminal, Read, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::{FileType, Metadata};
+use memfs::{FileType, Metadata};
 
 use super::args::Command;
 use super::backend::Backend;
@@ -26,7 +26,7 @@ pub fn absolute(cwd: &str, p: &str) -> String {
 
 /// `p` absolute and normalised (`.` and `..` resolved), for display and for joins.
 pub fn normalised(cwd: &str, p: &str) -> io::Result<String> {
-    Ok(crate::VPath::parse_str(&absolute(cwd, p))?.as_string())
+    Ok(memfs::VPath::parse_str(&absolute(cwd, p))?.as_string())
 }
 
 fn base_name(p: &str) -> &str {
@@ -240,7 +240,7 @@ fn tree(b: &dyn Backend, top: &str, out: &mut dyn Write) -> io::Result<()> {
     }
     let (mut dirs, mut files) = (0u64, 0u64);
     // (path, prefix for its children), visited depth-first without recursion.
-    let mut stack: Vec<(Vec<crate::DirEntry>, String)> = Vec::new();
+    let mut stack: Vec<(Vec<memfs::DirEntry>, String)> = Vec::new();
     let mut first = b.read_dir(top)?;
     first.reverse();
     stack.push((first, String::new()));

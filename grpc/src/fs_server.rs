@@ -23,7 +23,7 @@ use super::proto::{self, file_system_server};
 use super::runtime::{self, ServerHandle};
 use super::status::status_of_io;
 use super::{DEFAULT_MAX_MESSAGE_SIZE, STREAM_CHUNK_SIZE};
-use crate::{FileType, MemFs, Metadata, Snapshot};
+use memfs::{FileType, MemFs, Metadata, Snapshot};
 
 /// Serves a `MemFs` over gRPC: `FsServer::new(fs).with_token(token).serve("127.0.0.1:50051")`.
 #[derive(Clone, Debug)]
@@ -113,7 +113,7 @@ fn io<T>(r: io::Result<T>) -> Result<T, Status> {
 /// Entries per `WalkBatch` message (a few hundred KiB at most).
 const WALK_BATCH: usize = 1000;
 
-fn usage_of(s: crate::Stats) -> proto::Usage {
+fn usage_of(s: memfs::Stats) -> proto::Usage {
     proto::Usage {
         files: s.files,
         dirs: s.dirs,
@@ -125,7 +125,7 @@ fn usage_of(s: crate::Stats) -> proto::Usage {
 }
 
 /// Reads until `buf` is full or the file ends.
-fn read_full(file: &mut crate::File, buf: &mut [u8]) -> io::Result<usize> {
+fn read_full(file: &mut memfs::File, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match std::io::Read::read(file, &mut buf[filled..])? {
@@ -351,7 +351,7 @@ impl file_system_server::FileSystem for FsService {
                 self.fs.restore(&s);
                 Ok(Response::new(proto::Empty {}))
             }
-            None => Err(status_of_io(&crate::error::not_found(format!(
+            None => Err(status_of_io(&memfs::error::not_found(format!(
                 "snapshot {name}"
             )))),
         }
@@ -374,7 +374,7 @@ impl file_system_server::FileSystem for FsService {
             .remove(&name);
         match removed {
             Some(_) => Ok(Response::new(proto::Empty {})),
-            None => Err(status_of_io(&crate::error::not_found(format!(
+            None => Err(status_of_io(&memfs::error::not_found(format!(
                 "snapshot {name}"
             )))),
         }
@@ -395,7 +395,7 @@ impl file_system_server::FileSystem for FsService {
         let path = req.into_inner().path;
         let created = self
             .fs
-            .open_with(&path, crate::OpenOptions::new().write(true).create(true));
+            .open_with(&path, memfs::OpenOptions::new().write(true).create(true));
         io(created)?;
         io(self.fs.set_times(&path, None, Some(SystemTime::now())))?;
         Ok(Response::new(proto::Empty {}))
@@ -421,13 +421,19 @@ impl file_system_server::FileSystem for FsService {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::task::spawn_blocking(move || {
             let mut batch = Vec::new();
-            let mut stack: Vec<std::vec::IntoIter<crate::DirEntry>> = vec![first.into_iter()];
+            let mut stack: Vec<std::vec::IntoIter<memfs::DirEntry>> = vec![first.into_iter()];
             while let Some(top) = stack.last_mut() {
                 let Some(entry) = top.next() else {
                     stack.pop();
                     continue;
                 };
-                let meta = entry.metadata.clone();
+                let meta = match entry.metadata() {
+                    Ok(meta) => meta,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(status_of_io(&e)));
+                        return;
+                    }
+                };
                 if meta.is_dir() {
                     match snap.read_dir(entry.path()) {
                         Ok(children) => stack.push(children.into_iter()),

@@ -12,7 +12,7 @@ use std::io;
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::{DirEntry, MemFs, Metadata, Snapshot, Stats};
+use memfs::{DirEntry, MemFs, Metadata, Snapshot, Stats};
 
 /// One named snapshot, as `snapshots` lists it.
 #[derive(Clone, Debug)]
@@ -108,7 +108,7 @@ impl Backend for LocalBackend {
             self.fs.set_times(path, None, Some(now))
         } else {
             self.fs
-                .open_with(path, crate::OpenOptions::new().write(true).create(true))
+                .open_with(path, memfs::OpenOptions::new().write(true).create(true))
                 .map(drop)
         }
     }
@@ -155,19 +155,19 @@ impl Backend for LocalBackend {
         self.fs.search_content(text, None, start)
     }
     fn dump_json(&self, path: &str) -> io::Result<String> {
-        crate::persist::json::dump(&self.fs, path)
+        memfs::persist::json::dump(&self.fs, path)
     }
     fn load_json(&self, text: &str) -> io::Result<()> {
-        crate::persist::json::load_str(&self.fs, text)
+        memfs::persist::json::load_str(&self.fs, text)
     }
     fn reset(&self) -> io::Result<()> {
-        crate::persist::json::load_str(&self.fs, "{}")
+        memfs::persist::json::load_str(&self.fs, "{}")
     }
     fn import_host(&self, host: &Path, vpath: &str, progress: Progress) -> io::Result<u64> {
-        crate::persist::hostdir::import(&self.fs, host, vpath, progress)
+        memfs::persist::hostdir::import(&self.fs, host, vpath, progress)
     }
     fn export_host(&self, vpath: &str, host: &Path, progress: Progress) -> io::Result<u64> {
-        crate::persist::hostdir::export(&self.fs, vpath, host, progress)
+        memfs::persist::hostdir::export(&self.fs, vpath, host, progress)
     }
     fn snapshot(&self, name: &str) -> io::Result<()> {
         if name.is_empty() || name.contains(char::is_control) {

@@ -1,4 +1,3 @@
-#![cfg(feature = "cli")]
 //! End-to-end tests of the `memfs` binary: every command, the original README's session, JSON
 //! round trip, corrupt images, concurrent invocations, a crash mid-save, and the shell driven
 //! through standard input. Each test uses its own temporary state file.

@@ -1,4 +1,4 @@
-//! `memfs mount MOUNTPOINT`: the state's filesystem mounted with FUSE (`crate::fuse`) in the
+//! `memfs mount MOUNTPOINT`: the state's filesystem mounted with FUSE (`memfs::fuse`) in the
 //! foreground until Ctrl-C (SIGINT), SIGTERM, SIGHUP or an unmount from outside
 //! (`fusermount3 -u`, `umount`), then saved.
 //!
@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::fuse::{self, MountOptions};
+use memfs::fuse::{self, MountOptions};
 
 use super::daemon::{self, Loaded, Signals};
 use super::run::MountArgs;
@@ -43,12 +43,9 @@ fn mount_locked(
     lock: &mut state::StateLock,
 ) -> io::Result<ExitCode> {
     let loaded = Loaded::open(image)?;
-    let defaults = MountOptions::default();
-    let opts = MountOptions {
-        read_only: args.read_only,
-        threads: args.threads.unwrap_or(defaults.threads),
-        ..defaults
-    };
+    let mut opts = MountOptions::default();
+    opts.read_only = args.read_only;
+    opts.threads = args.threads.unwrap_or(opts.threads);
     // Caught before the mount exists, so a signal can never leave it mounted behind us.
     let mut signals = Signals::new()?;
     #[cfg(feature = "grpc")]

@@ -187,7 +187,7 @@ fn fast_read(image: &Path, path: &str) -> io::Result<Option<Vec<u8>>> {
             ))
         }
     };
-    crate::persist::image::read_file(&bytes, &commands::absolute("/", path))
+    memfs::persist::image::read_file(&bytes, &commands::absolute("/", path))
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", image.display())))
 }
 

@@ -10,8 +10,8 @@
 use std::io;
 use std::path::Path;
 
-use crate::grpc::RemoteFs;
-use crate::{DirEntry, FileType, Metadata, Stats};
+use memfs::{DirEntry, FileType, Metadata, Stats};
+use memfs_grpc::RemoteFs;
 
 use super::backend::{Backend, Progress, SnapshotInfo};
 
@@ -33,7 +33,7 @@ impl RemoteBackend {
     /// Every non-directory below `start` (symlinks to directories excluded, as the local walk
     /// lists them as directories without entering them), with its path relative to `start`.
     fn walk_files(&self, start: &str) -> io::Result<Vec<(String, DirEntry)>> {
-        let top = crate::VPath::parse_str(start)?.as_string();
+        let top = memfs::VPath::parse_str(start)?.as_string();
         let prefix = if top == "/" { top } else { format!("{top}/") };
         let mut out = Vec::new();
         for e in self.fs.walk_entries(start)? {
@@ -109,20 +109,13 @@ impl Backend for RemoteBackend {
         self.fs.copy(from, to)
     }
     fn find(&self, pattern: &str, start: &str) -> io::Result<Vec<String>> {
-        // The rules of `MemFs::find`: an absolute pattern matches absolute paths, one with a
-        // `/` the path relative to `start`, any other the name.
-        let matcher = crate::par::compile_glob(pattern)?;
+        let pattern = memfs::FindPattern::new(pattern)?;
         let mut found: Vec<String> = self
             .walk_files(start)?
             .into_iter()
             .filter(|(rel, e)| {
-                if pattern.starts_with('/') {
-                    matcher.is_match(e.path())
-                } else if pattern.contains('/') {
-                    matcher.is_match(rel)
-                } else {
-                    matcher.is_match(e.file_name())
-                }
+                let rel_dir = rel.rsplit_once('/').map_or("", |(dir, _)| dir);
+                pattern.is_match(&e.file_name(), rel_dir, || e.path())
             })
             .map(|(_, e)| e.path())
             .collect();

@@ -1,4 +1,4 @@
-#![cfg(all(feature = "cli", feature = "fuse"))]
+#![cfg(feature = "fuse")]
 //! End-to-end tests of `memfs mount`: a child process mounts a temporary state on a temporary
 //! directory, files are written through the mountpoint with `std::fs`, the mount is stopped
 //! from outside (`fusermount3 -u`) or with SIGTERM/SIGINT, and the saved state is checked with

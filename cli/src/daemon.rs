@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use crate::{MemFs, Snapshot};
+use memfs::{MemFs, Snapshot};
 
 use super::backend::LocalBackend;
 use super::state;

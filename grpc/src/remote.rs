@@ -19,8 +19,8 @@ use super::proto::{self, file_system_client::FileSystemClient};
 use super::runtime::{self, block_on};
 use super::status::io_of_status;
 use super::{DEFAULT_MAX_MESSAGE_SIZE, STREAM_CHUNK_SIZE};
-use crate::error;
-use crate::{DirEntry, FileType, Metadata, Stats};
+use memfs::error;
+use memfs::{DirEntry, FileType, Metadata, Stats};
 
 /// A filesystem served by an `FsServer`, used through blocking calls. Cheap to clone: clones
 /// share one HTTP/2 connection, and can be used from many threads at once.
@@ -64,27 +64,19 @@ fn metadata_of(s: proto::Stat) -> io::Result<Metadata> {
             )))
         }
     };
-    Ok(Metadata {
-        file_type,
-        len: s.len,
-        mode: s.mode & 0o7777,
-        ino: s.ino,
-        created: system_time(s.created),
-        modified: system_time(s.modified),
-        accessed: system_time(s.accessed),
-        changed: system_time(s.changed),
-    })
+    Ok(Metadata::new(file_type, s.len, s.mode, s.ino).with_times(
+        system_time(s.created),
+        system_time(s.modified),
+        system_time(s.accessed),
+        system_time(s.changed),
+    ))
 }
 
 fn dir_entry_of(e: proto::DirEntry) -> io::Result<DirEntry> {
     let stat = e
         .stat
         .ok_or_else(|| error::invalid_data("server sent an entry without stat"))?;
-    Ok(DirEntry {
-        name: e.name,
-        path: e.path,
-        metadata: metadata_of(stat)?,
-    })
+    Ok(DirEntry::new(e.name, e.path, metadata_of(stat)?))
 }
 
 fn stats_of(u: proto::Usage) -> Stats {
@@ -478,21 +470,22 @@ impl RemoteFs {
             std::collections::HashMap::new();
         by_dir.insert(top, Default::default());
         for e in entries {
-            let parent = match e.path.rfind('/') {
+            let path = e.path();
+            let parent = match path.rfind('/') {
                 Some(0) => "/".to_owned(),
-                Some(i) => e.path[..i].to_owned(),
+                Some(i) => path[..i].to_owned(),
                 None => continue,
             };
-            let is_dir = e.metadata.is_dir();
+            let is_dir = e.file_type()?.is_dir();
             if is_dir {
-                order.push(e.path.clone());
-                by_dir.insert(e.path.clone(), Default::default());
+                order.push(path.clone());
+                by_dir.insert(path, Default::default());
             }
             if let Some((dirs, files)) = by_dir.get_mut(&parent) {
                 if is_dir {
-                    dirs.push(e.name);
+                    dirs.push(e.file_name());
                 } else {
-                    files.push(e.name);
+                    files.push(e.file_name());
                 }
             }
         }
