@@ -102,14 +102,8 @@ pub fn lock(image: &Path, exclusive: bool) -> io::Result<StateLock> {
         fs4::FileExt::try_lock_shared(&file)
     };
     match tried {
-        Ok(()) => {
-            let mut held = StateLock { file };
-            if exclusive {
-                // A note left by a server that died without clearing it is stale now.
-                held.set_note("")?;
-            }
-            return Ok(held);
-        }
+        Ok(()) if exclusive => return held_exclusively(file, image),
+        Ok(()) => return Ok(StateLock { file }),
         Err(fs4::TryLockError::WouldBlock) => {
             if let Some(note) = busy_note(&mut file) {
                 return Err(busy_error(image, Some(note)));
@@ -128,7 +122,20 @@ pub fn lock(image: &Path, exclusive: bool) -> io::Result<StateLock> {
         fs4::FileExt::lock_shared(&file)
     };
     locked.map_err(|e| io::Error::new(e.kind(), format!("locking {}: {e}", path.display())))?;
-    Ok(StateLock { file })
+    if exclusive {
+        held_exclusively(file, image)
+    } else {
+        Ok(StateLock { file })
+    }
+}
+
+/// The exclusive lock just taken: what a process that died holding it left behind is stale now
+/// and goes (its note in the lock file, the temporary files of a save it was killed in).
+fn held_exclusively(file: File, image: &Path) -> io::Result<StateLock> {
+    let mut held = StateLock { file };
+    held.set_note("")?;
+    image::remove_stale_temps(image)?;
+    Ok(held)
 }
 
 /// Takes the exclusive lock of `image` without waiting (for `memfs serve`): a busy lock is a
@@ -137,7 +144,7 @@ pub fn lock(image: &Path, exclusive: bool) -> io::Result<StateLock> {
 pub fn try_lock_exclusive(image: &Path) -> io::Result<StateLock> {
     let (mut file, path) = open_lock_file(image)?;
     match fs4::FileExt::try_lock(&file) {
-        Ok(()) => Ok(StateLock { file }),
+        Ok(()) => held_exclusively(file, image),
         Err(fs4::TryLockError::WouldBlock) => Err(busy_error(image, busy_note(&mut file))),
         Err(fs4::TryLockError::Error(e)) => Err(io::Error::new(
             e.kind(),

@@ -409,7 +409,17 @@ fn a_crash_mid_save_leaves_the_old_state() {
         "the fault point must kill the writer"
     );
     // The new image was fully written to a temporary file but never renamed.
-    let leftovers = std::fs::read_dir(env.dir.path())
+    assert_eq!(temp_files(&env), 1);
+    assert_eq!(env.ok(&["read", "/a"]), "old");
+    env.ok(&["write", "/a", "new"]);
+    assert_eq!(env.ok(&["read", "/a"]), "new");
+    // The next command holding the exclusive lock removed the dead save's temporary file.
+    assert_eq!(temp_files(&env), 0);
+}
+
+/// Files in the state's directory that look like temporary files of a save.
+fn temp_files(env: &Env) -> usize {
+    std::fs::read_dir(env.dir.path())
         .unwrap()
         .filter(|e| {
             e.as_ref()
@@ -418,11 +428,57 @@ fn a_crash_mid_save_leaves_the_old_state() {
                 .to_string_lossy()
                 .contains(".tmp")
         })
-        .count();
-    assert_eq!(leftovers, 1);
-    assert_eq!(env.ok(&["read", "/a"]), "old");
-    env.ok(&["write", "/a", "new"]);
-    assert_eq!(env.ok(&["read", "/a"]), "new");
+        .count()
+}
+
+#[test]
+fn saves_killed_with_sigkill_leave_no_debris_behind() {
+    let env = Env::new();
+    // 8 MiB of incompressible bytes: a save takes long enough to be killed in the middle.
+    let host = env.dir.path().join("host");
+    std::fs::create_dir(&host).unwrap();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let big: Vec<u8> = (0..8 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(host.join("big.bin"), &big).unwrap();
+    env.ok(&["write", "/kept", "kept"]);
+    // An unrelated file that merely looks similar is never touched.
+    let other = env.dir.path().join(".other.tmpABCDEF");
+    std::fs::write(&other, "not ours").unwrap();
+    let mut killed_with_debris = 0;
+    for round in 0..30u64 {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("memfs"))
+            .env_remove("MEMFS_STATE")
+            .env_remove("MEMFS_FAULT")
+            .env("HOME", env.dir.path())
+            .arg("--state")
+            .arg(env.state())
+            .args(["import", host.to_str().unwrap(), &format!("/r{round}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Spread the kills over the command's life (load, import, encode, write, rename).
+        std::thread::sleep(std::time::Duration::from_millis(5 + round * 7 % 120));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        if temp_files(&env) > 1 {
+            killed_with_debris += 1;
+        }
+    }
+    // The state is intact (the old one or a newer one, never a torn one)...
+    assert_eq!(env.ok(&["read", "/kept"]), "kept");
+    // ...and the next command that takes the exclusive lock clears every dead save's file.
+    env.ok(&["write", "/after", "x"]);
+    assert_eq!(temp_files(&env), 1, "only the unrelated file may remain");
+    assert!(other.exists());
+    eprintln!("{killed_with_debris} of 30 kills left a temporary file before cleanup");
 }
 
 #[test]

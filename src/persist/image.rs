@@ -767,20 +767,59 @@ pub fn save(path: &Path, fs: &MemFs, snapshots: &BTreeMap<String, Snapshot>) -> 
     write_atomic(path, &encode(fs, snapshots))
 }
 
-/// Replaces the file at `path` by `bytes` so that a crash leaves either the old or the new
-/// content. Test hook: `MEMFS_FAULT=after-temp-write` aborts the process after the temporary
-/// file is written and before it is renamed (used by the CLI crash test).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+/// The prefix of the temporary files [`write_atomic`] writes beside `path`:
+/// `.NAME.tmp`, followed by [`TEMP_RANDOM_LEN`] random letters and digits.
+fn temp_prefix(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    format!(".{name}.tmp")
+}
+
+/// How many random characters `tempfile` appends to [`temp_prefix`].
+const TEMP_RANDOM_LEN: usize = 6;
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Removes the temporary files that a [`write_atomic`] of `path` killed before its rename left
+/// behind (`.NAME.tmpXXXXXX` in the same directory, and nothing else), returning how many it
+/// removed. Only safe while no other process can be writing `path`: the CLI calls it when it
+/// takes the state's exclusive lock.
+pub fn remove_stale_temps(path: &Path) -> io::Result<usize> {
+    let prefix = temp_prefix(path);
+    let mut removed = 0;
+    for entry in std::fs::read_dir(parent_dir(path))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let ours = rest.len() == TEMP_RANDOM_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric());
+        if ours && entry.file_type()?.is_file() {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Replaces the file at `path` by `bytes` so that a crash leaves either the old or the new
+/// content (and at worst a temporary file that [`remove_stale_temps`] clears). Test hook: `MEMFS_FAULT=after-temp-write` aborts the process after the temporary
+/// file is written and before it is renamed (used by the CLI crash test).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = parent_dir(path);
     let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.tmp"))
+        .prefix(&temp_prefix(path))
+        .rand_bytes(TEMP_RANDOM_LEN)
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     // The temp file is created 0600; an existing image keeps its own permissions.
@@ -802,6 +841,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_temps_of_this_path_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        write_atomic(&path, b"one").unwrap();
+        let keep = [
+            "state",
+            ".state.tmp",        // no random part
+            ".state.tmpABC",     // too short
+            ".state.tmpABCDEFG", // too long
+            ".other.tmpABCDEF",  // another state
+            ".state.tmpAB-DEF",  // not what tempfile writes
+            "state.tmpABCDEF",   // no leading dot
+        ];
+        for name in &keep[1..] {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        std::fs::write(dir.path().join(".state.tmpA1b2C3"), "stale").unwrap();
+        std::fs::write(dir.path().join(".state.tmpzzzzzz"), "stale").unwrap();
+        assert_eq!(remove_stale_temps(&path).unwrap(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut want: Vec<String> = keep.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(left, want);
+        assert_eq!(std::fs::read(&path).unwrap(), b"one");
+    }
 
     #[cfg(unix)]
     #[test]
