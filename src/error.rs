@@ -2,14 +2,18 @@
 //! become Linux errno values (used by the FUSE layer and the gRPC status mapping).
 //!
 //! Every error carries the `ErrorKind` that Linux gives for the same call on tmpfs/ext4 and a
-//! message that names the path. Nothing outside this module builds an `io::Error` by hand.
+//! message that names the path. Every crate of the project (engine, gRPC, CLI) builds its
+//! `io::Error`s with these constructors ([`err`] for a kind without one of its own); the only
+//! other source is the OS, whose errors (host files, `io::Error::from_raw_os_error` for an
+//! errno that has no kind) pass through unchanged.
 
 use std::fmt;
 use std::io::{self, ErrorKind};
 
-/// Builds an error of `kind` with message `msg`.
-pub fn err(kind: ErrorKind, msg: impl Into<String>) -> io::Error {
-    io::Error::new(kind, msg.into())
+/// Builds an error of `kind` with message `msg` (a text, or an error value that callers can
+/// downcast, like the transaction conflict).
+pub fn err(kind: ErrorKind, msg: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::Error {
+    io::Error::new(kind, msg)
 }
 
 /// The path does not exist (`ENOENT`).
@@ -45,17 +49,17 @@ pub fn not_empty(path: impl fmt::Display) -> io::Error {
 
 /// Bad argument (`EINVAL`).
 pub fn invalid_input(msg: impl Into<String>) -> io::Error {
-    err(ErrorKind::InvalidInput, msg)
+    err(ErrorKind::InvalidInput, msg.into())
 }
 
 /// Bad data (corrupt image, invalid UTF-8, wrong password...).
 pub fn invalid_data(msg: impl Into<String>) -> io::Error {
-    err(ErrorKind::InvalidData, msg)
+    err(ErrorKind::InvalidData, msg.into())
 }
 
 /// A name or path over the Linux limits (`ENAMETOOLONG`).
 pub fn name_too_long(msg: impl Into<String>) -> io::Error {
-    err(ErrorKind::InvalidFilename, msg)
+    err(ErrorKind::InvalidFilename, msg.into())
 }
 
 /// The operation needs something busy, e.g. removing `/` (`EBUSY`).
@@ -70,7 +74,10 @@ pub fn busy(path: impl fmt::Display) -> io::Error {
 pub fn bad_handle(msg: impl Into<String>) -> io::Error {
     // EBADF decodes to ErrorKind::Uncategorized on Linux, which is unstable to name; take the
     // kind from the OS decoding so it is the same as std's.
-    err(io::Error::from_raw_os_error(libc_errno::EBADF).kind(), msg)
+    err(
+        io::Error::from_raw_os_error(libc_errno::EBADF).kind(),
+        msg.into(),
+    )
 }
 
 /// Too many levels of symbolic links (`ELOOP`).
@@ -112,7 +119,7 @@ pub fn is_conflict(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<ConflictError>())
 }
 
-/// Linux errno numbers used in this crate (x86_64/aarch64 generic values).
+/// Linux errno numbers used by memfs (the generic values of x86_64 and aarch64).
 pub mod libc_errno {
     pub const EPERM: i32 = 1;
     pub const ENOENT: i32 = 2;
@@ -128,41 +135,71 @@ pub mod libc_errno {
     pub const EFBIG: i32 = 27;
     pub const ENOSPC: i32 = 28;
     pub const EROFS: i32 = 30;
+    pub const ERANGE: i32 = 34;
     pub const ENAMETOOLONG: i32 = 36;
     pub const ENOSYS: i32 = 38;
     pub const ENOTEMPTY: i32 = 39;
     pub const ELOOP: i32 = 40;
     pub const ENODATA: i32 = 61;
+    pub const EOPNOTSUPP: i32 = 95;
     pub const ETIMEDOUT: i32 = 110;
 }
 
-/// The errno a Linux filesystem would return for an error of this kind (the FUSE layer and the
-/// gRPC mapping both use this one table).
+/// The one table between `ErrorKind`s and Linux errnos: [`errno_of`] reads it left to right
+/// (the first row of a kind is its errno), [`kind_of_errno`] right to left (every row, so
+/// `EPERM` and `EACCES` both come back as `PermissionDenied`).
+fn errno_table() -> [(ErrorKind, i32); 18] {
+    use libc_errno::*;
+    [
+        (ErrorKind::NotFound, ENOENT),
+        (ErrorKind::PermissionDenied, EACCES),
+        (ErrorKind::PermissionDenied, EPERM),
+        (ErrorKind::AlreadyExists, EEXIST),
+        (ErrorKind::NotADirectory, ENOTDIR),
+        (ErrorKind::IsADirectory, EISDIR),
+        (ErrorKind::DirectoryNotEmpty, ENOTEMPTY),
+        (ErrorKind::InvalidInput, EINVAL),
+        (ErrorKind::InvalidFilename, ENAMETOOLONG),
+        (ErrorKind::ResourceBusy, EBUSY),
+        (ErrorKind::ReadOnlyFilesystem, EROFS),
+        (ErrorKind::StorageFull, ENOSPC),
+        (ErrorKind::FileTooLarge, EFBIG),
+        (ErrorKind::CrossesDevices, EXDEV),
+        (ErrorKind::TimedOut, ETIMEDOUT),
+        (ErrorKind::Unsupported, ENOSYS),
+        // Kinds that stable Rust cannot name (FilesystemLoop, and EBADF's): std's decoding of
+        // the Linux number gives exactly the kind a local call would have.
+        (io::Error::from_raw_os_error(ELOOP).kind(), ELOOP),
+        (io::Error::from_raw_os_error(EBADF).kind(), EBADF),
+    ]
+}
+
+/// The errno a Linux filesystem would return for an error of this kind (FUSE replies and the
+/// gRPC status metadata both use it); `EIO` for a kind with no errno of its own. An error that
+/// carries an OS code returns that code.
 pub fn errno_of(e: &io::Error) -> i32 {
     if let Some(code) = e.raw_os_error() {
         return code;
     }
-    use libc_errno::*;
-    match e.kind() {
-        ErrorKind::NotFound => ENOENT,
-        ErrorKind::PermissionDenied => EACCES,
-        ErrorKind::AlreadyExists => EEXIST,
-        ErrorKind::NotADirectory => ENOTDIR,
-        ErrorKind::IsADirectory => EISDIR,
-        ErrorKind::DirectoryNotEmpty => ENOTEMPTY,
-        ErrorKind::InvalidInput => EINVAL,
-        ErrorKind::InvalidFilename => ENAMETOOLONG,
-        ErrorKind::ResourceBusy => EBUSY,
-        ErrorKind::ReadOnlyFilesystem => EROFS,
-        ErrorKind::StorageFull => ENOSPC,
-        ErrorKind::FileTooLarge => EFBIG,
-        ErrorKind::CrossesDevices => EXDEV,
-        ErrorKind::TimedOut => ETIMEDOUT,
-        ErrorKind::Unsupported => ENOSYS,
-        k if k == io::Error::from_raw_os_error(ELOOP).kind() => ELOOP,
-        k if k == io::Error::from_raw_os_error(EBADF).kind() => EBADF,
-        _ => EIO,
+    let kind = e.kind();
+    errno_table()
+        .into_iter()
+        .find(|&(k, _)| k == kind)
+        .map_or(libc_errno::EIO, |(_, errno)| errno)
+}
+
+/// The `ErrorKind` for a Linux errno whatever this platform is (the inverse of [`errno_of`],
+/// from the same table); `None` for `EIO` and numbers outside the table.
+pub fn kind_of_errno(errno: i32) -> Option<ErrorKind> {
+    if cfg!(not(target_os = "linux")) && (errno == libc_errno::ELOOP || errno == libc_errno::EBADF)
+    {
+        // Their kinds come from decoding the Linux number, which only Linux's std does.
+        return None;
     }
+    errno_table()
+        .into_iter()
+        .find(|&(_, n)| n == errno)
+        .map(|(kind, _)| kind)
 }
 
 #[cfg(test)]
@@ -186,6 +223,32 @@ mod tests {
             assert_eq!(e.kind(), io::Error::from_raw_os_error(errno).kind(), "{e}");
             assert_eq!(errno_of(&e), errno, "{e}");
         }
+    }
+
+    #[test]
+    fn the_errno_table_reads_both_ways() {
+        for (kind, errno) in errno_table() {
+            // Forward: the kind's first row.
+            let forward = errno_of(&io::Error::from(kind));
+            assert_eq!(kind_of_errno(forward), Some(kind), "{kind:?}");
+            // Backward: every row, and the kind decodes as Linux decodes the number.
+            assert_eq!(kind_of_errno(errno), Some(kind), "errno {errno}");
+            assert_eq!(
+                io::Error::from_raw_os_error(errno).kind(),
+                kind,
+                "errno {errno}"
+            );
+        }
+        assert_eq!(
+            errno_of(&io::Error::from(ErrorKind::InvalidData)),
+            libc_errno::EIO
+        );
+        assert_eq!(kind_of_errno(libc_errno::EIO), None);
+        assert_eq!(kind_of_errno(12345), None);
+        assert_eq!(
+            errno_of(&io::Error::from_raw_os_error(libc_errno::ERANGE)),
+            libc_errno::ERANGE
+        );
     }
 
     #[test]

@@ -221,6 +221,14 @@ impl MemFs {
         self.commit(|r, _| ops::set_times(r, &p, accessed, modified))
     }
 
+    /// `touch(1)`: sets the access and modification times of `path` to now, or creates an empty
+    /// file there if nothing exists, in one commit.
+    pub fn touch(&self, p: impl AsRef<Path>) -> io::Result<()> {
+        let p = VPath::parse(p)?;
+        let now = SystemTime::now();
+        self.commit(|r, c| ops::touch(r, c, &p, now))
+    }
+
     /// Creates or truncates a file and writes `data` (`std::fs::write`).
     pub fn write(&self, p: impl AsRef<Path>, data: impl AsRef<[u8]>) -> io::Result<()> {
         let p = VPath::parse(p)?;

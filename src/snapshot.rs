@@ -173,3 +173,29 @@ impl MemFs {
         self.replace_root(snap.root.node.clone());
     }
 }
+
+/// Longest name of a named snapshot (CLI state, `memfs serve`), in bytes.
+pub const SNAPSHOT_NAME_MAX: usize = 255;
+
+/// The one rule for snapshot names, wherever snapshots are kept by name (the CLI's state, a
+/// gRPC `FsServer`): 1 to [`SNAPSHOT_NAME_MAX`] bytes, no `/`, no control characters (NUL
+/// included). A bad name is `InvalidInput` naming it.
+///
+/// ```
+/// assert!(memfs::check_snapshot_name("before-migration 2").is_ok());
+/// for bad in ["", "a/b", "tab\there", "nul\0"] {
+///     assert_eq!(memfs::check_snapshot_name(bad).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+/// }
+/// ```
+pub fn check_snapshot_name(name: &str) -> io::Result<()> {
+    if name.is_empty()
+        || name.len() > SNAPSHOT_NAME_MAX
+        || name.contains('/')
+        || name.contains(char::is_control)
+    {
+        return Err(error::invalid_input(format!(
+            "bad snapshot name {name:?}: 1 to {SNAPSHOT_NAME_MAX} bytes, no '/' or control characters"
+        )));
+    }
+    Ok(())
+}

@@ -4,8 +4,14 @@
 //! Normal builds re-export `std`'s types and `arc_swap::ArcSwap` (as [`PublishCell`]); under
 //! `cfg(loom)` (set by the `loom-tests/` crate) the same names are loom's, so the blob store's
 //! insert/release protocol and the commit protocol can be model-checked over every
-//! interleaving. Code that must be loom-checkable imports `Arc`, `Mutex`, the atomics and the
-//! publish cell from here, never from `std::sync` or `arc_swap` directly.
+//! interleaving. Code imports `Mutex`, the atomics and the publish cell from here, never from
+//! `std::sync` or `arc_swap` directly; so does the blob store for the `Arc` whose count its
+//! release protocol reads (`sync::Arc`).
+//!
+//! One thing stays `std::sync::Arc` in every build: the tree's nodes and the published
+//! `Arc<Root>` (`tree/`, `fs.rs`, `snapshot.rs`, `transaction.rs`, ...), because `imbl` and
+//! `arc_swap` are built on std's `Arc`. Their counts are read only by std itself
+//! (`Arc::make_mut`, drop), whose thread safety is std's to guarantee, not ours to model.
 //!
 //! `arc_swap` is not loom-aware, so under loom the publish cell is a loom `Mutex` around the
 //! current `Arc`, with the same method names (`load`, `load_full`, `compare_and_swap`,

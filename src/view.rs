@@ -513,7 +513,7 @@ mod tests {
             let parsed = VPath::parse_str(p);
             let general = |f: &dyn Fn(&VPath) -> io::Result<Metadata>| match &parsed {
                 Ok(v) => meta(f(v)),
-                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+                Err(e) => Err(crate::error::err(e.kind(), e.to_string())),
             };
             same(p, meta(fs.metadata(p)), general(&|v| metadata(&root, v)));
             same(
@@ -523,12 +523,12 @@ mod tests {
             );
             let read_general = parsed
                 .as_ref()
-                .map_err(|e| io::Error::new(e.kind(), e.to_string()))
+                .map_err(|e| crate::error::err(e.kind(), e.to_string()))
                 .and_then(|v| read(&root, v));
             same(p, fs.read(p), read_general);
             let string_general = parsed
                 .as_ref()
-                .map_err(|e| io::Error::new(e.kind(), e.to_string()))
+                .map_err(|e| crate::error::err(e.kind(), e.to_string()))
                 .and_then(|v| read_to_string(&root, v));
             same(p, fs.read_to_string(p), string_general);
             let ok = parsed.as_ref().ok();

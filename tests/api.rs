@@ -357,3 +357,28 @@ fn makedirs_without_exist_ok_fails_on_an_existing_directory() {
     );
     fs.makedirs("/a/b", true).unwrap();
 }
+
+#[test]
+fn touch_creates_an_empty_file_or_updates_both_times_and_keeps_the_content() {
+    use std::time::{Duration, SystemTime};
+    let fs = memfs::create_fs();
+    fs.touch("/new").unwrap();
+    assert_eq!(fs.read("/new").unwrap(), b"");
+    fs.write("/f", "kept").unwrap();
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+    fs.set_times("/f", Some(old), Some(old)).unwrap();
+    fs.touch("/f").unwrap();
+    let m = fs.metadata("/f").unwrap();
+    assert!(m.modified().unwrap() > old && m.accessed().unwrap() > old);
+    assert_eq!(fs.read("/f").unwrap(), b"kept");
+    fs.symlink("/target", "/dangling").unwrap();
+    fs.touch("/dangling").unwrap(); // creates the target, as touch(1) does
+    assert!(fs.isfile("/target"));
+    assert_eq!(
+        fs.touch("/missing/x").unwrap_err().kind(),
+        std::io::ErrorKind::NotFound
+    );
+    fs.create_dir("/d").unwrap();
+    fs.touch("/d").unwrap();
+    assert!(fs.isdir("/d"));
+}

@@ -10,7 +10,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
-use std::time::SystemTime;
 
 use memfs::{DirEntry, MemFs, Metadata, Snapshot, Stats};
 
@@ -86,7 +85,7 @@ impl LocalBackend {
 }
 
 fn no_snapshot(name: &str) -> io::Error {
-    io::Error::new(
+    memfs::error::err(
         io::ErrorKind::NotFound,
         format!("no snapshot named {name:?}"),
     )
@@ -103,14 +102,7 @@ impl Backend for LocalBackend {
         self.fs.append(path, data)
     }
     fn touch(&self, path: &str) -> io::Result<()> {
-        if self.fs.exists(path) {
-            let now = SystemTime::now();
-            self.fs.set_times(path, None, Some(now))
-        } else {
-            self.fs
-                .open_with(path, memfs::OpenOptions::new().write(true).create(true))
-                .map(drop)
-        }
+        self.fs.touch(path)
     }
     fn create_dir(&self, path: &str) -> io::Result<()> {
         self.fs.create_dir(path)
@@ -170,12 +162,7 @@ impl Backend for LocalBackend {
         memfs::persist::hostdir::export(&self.fs, vpath, host, progress)
     }
     fn snapshot(&self, name: &str) -> io::Result<()> {
-        if name.is_empty() || name.contains(char::is_control) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("bad snapshot name {name:?}"),
-            ));
-        }
+        memfs::check_snapshot_name(name)?;
         self.snapshots
             .borrow_mut()
             .insert(name.to_owned(), self.fs.snapshot());

@@ -5,7 +5,7 @@
 //! module neither loads nor saves state.
 
 use std::io::{self, IsTerminal, Read, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use memfs::{FileType, Metadata};
 
@@ -74,7 +74,7 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
             let m = b.symlink_metadata(&p)?;
             if m.is_dir() {
                 if !*recursive {
-                    return Err(io::Error::new(
+                    return Err(memfs::error::err(
                         io::ErrorKind::IsADirectory,
                         format!("{p} is a directory (use rm -r)"),
                     ));
@@ -121,9 +121,9 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
         Command::Dump { path } => writeln!(out, "{}", b.dump_json(&abs(path))?)?,
         Command::Load { file } => {
             let text = std::fs::read_to_string(file)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", file.display())))?;
+                .map_err(|e| memfs::error::err(e.kind(), format!("{}: {e}", file.display())))?;
             b.load_json(&text)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", file.display())))?
+                .map_err(|e| memfs::error::err(e.kind(), format!("{}: {e}", file.display())))?
         }
         Command::Import { host_dir, vpath } => {
             let target = normalised(cwd, vpath)?;
@@ -185,7 +185,7 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
         | Command::Shell
         | Command::Serve { .. }
         | Command::Mount { .. } => {
-            return Err(io::Error::new(
+            return Err(memfs::error::err(
                 io::ErrorKind::Unsupported,
                 "this command is not available here",
             ))
@@ -303,27 +303,10 @@ fn mode_string(m: &Metadata) -> String {
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC.
 fn format_time(t: SystemTime) -> String {
-    let secs = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    };
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    let u = memfs::time::Utc::of(t);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        u.year, u.month, u.day, u.hour, u.minute, u.second
     )
 }
 
@@ -400,13 +383,13 @@ fn copy(b: &dyn Backend, src: &str, dst: &str, recursive: bool) -> io::Result<()
         return Ok(());
     }
     if !recursive {
-        return Err(io::Error::new(
+        return Err(memfs::error::err(
             io::ErrorKind::IsADirectory,
             format!("{src} is a directory (use cp -r)"),
         ));
     }
     if dst == src || dst.starts_with(&join(src, "")) {
-        return Err(io::Error::new(
+        return Err(memfs::error::err(
             io::ErrorKind::InvalidInput,
             format!("cannot copy {src} into itself ({dst})"),
         ));
@@ -442,6 +425,7 @@ mod tests {
 
     #[test]
     fn civil_dates() {
+        use std::time::UNIX_EPOCH;
         assert_eq!(format_time(UNIX_EPOCH), "1970-01-01 00:00:00");
         let t = UNIX_EPOCH + std::time::Duration::from_secs(1_764_079_200); // 2025-11-25 14:00
         assert_eq!(format_time(t), "2025-11-25 14:00:00");

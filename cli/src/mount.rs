@@ -26,7 +26,7 @@ use super::state;
 pub fn run(image: &Path, mountpoint: &Path, args: MountArgs) -> io::Result<ExitCode> {
     #[cfg(not(feature = "grpc"))]
     if args.serve.is_some() {
-        return Err(io::Error::new(
+        return Err(memfs::error::err(
             io::ErrorKind::Unsupported,
             "mount --serve needs memfs built with the `grpc` feature",
         ));
@@ -59,7 +59,7 @@ fn mount_locked(
         None => None,
     };
     let handle = fuse::mount(loaded.fs.clone(), mountpoint, &opts).map_err(|e| {
-        io::Error::new(
+        memfs::error::err(
             e.kind(),
             format!("cannot mount on {}: {e}", mountpoint.display()),
         )

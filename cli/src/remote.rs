@@ -53,7 +53,7 @@ impl RemoteBackend {
 
 /// The error of an operation the remote API does not offer.
 pub fn unsupported(what: &str) -> io::Error {
-    io::Error::new(
+    memfs::error::err(
         io::ErrorKind::Unsupported,
         format!("{what} is not supported with --remote"),
     )
@@ -156,12 +156,7 @@ impl Backend for RemoteBackend {
         Err(unsupported("export"))
     }
     fn snapshot(&self, name: &str) -> io::Result<()> {
-        if name.is_empty() || name.contains(char::is_control) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("bad snapshot name {name:?}"),
-            ));
-        }
+        memfs::check_snapshot_name(name)?;
         self.fs.snapshot(Some(name)).map(drop)
     }
     fn delete_snapshot(&self, name: &str) -> io::Result<()> {

@@ -124,7 +124,7 @@ fn mount(image: &Path, mountpoint: &Path, opts: MountArgs) -> io::Result<ExitCod
 
 #[cfg(not(feature = "fuse"))]
 fn mount(_image: &Path, _mountpoint: &Path, _opts: MountArgs) -> io::Result<ExitCode> {
-    Err(io::Error::new(
+    Err(memfs::error::err(
         io::ErrorKind::Unsupported,
         "mount needs memfs built with the `fuse` feature (cargo build --features fuse)",
     ))
@@ -152,7 +152,7 @@ fn run_remote(url: &str, token: Option<&str>, command: &Command) -> io::Result<E
 /// `mount --remote`: the FUSE layer serves a local `MemFs`, not a `RemoteFs`.
 #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 fn mount_remote_unsupported() -> io::Error {
-    io::Error::new(
+    memfs::error::err(
         io::ErrorKind::Unsupported,
         "mount is not supported with --remote (FUSE serves a local filesystem): mount the \
          state itself with `memfs --state PATH mount MOUNTPOINT --serve ADDR`, which also \
@@ -167,7 +167,7 @@ fn run_remote(_url: &str, _token: Option<&str>, _command: &Command) -> io::Resul
 
 #[cfg(not(feature = "grpc"))]
 fn no_grpc(what: &str) -> io::Error {
-    io::Error::new(
+    memfs::error::err(
         io::ErrorKind::Unsupported,
         format!("{what} needs memfs built with the `grpc` feature"),
     )
@@ -181,14 +181,14 @@ fn fast_read(image: &Path, path: &str) -> io::Result<Option<Vec<u8>>> {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(io::Error::new(
+            return Err(memfs::error::err(
                 e.kind(),
                 format!("{}: {e}", image.display()),
             ))
         }
     };
     memfs::persist::image::read_file(&bytes, &commands::absolute("/", path))
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", image.display())))
+        .map_err(|e| memfs::error::err(e.kind(), format!("{}: {e}", image.display())))
 }
 
 /// Loads the state at `image` (empty if there is none). `force` replaces a corrupt image by an
@@ -228,7 +228,7 @@ fn offer_original_json(backend: &LocalBackend, json: &Path) -> io::Result<()> {
             let text = std::fs::read_to_string(json)?;
             backend
                 .load_json(&text)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", json.display())))?;
+                .map_err(|e| memfs::error::err(e.kind(), format!("{}: {e}", json.display())))?;
             backend.dirty.set(true);
             eprintln!("imported {}", json.display());
         }

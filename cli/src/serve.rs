@@ -80,6 +80,6 @@ pub(super) fn start(
         .with_snapshots(snapshots);
     let handle = server
         .serve(addr)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        .map_err(|e| memfs::error::err(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     Ok((server, handle))
 }

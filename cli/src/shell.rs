@@ -195,7 +195,7 @@ impl Session {
             return Ok(());
         }
         if !force && state::image_id(&self.image)? != self.base {
-            return Err(io::Error::new(
+            return Err(memfs::error::err(
                 io::ErrorKind::ResourceBusy,
                 format!(
                     "{} was changed by another memfs process since this shell loaded it; \
@@ -248,7 +248,7 @@ impl Session {
         let cwd = self.cwd.borrow().clone();
         let target = normalised(&cwd, dir)?;
         if !self.backend.fs.metadata(&target)?.is_dir() {
-            return Err(io::Error::new(
+            return Err(memfs::error::err(
                 io::ErrorKind::NotADirectory,
                 format!("not a directory: {target}"),
             ));
@@ -268,7 +268,7 @@ impl Session {
         };
         let mut out = io::stdout().lock();
         match &parsed.command {
-            Command::Shell => Err(io::Error::new(
+            Command::Shell => Err(memfs::error::err(
                 io::ErrorKind::InvalidInput,
                 "already in the shell",
             )),

@@ -29,7 +29,7 @@ pub fn state_path(from_cli: Option<PathBuf>) -> io::Result<PathBuf> {
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .ok_or_else(|| {
-            io::Error::new(
+            memfs::error::err(
                 io::ErrorKind::NotFound,
                 "cannot find the state: neither --state, $MEMFS_STATE nor $HOME is set",
             )
@@ -69,7 +69,7 @@ fn open_lock_file(image: &Path) -> io::Result<(File, PathBuf)> {
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|e| io::Error::new(e.kind(), format!("lock file {}: {e}", path.display())))?;
+        .map_err(|e| memfs::error::err(e.kind(), format!("lock file {}: {e}", path.display())))?;
     Ok((file, path))
 }
 
@@ -83,7 +83,7 @@ fn busy_note(file: &mut File) -> Option<String> {
 
 fn busy_error(image: &Path, note: Option<String>) -> io::Error {
     let holder = note.unwrap_or_else(|| "another memfs process".to_owned());
-    io::Error::new(
+    memfs::error::err(
         io::ErrorKind::WouldBlock,
         format!(
             "the state {} is locked by {holder}; use --remote, or stop it first",
@@ -110,7 +110,7 @@ pub fn lock(image: &Path, exclusive: bool) -> io::Result<StateLock> {
             }
         }
         Err(fs4::TryLockError::Error(e)) => {
-            return Err(io::Error::new(
+            return Err(memfs::error::err(
                 e.kind(),
                 format!("locking {}: {e}", path.display()),
             ))
@@ -121,7 +121,7 @@ pub fn lock(image: &Path, exclusive: bool) -> io::Result<StateLock> {
     } else {
         fs4::FileExt::lock_shared(&file)
     };
-    locked.map_err(|e| io::Error::new(e.kind(), format!("locking {}: {e}", path.display())))?;
+    locked.map_err(|e| memfs::error::err(e.kind(), format!("locking {}: {e}", path.display())))?;
     if exclusive {
         held_exclusively(file, image)
     } else {
@@ -146,7 +146,7 @@ pub fn try_lock_exclusive(image: &Path) -> io::Result<StateLock> {
     match fs4::FileExt::try_lock(&file) {
         Ok(()) => held_exclusively(file, image),
         Err(fs4::TryLockError::WouldBlock) => Err(busy_error(image, busy_note(&mut file))),
-        Err(fs4::TryLockError::Error(e)) => Err(io::Error::new(
+        Err(fs4::TryLockError::Error(e)) => Err(memfs::error::err(
             e.kind(),
             format!("locking {}: {e}", path.display()),
         )),
@@ -165,7 +165,7 @@ pub fn load(path: &Path) -> io::Result<Option<Image>> {
 /// Writes the backend's filesystem and snapshots to `path`, crash-safely.
 pub fn save(path: &Path, backend: &LocalBackend) -> io::Result<()> {
     image::save(path, &backend.fs, &backend.snapshots.borrow())
-        .map_err(|e| io::Error::new(e.kind(), format!("saving {}: {e}", path.display())))
+        .map_err(|e| memfs::error::err(e.kind(), format!("saving {}: {e}", path.display())))
 }
 
 /// An identity of the image now on disk (its checksum), `None` if there is none: the shell

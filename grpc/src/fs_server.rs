@@ -11,7 +11,7 @@ use std::net::ToSocketAddrs;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use tokio_stream::wrappers::ReceiverStream;
@@ -137,25 +137,8 @@ fn read_full(file: &mut memfs::File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 fn timestamp(t: io::Result<SystemTime>) -> Option<proto::Timestamp> {
-    let t = t.ok()?;
-    Some(match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => proto::Timestamp {
-            seconds: d.as_secs() as i64,
-            nanos: d.subsec_nanos(),
-        },
-        Err(before) => {
-            let d = before.duration();
-            let (secs, nanos) = if d.subsec_nanos() == 0 {
-                (-(d.as_secs() as i64), 0)
-            } else {
-                (-(d.as_secs() as i64) - 1, 1_000_000_000 - d.subsec_nanos())
-            };
-            proto::Timestamp {
-                seconds: secs,
-                nanos,
-            }
-        }
-    })
+    let (seconds, nanos) = memfs::time::to_unix(t.ok()?);
+    Some(proto::Timestamp { seconds, nanos })
 }
 
 pub(crate) fn stat_of(m: &Metadata) -> proto::Stat {
@@ -317,10 +300,8 @@ impl file_system_server::FileSystem for FsService {
 
     async fn snapshot(&self, req: Request<proto::SnapshotRequest>) -> Reply<proto::SnapshotReply> {
         let mut name = req.into_inner().name;
-        if name.len() > 255 || name.contains(['\0', '/']) {
-            return Err(Status::invalid_argument(
-                "snapshot name: at most 255 bytes, no '/' or NUL",
-            ));
+        if !name.is_empty() {
+            io(memfs::check_snapshot_name(&name))?;
         }
         let snap = self.fs.snapshot();
         let generation = snap.generation();
@@ -392,12 +373,7 @@ impl file_system_server::FileSystem for FsService {
     }
 
     async fn touch(&self, req: Request<proto::PathRequest>) -> Reply<proto::Empty> {
-        let path = req.into_inner().path;
-        let created = self
-            .fs
-            .open_with(&path, memfs::OpenOptions::new().write(true).create(true));
-        io(created)?;
-        io(self.fs.set_times(&path, None, Some(SystemTime::now())))?;
+        io(self.fs.touch(req.into_inner().path))?;
         Ok(Response::new(proto::Empty {}))
     }
 

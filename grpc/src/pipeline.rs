@@ -79,7 +79,7 @@ impl From<PipelineError> for io::Error {
             StageFailure::Timeout(_) => io::ErrorKind::TimedOut,
             StageFailure::NotServed => io::ErrorKind::NotConnected,
         };
-        io::Error::new(kind, e)
+        memfs::error::err(kind, e)
     }
 }
 
@@ -181,7 +181,7 @@ impl PipelineOrchestrator {
             let Some(c) = &stage.component else { continue };
             if stage.server.is_none() {
                 let handle = c.serve().map_err(|e| {
-                    io::Error::new(e.kind(), format!("serving stage {:?}: {e}", stage.name))
+                    memfs::error::err(e.kind(), format!("serving stage {:?}: {e}", stage.name))
                 })?;
                 stage.url = Some(handle.url());
                 stage.server = Some(handle);

@@ -5,7 +5,7 @@
 
 use std::io;
 use std::path::Path;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tokio_stream::StreamExt;
@@ -39,17 +39,10 @@ fn path_str(p: &Path) -> io::Result<String> {
         .ok_or_else(|| error::invalid_input(format!("path is not UTF-8: {}", p.display())))
 }
 
-fn system_time(t: Option<proto::Timestamp>) -> std::time::SystemTime {
-    match t {
-        Some(t) if t.seconds >= 0 => {
-            UNIX_EPOCH + Duration::new(t.seconds as u64, t.nanos.min(999_999_999))
-        }
-        Some(t) => {
-            UNIX_EPOCH - Duration::from_secs(t.seconds.unsigned_abs())
-                + Duration::from_nanos(u64::from(t.nanos.min(999_999_999)))
-        }
-        None => UNIX_EPOCH,
-    }
+/// A timestamp from the server; a missing or out-of-range one is the epoch.
+fn system_time(t: Option<proto::Timestamp>) -> SystemTime {
+    t.and_then(|t| memfs::time::from_unix(t.seconds, t.nanos))
+        .unwrap_or(UNIX_EPOCH)
 }
 
 fn metadata_of(s: proto::Stat) -> io::Result<Metadata> {

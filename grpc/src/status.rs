@@ -11,7 +11,7 @@ use std::io::{self, ErrorKind};
 
 use tonic::{Code, Status};
 
-use memfs::error::{self, libc_errno};
+use memfs::error::{self, kind_of_errno, libc_errno};
 
 /// Metadata key carrying the Linux errno of a filesystem error.
 pub const ERRNO_METADATA: &str = "memfs-errno";
@@ -72,33 +72,6 @@ const KINDS_WITHOUT_ERRNO: [(ErrorKind, &str); 6] = [
     (ErrorKind::Other, "Other"),
 ];
 
-/// The `ErrorKind` for a Linux errno, whatever the client's platform (the inverse of
-/// [`memfs::errno_of`]). `None` for `EIO` and unknown numbers.
-pub fn kind_of_errno(errno: i32) -> Option<ErrorKind> {
-    use libc_errno::*;
-    Some(match errno {
-        ENOENT => ErrorKind::NotFound,
-        EPERM | EACCES => ErrorKind::PermissionDenied,
-        EEXIST => ErrorKind::AlreadyExists,
-        ENOTDIR => ErrorKind::NotADirectory,
-        EISDIR => ErrorKind::IsADirectory,
-        ENOTEMPTY => ErrorKind::DirectoryNotEmpty,
-        EINVAL => ErrorKind::InvalidInput,
-        ENAMETOOLONG => ErrorKind::InvalidFilename,
-        EBUSY => ErrorKind::ResourceBusy,
-        EROFS => ErrorKind::ReadOnlyFilesystem,
-        ENOSPC => ErrorKind::StorageFull,
-        EFBIG => ErrorKind::FileTooLarge,
-        EXDEV => ErrorKind::CrossesDevices,
-        ETIMEDOUT => ErrorKind::TimedOut,
-        ENOSYS => ErrorKind::Unsupported,
-        // ELOOP and EBADF have kinds that are unstable to name; on Linux, std's decoding of
-        // the same number gives exactly the kind a local call would have.
-        ELOOP | EBADF if cfg!(target_os = "linux") => io::Error::from_raw_os_error(errno).kind(),
-        _ => return None,
-    })
-}
-
 /// The status a server returns for `e`: code from its kind, errno in the metadata (and the
 /// kind's name when the errno is only `EIO`). A transaction conflict becomes `ABORTED` (retry
 /// the read-modify-write).
@@ -141,9 +114,9 @@ pub fn io_of_status(s: &Status) -> io::Error {
         let kind = kind_of_errno(errno)
             .or(named)
             .unwrap_or_else(|| kind_of_code(s.code()));
-        return io::Error::new(kind, s.message().to_owned());
+        return memfs::error::err(kind, s.message().to_owned());
     }
-    io::Error::new(
+    memfs::error::err(
         kind_of_code(s.code()),
         format!("{}: {}", code_name(s.code()), s.message()),
     )
@@ -189,30 +162,16 @@ mod tests {
             error::busy("/"),
             error::too_many_links("/l"),
             error::invalid_data("not UTF-8"),
-            io::Error::new(ErrorKind::UnexpectedEof, "short"),
+            memfs::error::err(ErrorKind::UnexpectedEof, "short"),
             io::Error::other("odd"),
-            io::Error::new(ErrorKind::StorageFull, "full"),
-            io::Error::new(ErrorKind::PermissionDenied, "no"),
+            memfs::error::err(ErrorKind::StorageFull, "full"),
+            memfs::error::err(ErrorKind::PermissionDenied, "no"),
         ] {
             let status = status_of_io(&e);
             let back = io_of_status(&status);
             assert_eq!(back.kind(), e.kind(), "{e}");
             assert_eq!(back.to_string(), e.to_string());
         }
-    }
-
-    #[test]
-    fn errno_table_inverts_errno_of() {
-        for errno in 1..=133 {
-            if let Some(kind) = kind_of_errno(errno) {
-                let e = io::Error::new(kind, "x");
-                let back = memfs::errno_of(&e);
-                let same_class =
-                    back == errno || (errno == libc_errno::EPERM && back == libc_errno::EACCES);
-                assert!(same_class, "errno {errno} -> {kind:?} -> {back}");
-            }
-        }
-        assert_eq!(kind_of_errno(libc_errno::EIO), None);
     }
 
     #[test]

@@ -14,8 +14,9 @@ use fuser::{
     ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
-use super::server::{errno, name_str, Server, ERANGE, O_EXCL};
+use super::server::{errno, name_str, Server, O_EXCL};
 use crate::error;
+use crate::error::libc_errno::ERANGE;
 use crate::path::{join_str, NAME_MAX};
 use crate::sync::{lock, Ordering};
 use crate::tree::node::Node;

@@ -83,7 +83,7 @@ impl Unmounter {
         } else {
             io::ErrorKind::Other
         };
-        Err(io::Error::new(
+        Err(crate::error::err(
             kind,
             format!("cannot unmount {}: {msg}", self.mountpoint.display()),
         ))

@@ -41,8 +41,6 @@ const O_TRUNC: i32 = 0o1000;
 const O_APPEND: i32 = 0o2000;
 const XATTR_CREATE: i32 = 1;
 const XATTR_REPLACE: i32 = 2;
-const EOPNOTSUPP: i32 = 95;
-pub(super) const ERANGE: i32 = 34;
 /// xattrs map onto the per-file user metadata under this namespace (`user.k` <-> key `k`).
 const XATTR_NAMESPACE: &str = "user.";
 /// Largest file the mount accepts (`EFBIG` beyond): even a sparse file costs memory per
@@ -139,7 +137,7 @@ pub(super) fn errno(e: &io::Error) -> Errno {
 }
 
 fn os_err(code: i32, msg: &str) -> io::Error {
-    io::Error::new(io::Error::from_raw_os_error(code).kind(), msg.to_string())
+    crate::error::err(io::Error::from_raw_os_error(code).kind(), msg.to_string())
 }
 
 /// Raw errno errors for the codes `errno_of` cannot derive from a kind (ERANGE, EOPNOTSUPP).
@@ -285,7 +283,7 @@ impl Server {
                 let canon = resolve(&r.node, &vp, false)?.into_owned();
                 match node_at(&r.node, &canon) {
                     Some(n) if n.meta().ino == ino => {}
-                    _ => return Err(io::Error::new(io::ErrorKind::NotFound, Moved)),
+                    _ => return Err(crate::error::err(io::ErrorKind::NotFound, Moved)),
                 }
                 f(ops::node_mut(r, &canon)?, c)
             });
@@ -735,7 +733,7 @@ impl Server {
         let key = name
             .to_str()
             .and_then(|n| n.strip_prefix(XATTR_NAMESPACE))
-            .ok_or_else(|| raw(EOPNOTSUPP))?;
+            .ok_or_else(|| raw(libc_errno::EOPNOTSUPP))?;
         if key.is_empty() {
             return Err(error::invalid_input("empty xattr name"));
         }

@@ -13,7 +13,7 @@ use crate::fs::MemFs;
 use crate::path::{join_str, VPath};
 
 fn named(path: &Path, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    crate::error::err(e.kind(), format!("{}: {e}", path.display()))
 }
 
 enum Item {

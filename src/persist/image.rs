@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use imbl::OrdMap;
 
@@ -237,17 +237,7 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 fn put_time(out: &mut Vec<u8>, t: SystemTime) {
-    let (secs, nanos) = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
-        Err(e) => {
-            let d = e.duration();
-            if d.subsec_nanos() == 0 {
-                (-(d.as_secs() as i64), 0)
-            } else {
-                (-(d.as_secs() as i64) - 1, 1_000_000_000 - d.subsec_nanos())
-            }
-        }
-    };
+    let (secs, nanos) = crate::time::to_unix(t);
     put_varint(out, ((secs << 1) ^ (secs >> 63)) as u64);
     put_varint(out, nanos as u64);
 }
@@ -430,17 +420,7 @@ impl<'a> Reader<'a> {
         let z = self.varint()?;
         let secs = ((z >> 1) as i64) ^ -((z & 1) as i64);
         let nanos = self.u32()?;
-        if nanos >= 1_000_000_000 {
-            return Err(corrupt("bad timestamp"));
-        }
-        let t = if secs >= 0 {
-            UNIX_EPOCH.checked_add(Duration::new(secs as u64, nanos))
-        } else {
-            UNIX_EPOCH
-                .checked_sub(Duration::from_secs(secs.unsigned_abs()))
-                .and_then(|t| t.checked_add(Duration::from_nanos(nanos as u64)))
-        };
-        t.ok_or_else(|| corrupt("timestamp out of range"))
+        crate::time::from_unix(secs, nanos).ok_or_else(|| corrupt("bad or out-of-range timestamp"))
     }
 
     fn meta(&mut self) -> io::Result<Meta> {
@@ -757,8 +737,8 @@ fn decode_body(raw: &[u8]) -> io::Result<Image> {
 /// Reads and decodes the image at `path`; errors name the file.
 pub fn load(path: &Path) -> io::Result<Image> {
     let bytes = std::fs::read(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    decode(&bytes).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        .map_err(|e| crate::error::err(e.kind(), format!("{}: {e}", path.display())))?;
+    decode(&bytes).map_err(|e| crate::error::err(e.kind(), format!("{}: {e}", path.display())))
 }
 
 /// Encodes and writes the image to `path` crash-safely (temporary file in the same directory,

@@ -201,7 +201,7 @@ pub fn load_str(fs: &MemFs, text: &str) -> io::Result<()> {
 
 /// Reads a JSON file and loads it (see [`load_str`]); errors name the file.
 pub fn load_file(fs: &MemFs, path: &Path) -> io::Result<()> {
-    let with_name = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    let with_name = |e: io::Error| crate::error::err(e.kind(), format!("{}: {e}", path.display()));
     let text = std::fs::read_to_string(path).map_err(with_name)?;
     load_str(fs, &text).map_err(with_name)
 }

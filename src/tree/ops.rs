@@ -492,6 +492,22 @@ pub(crate) fn set_times(
     Ok(())
 }
 
+/// `touch(1)`: sets the access and modification times of `path` to `now`, or creates it as an
+/// empty file if it does not exist (through a dangling symlink too, as `open(O_CREAT)` does).
+pub(crate) fn touch(
+    root: &mut Root,
+    ctx: &WriteCtx,
+    path: &VPath,
+    now: SystemTime,
+) -> io::Result<()> {
+    match set_times(root, path, Some(now), Some(now)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            write_file(root, ctx, path, Create::IfMissing, WriteData::Append(&[])).map(drop)
+        }
+        r => r,
+    }
+}
+
 /// Replaces the user metadata of `path` (`None` clears it).
 pub(crate) fn set_user_meta(
     root: &mut Root,
