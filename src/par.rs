@@ -36,7 +36,7 @@ use crate::error;
 use crate::path::{join_str, Name, VPath};
 use crate::tree::node::{Dir, Node};
 use crate::tree::ops::{self, Root};
-use crate::view::{split_dir, symlink_is_dir};
+use crate::view::{lists_as_dir, split_dir};
 
 /// One `os.walk` item: `(dirpath, dirnames, filenames)`.
 pub type WalkItem = (String, Vec<String>, Vec<String>);
@@ -208,8 +208,9 @@ pub(crate) fn find(root: &Root, pattern: &str, start: &VPath) -> io::Result<Vec<
     let (dir, abs) = ops::list_dir(root, start)?;
     let mut found = visit_tree(&dir, &abs, "", &|e: &Entry| {
         let hit = pattern.is_match(e.name.as_str(), e.rel_dir, || e.abs_path());
+        // A symlink is a file to `find` unless it lists as a directory (the walk rule).
         let listed_as_file = match e.node {
-            Node::Symlink(_) => !symlink_is_dir(root, e.dir, e.name),
+            Node::Symlink(_) => !lists_as_dir(root, e.dir, e.name, e.node),
             _ => true,
         };
         (hit && listed_as_file).then(|| e.abs_path())

@@ -168,16 +168,28 @@ pub struct DirEntry {
     pub(crate) name: String,
     pub(crate) path: String,
     pub(crate) metadata: Metadata,
+    pub(crate) lists_as_dir: bool,
 }
 
 impl DirEntry {
-    /// An entry named `name` at `path` (its directory's path joined with the name).
-    pub fn new(name: String, path: String, metadata: Metadata) -> Self {
+    /// An entry named `name` at `path` (its directory's path joined with the name);
+    /// `lists_as_dir` as [`DirEntry::lists_as_dir`] says (for frontends that carry entries
+    /// across a wire).
+    pub fn new(name: String, path: String, metadata: Metadata, lists_as_dir: bool) -> Self {
         DirEntry {
             name,
             path,
             metadata,
+            lists_as_dir,
         }
+    }
+
+    /// Whether a walk lists this entry among a directory's subdirectories (`os.walk`'s
+    /// dirnames): a directory, or a symlink that finally points to one. The one rule of every
+    /// walk (`walk`, `par_walk`, `RemoteFs::walk`, the CLI's `tree`/`find`), which never
+    /// descends into a symlink either way.
+    pub fn lists_as_dir(&self) -> bool {
+        self.lists_as_dir
     }
     /// The entry's name.
     pub fn file_name(&self) -> String {

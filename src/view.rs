@@ -63,6 +63,7 @@ pub(crate) fn read_dir(root: &Root, p: &VPath) -> io::Result<Vec<DirEntry>> {
             name: String::from(name.as_str()),
             path: join_str(&path, name),
             metadata: Metadata::of(node),
+            lists_as_dir: lists_as_dir(root, &path, name, node),
         })
         .collect())
 }
@@ -214,22 +215,26 @@ pub(crate) fn split_dir(root: &Root, path: &str, dir: &Dir) -> SplitDir {
     let mut files = Vec::new();
     let mut sub = Vec::new();
     for (name, node) in dir.children.iter() {
-        match node {
-            Node::Dir(d) => {
-                dirs.push(String::from(name.as_str()));
-                sub.push((join_str(path, name), d.clone()));
-            }
-            Node::Symlink(_) => {
-                if symlink_is_dir(root, path, name) {
-                    dirs.push(String::from(name.as_str()));
-                } else {
-                    files.push(String::from(name.as_str()));
-                }
-            }
-            Node::File(_) => files.push(String::from(name.as_str())),
+        if let Node::Dir(d) = node {
+            sub.push((join_str(path, name), d.clone()));
+        }
+        if lists_as_dir(root, path, name, node) {
+            dirs.push(String::from(name.as_str()));
+        } else {
+            files.push(String::from(name.as_str()));
         }
     }
     (dirs, files, sub)
+}
+
+/// The walk rule ([`DirEntry::lists_as_dir`]) for the entry `name` (`node`) of the directory
+/// at `path`: a directory, or a symlink that finally points to one.
+pub(crate) fn lists_as_dir(root: &Root, path: &str, name: &str, node: &Node) -> bool {
+    match node {
+        Node::Dir(_) => true,
+        Node::Symlink(_) => symlink_is_dir(root, path, name),
+        Node::File(_) => false,
+    }
 }
 
 /// Whether the symlink `name` in the directory at `path` points (finally) to a directory.

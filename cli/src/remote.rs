@@ -41,10 +41,8 @@ impl RemoteBackend {
                 Some(rel) => rel.to_owned(),
                 None => continue,
             };
-            match e.file_type()? {
-                FileType::Dir => {}
-                FileType::Symlink if self.fs.isdir(e.path()) => {}
-                _ => out.push((rel, e)),
+            if !e.lists_as_dir() {
+                out.push((rel, e));
             }
         }
         Ok(out)

@@ -259,6 +259,7 @@ impl file_system_server::FileSystem for FsService {
                 name: e.file_name(),
                 path: e.path(),
                 stat: e.metadata().ok().map(|m| stat_of(&m)),
+                lists_as_dir: e.lists_as_dir(),
             })
             .collect();
         Ok(Response::new(proto::ListReply { entries }))
@@ -423,6 +424,7 @@ impl file_system_server::FileSystem for FsService {
                     name: entry.file_name(),
                     path: entry.path(),
                     stat: Some(stat_of(&meta)),
+                    lists_as_dir: entry.lists_as_dir(),
                 });
                 if batch.len() == WALK_BATCH {
                     let entries = std::mem::take(&mut batch);

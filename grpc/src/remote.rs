@@ -69,7 +69,12 @@ fn dir_entry_of(e: proto::DirEntry) -> io::Result<DirEntry> {
     let stat = e
         .stat
         .ok_or_else(|| error::invalid_data("server sent an entry without stat"))?;
-    Ok(DirEntry::new(e.name, e.path, metadata_of(stat)?))
+    Ok(DirEntry::new(
+        e.name,
+        e.path,
+        metadata_of(stat)?,
+        e.lists_as_dir,
+    ))
 }
 
 fn stats_of(u: proto::Usage) -> Stats {
@@ -469,13 +474,14 @@ impl RemoteFs {
                 Some(i) => path[..i].to_owned(),
                 None => continue,
             };
-            let is_dir = e.file_type()?.is_dir();
-            if is_dir {
+            // Only real directories are descended into (their entries follow in the stream);
+            // a symlink to one is listed among the dirnames, as every memfs walk does.
+            if e.file_type()?.is_dir() {
                 order.push(path.clone());
                 by_dir.insert(path, Default::default());
             }
             if let Some((dirs, files)) = by_dir.get_mut(&parent) {
-                if is_dir {
+                if e.lists_as_dir() {
                     dirs.push(e.file_name());
                 } else {
                     files.push(e.file_name());

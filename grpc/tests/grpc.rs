@@ -352,7 +352,14 @@ fn remote_fs_mirrors_memfs() {
         r.set_permissions("/a/h.txt", 0o600).unwrap();
         assert_eq!(r.metadata("/a/h.txt").unwrap().permissions().mode(), 0o600);
         assert_eq!(r.stats().unwrap(), fs.stats());
+        // One walk rule on both sides: a symlink to a directory is listed among the dirnames
+        // (never descended into), a dangling one among the filenames.
+        r.symlink("b", "/a/dirlink").unwrap();
+        r.symlink("nowhere", "/a/dangling").unwrap();
         let local: Vec<_> = fs.walk("/").unwrap().collect();
+        let a = local.iter().find(|(p, _, _)| p == "/a").unwrap();
+        assert!(a.1.contains(&"dirlink".to_string()), "{a:?}");
+        assert!(a.2.contains(&"dangling".to_string()), "{a:?}");
         assert_eq!(r.walk("/").unwrap(), local);
         let local: Vec<_> = fs.walk("/a/b").unwrap().collect();
         assert_eq!(r.walk("/a/b/").unwrap(), local);
