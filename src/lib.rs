@@ -23,13 +23,14 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! Module map: `path` (parsing), `error` (io::Error kinds and errno), `tree` (the persistent
-//! tree and its operations), `blob` (content-addressed chunks), `fs` (`MemFs` and the commit
-//! protocol), `file` (handles), `snapshot`, `transaction` (atomic, isolated units of work),
-//! `view` (the shared read API), `par` (parallel walk, find, content search), `ext` (encrypted
-//! and compressed files, backups), `persist` (state image, JSON, host dirs), `cli`, `grpc` (feature
-//! `grpc`: components, pipelines, the filesystem served remotely), `fuse` (feature `fuse`: mount
-//! with FUSE).
+//! This crate is the engine; it owns the tree and everything that changes or reads it. Module
+//! map: `path` (parsing), `error` (io::Error kinds and the errno table), `time` (time
+//! conversions), `tree` (the persistent tree and its operations), `blob` (content-addressed
+//! chunks), `fs` (`MemFs` and the commit protocol), `file` (handles), `snapshot`, `transaction`
+//! (atomic, isolated units of work), `view` (the shared read API), `par` (parallel walk, find,
+//! content search), `ext` (encrypted and compressed files, backups), `persist` (state image,
+//! JSON, host dirs), `fuse` (feature `fuse`: mount with FUSE), `vfs` (feature `vfs`: a
+//! `vfs::FileSystem` backend). gRPC is the crate `memfs-grpc`, the command line `memfs-cli`.
 
 #![forbid(unsafe_code)]
 

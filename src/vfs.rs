@@ -1,5 +1,5 @@
 //! A backend for the `vfs` crate (feature `vfs`): [`MemFsBackend`] implements
-//! [`vfs::FileSystem`](::vfs::FileSystem), so code written against `vfs::VfsPath` runs on memfs
+//! `vfs::FileSystem`, so code written against `vfs::VfsPath` runs on memfs
 //! unchanged, while the same `MemFs` offers snapshots, transactions and the rest beside it.
 //!
 //! ```
@@ -36,7 +36,7 @@ use ::vfs::{FileSystem, SeekAndRead, SeekAndWrite, VfsError, VfsFileType, VfsMet
 
 use crate::{error, MemFs, OpenOptions};
 
-/// A [`MemFs`] as a [`vfs::FileSystem`](::vfs::FileSystem). Cloning the `MemFs` first keeps a
+/// A [`MemFs`] as a `vfs::FileSystem`. Cloning the `MemFs` first keeps a
 /// handle for snapshots and the rest of the API ([`MemFsBackend::fs`] gives it back too).
 #[derive(Clone, Debug)]
 pub struct MemFsBackend {

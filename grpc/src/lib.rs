@@ -1,7 +1,7 @@
-//! gRPC (feature `grpc`): functions served as pipeline components, an orchestrator that chains
+//! `memfs-grpc`: functions served as pipeline components, an orchestrator that chains
 //! them over real gRPC, and the filesystem itself served to other processes and hosts.
 //!
-//! This module owns everything network-facing; it uses `MemFs` only through its public API and
+//! This crate owns everything network-facing; it uses `MemFs` only through its public API and
 //! must not reach into the tree or the commit protocol. One shared tokio runtime (see
 //! `runtime`) runs every server and client; the public API is blocking, made for plain threads
 //! (called from async code it still works, waiting on a helper thread).
