@@ -1,5 +1,6 @@
 //! Workload 1, small files: create + write 1 KiB, read back, delete, for 10,000 files spread
-//! over 100 directories, on memfs, tmpfs (std::fs on /dev/shm), vfs MemoryFS and vfs
+//! over 100 directories, on memfs (directly and, with feature `vfs`, through `MemFsBackend`),
+//! tmpfs (std::fs on /dev/shm), vfs MemoryFS and vfs
 //! PhysicalFS (on the temp dir; a tenth of the files, compared per file). One iteration = all three phases over all files; the
 //! directories exist beforehand and are empty again after each iteration.
 
@@ -88,6 +89,18 @@ fn small_files(c: &mut Criterion) {
         mem.create_dir(d).unwrap();
     }
     g.bench_function("vfs_memory", |b| b.iter(|| vfs_cycle(&mem, &files, &data)));
+
+    // memfs behind the same vfs::FileSystem calls (feature `vfs`): what the backend adds.
+    #[cfg(feature = "vfs")]
+    {
+        let backend = memfs::vfs::MemFsBackend::default();
+        for d in &dirs {
+            backend.create_dir(d).unwrap();
+        }
+        g.bench_function("memfs_vfs_backend", |b| {
+            b.iter(|| vfs_cycle(&backend, &files, &data))
+        });
+    }
 
     // The disk filesystem is ~100x slower: one file in ten (same directories, same cycle),
     // reported per file, keeps this row to seconds instead of minutes.
