@@ -207,13 +207,11 @@ pub(crate) fn find(root: &Root, pattern: &str, start: &VPath) -> io::Result<Vec<
     let pattern = FindPattern::new(pattern)?;
     let (dir, abs) = ops::list_dir(root, start)?;
     let mut found = visit_tree(&dir, &abs, "", &|e: &Entry| {
-        let hit = pattern.is_match(e.name.as_str(), e.rel_dir, || e.abs_path());
-        // A symlink is a file to `find` unless it lists as a directory (the walk rule).
-        let listed_as_file = match e.node {
-            Node::Symlink(_) => !lists_as_dir(root, e.dir, e.name, e.node),
-            _ => true,
-        };
-        (hit && listed_as_file).then(|| e.abs_path())
+        // `visit_tree` shows no directories here; a symlink is a file to `find` unless it
+        // lists as a directory (the walk rule), resolved only for entries that match.
+        let hit = pattern.is_match(e.name.as_str(), e.rel_dir, || e.abs_path())
+            && !lists_as_dir(root, e.dir, e.name, e.node);
+        hit.then(|| e.abs_path())
     });
     found.par_sort_unstable();
     Ok(found)
