@@ -65,6 +65,25 @@ fn small_files(c: &mut Criterion) {
         })
     });
 
+    // The same cycle inside one batch (`MemFs::batch`): one publish for all 30,000 operations.
+    g.bench_function("memfs_batch", |b| {
+        b.iter(|| {
+            fs.batch(|tx| {
+                for p in &files {
+                    tx.write(p, &data)?;
+                }
+                for p in &files {
+                    assert_eq!(tx.read(p)?.len(), data.len());
+                }
+                for p in &files {
+                    tx.remove_file(p)?;
+                }
+                Ok(())
+            })
+            .unwrap()
+        })
+    });
+
     let tmp = common::tmpfs_dir("small");
     let host: Vec<_> = files.iter().map(|p| common::host(tmp.path(), p)).collect();
     for d in &dirs {

@@ -161,7 +161,7 @@ impl File {
                     .with_root(|r| ops::check_open_write(r, &path, create))?
                     .is_none();
             if needs_commit {
-                fs.commit(|r, c| ops::write_file(r, c, &path, create, WriteData::clone_of(&data)))?;
+                fs.commit_checked(|r, c| ops::write_file(r, c, &path, create, data))?;
             }
             fs.with_root(|r| ops::file_content(r, &path))?.0
         } else {
@@ -251,18 +251,18 @@ impl File {
         };
         if self.append {
             let tail = &bytes[self.published_len as usize..];
-            self.fs.commit(|r, c| {
+            self.fs.commit_checked(|r, c| {
                 ops::write_file(r, c, &self.path, Create::IfMissing, WriteData::Append(tail))
             })?;
         } else {
             let content = Content::from_bytes(self.fs.store(), bytes);
-            self.fs.commit(|r, c| {
+            self.fs.commit_checked(|r, c| {
                 ops::write_file(
                     r,
                     c,
                     &self.path,
                     Create::IfMissing,
-                    WriteData::Replace(content.clone()),
+                    WriteData::Replace(content),
                 )
             })?;
         }
@@ -370,15 +370,5 @@ impl Drop for File {
     fn drop(&mut self) {
         // Errors cannot be reported from drop; call flush() to see them.
         let _ = self.publish();
-    }
-}
-
-impl WriteData<'_> {
-    fn clone_of<'a>(d: &WriteData<'a>) -> WriteData<'a> {
-        match d {
-            WriteData::Replace(c) => WriteData::Replace(c.clone()),
-            WriteData::Append(b) => WriteData::Append(b),
-            WriteData::SetLen(n) => WriteData::SetLen(*n),
-        }
     }
 }

@@ -1,12 +1,11 @@
-//! `MemFs`: the handle users hold. Owns the published root (an `ArcSwap<Root>`, named through
-//! the `sync` shim's `PublishCell` so loom can check the protocol), the chunk store and the
-//! inode counter, and the commit protocol that is the only way a new root is published.
+//! `MemFs`: the handle users hold. Owns the commit protocol's [`Committer`] (the published root
+//! and the writers' working root), the chunk store and the inode counter.
 //!
-//! Commit protocol: a writer loads the current root, applies its operation to a private copy
-//! (only the path from the root to the changed node is copied), and publishes it with a
-//! compare-and-swap. If another writer published first, the operation is re-applied to the new
-//! root. Readers `load()` the root and never wait. Invariant: every published root is the result
-//! of applying whole operations, in some serial order, to the empty tree.
+//! Every write builds an [`Op`] in the caller's thread (paths parsed, bytes hashed and stored)
+//! and applies it through [`Committer::apply`]; code that changes the tree with a closure of
+//! `tree::ops` calls (handles, FUSE, loaders, transactions' commit) goes through
+//! [`Committer::commit`]. These are the only ways a new root is published (see `commit.rs` for
+//! the protocol and its invariants). Readers load the published root and never wait.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -14,16 +13,18 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::blob::{BlobStore, Content};
+use crate::blob::BlobStore;
+use crate::commit::{Committer, OnError};
 use crate::file::{File, OpenOptions};
+use crate::op::Op;
 use crate::path::VPath;
-use crate::sync::{AtomicU64, Guard, PublishCell};
-use crate::tree::ops::{self, Create, Root, WriteCtx, WriteData};
+use crate::sync::AtomicU64;
+use crate::tree::ops::{self, Root, WriteCtx};
 use crate::types::Stats;
 use crate::view::{self, read_api};
 
 struct FsInner {
-    state: PublishCell<Root>,
+    commits: Committer,
     store: BlobStore,
     inos: AtomicU64,
 }
@@ -43,9 +44,8 @@ impl Default for MemFs {
 
 impl std::fmt::Debug for MemFs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let root = self.inner.state.load();
         f.debug_struct("MemFs")
-            .field("generation", &root.generation)
+            .field("generation", &self.generation())
             .finish_non_exhaustive()
     }
 }
@@ -60,7 +60,7 @@ impl MemFs {
     pub fn new() -> Self {
         MemFs {
             inner: Arc::new(FsInner {
-                state: PublishCell::from_pointee(Root::empty()),
+                commits: Committer::new(Root::empty()),
                 store: BlobStore::new(),
                 // 1 is the root's inode.
                 inos: AtomicU64::new(2),
@@ -70,12 +70,12 @@ impl MemFs {
 
     /// Runs `f` on the current root without copying or locking anything.
     pub(crate) fn with_root<R>(&self, f: impl FnOnce(&Root) -> R) -> R {
-        f(&self.inner.state.load())
+        self.inner.commits.with_published(f)
     }
 
     /// The current root, pinned (keeps that version alive).
     pub(crate) fn load_root(&self) -> Arc<Root> {
-        self.inner.state.load_full()
+        self.inner.commits.load_full()
     }
 
     pub(crate) fn store(&self) -> &BlobStore {
@@ -91,40 +91,34 @@ impl MemFs {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    /// Applies `f` to a private copy of the current root and publishes the result; retries on
-    /// a lost race. An `Err` from `f` publishes nothing.
+    /// Applies `f` to the newest version of the tree and publishes the result (see
+    /// `commit.rs`). An `Err` from `f` publishes nothing; `f` may fail half way (its changes are
+    /// then discarded), at the cost of a copy of the path it changes.
     pub(crate) fn commit<T>(
         &self,
-        mut f: impl FnMut(&mut Root, &WriteCtx) -> io::Result<T>,
+        f: impl FnOnce(&mut Root, &WriteCtx) -> io::Result<T>,
     ) -> io::Result<T> {
         let ctx = self.write_ctx();
-        let mut current = self.inner.state.load_full();
-        loop {
-            let mut next = Root::clone(&current);
-            let out = f(&mut next, &ctx)?;
-            next.generation = current.generation + 1;
-            let prev = self.inner.state.compare_and_swap(&current, Arc::new(next));
-            if Arc::ptr_eq(&prev, &current) {
-                return Ok(out);
-            }
-            current = Guard::into_inner(prev);
-        }
+        self.inner
+            .commits
+            .commit(OnError::Restore, |root| f(root, &ctx), &ctx)
     }
 
-    /// Publishes `next` if the current root is still `expected` (pointer identity); otherwise
-    /// publishes nothing and returns the root that is current. The building block of
-    /// `Transaction::commit`, which validates before it publishes.
-    pub(crate) fn compare_and_publish(
+    /// Applies one operation through the commit protocol; returns its length, if it has one.
+    pub(crate) fn apply(&self, op: Op) -> io::Result<u64> {
+        self.inner.commits.apply(op, &self.write_ctx())
+    }
+
+    /// Like [`MemFs::commit`], for an `f` that checks everything before changing anything (no
+    /// copy needed to undo it).
+    pub(crate) fn commit_checked<T>(
         &self,
-        expected: &Arc<Root>,
-        next: Arc<Root>,
-    ) -> Result<(), Arc<Root>> {
-        let prev = self.inner.state.compare_and_swap(expected, next);
-        if Arc::ptr_eq(&prev, expected) {
-            Ok(())
-        } else {
-            Err(Guard::into_inner(prev))
-        }
+        f: impl FnOnce(&mut Root, &WriteCtx) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let ctx = self.write_ctx();
+        self.inner
+            .commits
+            .commit(OnError::Unchanged, |root| f(root, &ctx), &ctx)
     }
 
     pub(crate) fn write_ctx(&self) -> WriteCtx<'_> {
@@ -137,15 +131,15 @@ impl MemFs {
     /// Replaces the whole current tree by `node` (a directory), in one publish. Used by restore
     /// and loaders; the generation keeps increasing.
     pub(crate) fn replace_root(&self, node: crate::tree::node::Node) {
-        self.inner.state.rcu(|cur| Root {
-            node: node.clone(),
-            generation: cur.generation + 1,
+        let _ = self.commit_checked(|root, _| {
+            root.node = node;
+            Ok(())
         });
     }
 
     /// The generation of the current root (incremented by every commit).
     pub fn generation(&self) -> u64 {
-        self.inner.state.load().generation
+        self.inner.commits.with_published(|r| r.generation)
     }
 
     /// Counts of files, directories and bytes, logical and stored (after deduplication).
@@ -157,57 +151,47 @@ impl MemFs {
 
     /// Creates a directory; its parent must exist (`std::fs::create_dir`).
     pub fn create_dir(&self, p: impl AsRef<Path>) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        self.commit(|r, c| ops::create_dir(r, c, &p))
+        self.apply(Op::create_dir(p)?).map(drop)
     }
 
     /// Creates a directory and its missing parents (`std::fs::create_dir_all`).
     pub fn create_dir_all(&self, p: impl AsRef<Path>) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        if self.isdir(p.as_string()) {
+        if self.isdir(&p) {
             return Ok(());
         }
-        self.commit(|r, c| ops::create_dir_all(r, c, &p))
+        self.apply(Op::create_dir_all(p)?).map(drop)
     }
 
     /// Removes a file or symlink (`unlink`).
     pub fn remove_file(&self, p: impl AsRef<Path>) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        self.commit(|r, _| ops::remove_file(r, &p))
+        self.apply(Op::remove_file(p)?).map(drop)
     }
 
     /// Removes an empty directory (`rmdir`).
     pub fn remove_dir(&self, p: impl AsRef<Path>) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        self.commit(|r, _| ops::remove_dir(r, &p))
+        self.apply(Op::remove_dir(p)?).map(drop)
     }
 
     /// Removes a directory and everything below it, in one atomic step.
     pub fn remove_dir_all(&self, p: impl AsRef<Path>) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        self.commit(|r, _| ops::remove_dir_all(r, &p))
+        self.apply(Op::remove_dir_all(p)?).map(drop)
     }
 
     /// Renames a file or directory, with `rename(2)`'s rules (replaces a file, or an empty
     /// directory, at `to`).
     pub fn rename(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
-        let from = VPath::parse(from)?;
-        let to = VPath::parse(to)?;
-        self.commit(|r, _| ops::rename(r, &from, &to))
+        self.apply(Op::rename(from, to)?).map(drop)
     }
 
     /// Copies a file's content, permissions and metadata; returns the bytes copied. The bytes
     /// are shared, not duplicated.
     pub fn copy(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
-        let from = VPath::parse(from)?;
-        let to = VPath::parse(to)?;
-        self.commit(|r, c| ops::copy(r, c, &from, &to))
+        self.apply(Op::copy(from, to)?)
     }
 
     /// Sets the permission bits (stored and reported, not enforced).
     pub fn set_permissions(&self, p: impl AsRef<Path>, mode: u32) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        self.commit(|r, _| ops::set_permissions(r, &p, mode))
+        self.apply(Op::set_permissions(p, mode)?).map(drop)
     }
 
     /// Sets access and/or modification times (`None` leaves one unchanged).
@@ -217,58 +201,34 @@ impl MemFs {
         accessed: Option<SystemTime>,
         modified: Option<SystemTime>,
     ) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        self.commit(|r, _| ops::set_times(r, &p, accessed, modified))
+        self.apply(Op::set_times(p, accessed, modified)?).map(drop)
     }
 
     /// `touch(1)`: sets the access and modification times of `path` to now, or creates an empty
     /// file there if nothing exists, in one commit.
     pub fn touch(&self, p: impl AsRef<Path>) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        let now = SystemTime::now();
-        self.commit(|r, c| ops::touch(r, c, &p, now))
+        self.apply(Op::touch(p)?).map(drop)
     }
 
     /// Creates or truncates a file and writes `data` (`std::fs::write`).
     pub fn write(&self, p: impl AsRef<Path>, data: impl AsRef<[u8]>) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        // Hash and store outside the commit loop, so a retry does not redo it.
-        let content = Content::from_bytes(&self.inner.store, data.as_ref());
-        self.commit(|r, c| {
-            ops::write_file(
-                r,
-                c,
-                &p,
-                Create::IfMissing,
-                WriteData::Replace(content.clone()),
-            )
-        })
-        .map(drop)
+        self.apply(Op::write(self.store(), p, data.as_ref())?)
+            .map(drop)
     }
 
     /// Appends `data` to a file, creating it if missing (`O_APPEND | O_CREAT`), atomically.
     pub fn append(&self, p: impl AsRef<Path>, data: impl AsRef<[u8]>) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        let data = data.as_ref();
-        self.commit(|r, c| ops::write_file(r, c, &p, Create::IfMissing, WriteData::Append(data)))
-            .map(drop)
+        self.apply(Op::append(p, data.as_ref())?).map(drop)
     }
 
     /// Truncates or zero-extends an existing file to `len` bytes.
     pub fn set_len(&self, p: impl AsRef<Path>, len: u64) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        self.commit(|r, c| ops::write_file(r, c, &p, Create::No, WriteData::SetLen(len)))
-            .map(drop)
+        self.apply(Op::set_len(p, len)?).map(drop)
     }
 
     /// Creates a symbolic link at `link` pointing to `target` (`std::os::unix::fs::symlink`).
     pub fn symlink(&self, target: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
-        let target = target
-            .as_ref()
-            .to_str()
-            .ok_or_else(|| crate::error::invalid_input("symlink target is not valid UTF-8"))?;
-        let link = VPath::parse(link)?;
-        self.commit(|r, c| ops::symlink(r, c, target, &link))
+        self.apply(Op::symlink(target, link)?).map(drop)
     }
 
     /// Opens a file read-only.
@@ -343,13 +303,7 @@ impl MemFs {
         p: impl AsRef<Path>,
         meta: BTreeMap<String, String>,
     ) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        let user = if meta.is_empty() {
-            None
-        } else {
-            Some(Arc::new(meta))
-        };
-        self.commit(|r, _| ops::set_user_meta(r, &p, user.clone()))
+        self.apply(Op::set_metadata(p, meta)?).map(drop)
     }
 }
 

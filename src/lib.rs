@@ -26,7 +26,8 @@
 //! This crate is the engine; it owns the tree and everything that changes or reads it. Module
 //! map: `path` (parsing), `error` (io::Error kinds and the errno table), `time` (time
 //! conversions), `tree` (the persistent tree and its operations), `blob` (content-addressed
-//! chunks), `fs` (`MemFs` and the commit protocol), `file` (handles), `snapshot`, `transaction`
+//! chunks), `commit` (the commit protocol: serialized writers, group commit), `op` (the
+//! write operations as data), `fs` (`MemFs`), `file` (handles), `snapshot`, `transaction`
 //! (atomic, isolated units of work), `view` (the shared read API), `par` (parallel walk, find,
 //! content search), `ext` (encrypted and compressed files, backups), `persist` (state image,
 //! JSON, host dirs), `fuse` (feature `fuse`: mount with FUSE), `vfs` (feature `vfs`: a
@@ -35,12 +36,14 @@
 #![forbid(unsafe_code)]
 
 mod blob;
+mod commit;
 pub mod error;
 pub mod ext;
 mod file;
 mod fs;
 #[cfg(feature = "fuse")]
 pub mod fuse;
+mod op;
 mod par;
 pub mod path;
 pub mod persist;

@@ -58,12 +58,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::blob::Content;
 use crate::error;
 use crate::fs::MemFs;
+use crate::op::Op;
 use crate::path::{Name, VPath};
-use crate::tree::node::{Node, UserMeta};
-use crate::tree::ops::{self, Create, Root, WriteCtx, WriteData};
+use crate::tree::node::Node;
+use crate::tree::ops::{Root, WriteCtx};
 use crate::tree::resolve::{node_at, resolve};
 use crate::types::Stats;
 use crate::view::{self, read_api, Access};
@@ -86,7 +86,9 @@ pub struct Transaction {
     /// The private root, mutated in place.
     root: Root,
     /// Every successful write, in order, for replay on a newer root.
-    log: Vec<Op>,
+    log: Vec<Op<'static>>,
+    /// Whether reads are recorded and checked at commit (a transaction), or not (a batch).
+    isolated: bool,
     /// What each path the transaction depends on looked like in `base`.
     reads: RefCell<ReadSet>,
     /// Whether the transaction created a symlink or moved something: then a path can resolve
@@ -194,135 +196,56 @@ fn same_listing(a: &Node, b: &Node) -> bool {
     }
 }
 
-/// One logged write, replayable on any root.
-enum Op {
-    CreateDir(VPath),
-    CreateDirAll(VPath),
-    Write(VPath, Content),
-    Append(VPath, Vec<u8>),
-    SetLen(VPath, u64),
-    RemoveFile(VPath),
-    RemoveDir(VPath),
-    RemoveDirAll(VPath),
-    Rename(VPath, VPath),
-    Copy(VPath, VPath),
-    Symlink(String, VPath),
-    SetPermissions(VPath, u32),
-    SetTimes(VPath, Option<SystemTime>, Option<SystemTime>),
-    SetUserMeta(VPath, Option<UserMeta>),
-}
-
-impl Op {
-    /// Runs the operation on `root`; returns a length where the operation has one.
-    fn apply(&self, root: &mut Root, ctx: &WriteCtx) -> io::Result<u64> {
-        match self {
-            Op::CreateDir(p) => ops::create_dir(root, ctx, p).map(|()| 0),
-            Op::CreateDirAll(p) => ops::create_dir_all(root, ctx, p).map(|()| 0),
-            Op::Write(p, c) => ops::write_file(
-                root,
-                ctx,
-                p,
-                Create::IfMissing,
-                WriteData::Replace(c.clone()),
-            ),
-            Op::Append(p, bytes) => {
-                ops::write_file(root, ctx, p, Create::IfMissing, WriteData::Append(bytes))
-            }
-            Op::SetLen(p, len) => {
-                ops::write_file(root, ctx, p, Create::No, WriteData::SetLen(*len))
-            }
-            Op::RemoveFile(p) => ops::remove_file(root, p).map(|()| 0),
-            Op::RemoveDir(p) => ops::remove_dir(root, p).map(|()| 0),
-            Op::RemoveDirAll(p) => ops::remove_dir_all(root, p).map(|()| 0),
-            Op::Rename(from, to) => ops::rename(root, from, to).map(|()| 0),
-            Op::Copy(from, to) => ops::copy(root, ctx, from, to),
-            Op::Symlink(target, link) => ops::symlink(root, ctx, target, link).map(|()| 0),
-            Op::SetPermissions(p, mode) => ops::set_permissions(root, p, *mode).map(|()| 0),
-            Op::SetTimes(p, a, m) => ops::set_times(root, p, *a, *m).map(|()| 0),
-            Op::SetUserMeta(p, user) => ops::set_user_meta(root, p, user.clone()).map(|()| 0),
-        }
-    }
-
-    /// Calls `note` for every path (and how) the operation's outcome depends on.
-    fn dependencies(&self, mut note: impl FnMut(&VPath, Access)) {
-        const FOLLOW: Access = Access::Entry { follow: true };
-        const NOFOLLOW: Access = Access::Entry { follow: false };
-        match self {
-            Op::CreateDir(p) | Op::RemoveFile(p) | Op::RemoveDirAll(p) | Op::Symlink(_, p) => {
-                note(p, NOFOLLOW)
-            }
-            Op::CreateDirAll(p) => {
-                let mut q = p.clone();
-                while !q.is_root() {
-                    note(&q, NOFOLLOW);
-                    note(&q, FOLLOW);
-                    q = q.parent();
-                }
-            }
-            Op::Write(p, _)
-            | Op::Append(p, _)
-            | Op::SetLen(p, _)
-            | Op::SetPermissions(p, _)
-            | Op::SetTimes(p, _, _)
-            | Op::SetUserMeta(p, _) => note(p, FOLLOW),
-            Op::RemoveDir(p) => {
-                note(p, NOFOLLOW);
-                note(p, Access::Listing);
-            }
-            Op::Rename(from, to) => {
-                // The moved node, whole: later reads through its new path see what was below
-                // `from`, which `base` has under `from`, not under `to`.
-                note(from, Access::Subtree);
-                note(from, NOFOLLOW);
-                note(to, NOFOLLOW);
-                note(to, Access::Listing);
-            }
-            Op::Copy(from, to) => {
-                note(from, FOLLOW);
-                note(to, FOLLOW);
-            }
-        }
-    }
-
-    /// Whether a failing `apply` may have changed the root before failing (so the transaction
-    /// must restore its root on error).
-    fn may_fail_half_way(&self) -> bool {
-        matches!(self, Op::CreateDirAll(_))
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Op::CreateDir(p) => format!("create_dir {p}"),
-            Op::CreateDirAll(p) => format!("create_dir_all {p}"),
-            Op::Write(p, _) => format!("write {p}"),
-            Op::Append(p, _) => format!("append {p}"),
-            Op::SetLen(p, _) => format!("set_len {p}"),
-            Op::RemoveFile(p) => format!("remove_file {p}"),
-            Op::RemoveDir(p) => format!("remove_dir {p}"),
-            Op::RemoveDirAll(p) => format!("remove_dir_all {p}"),
-            Op::Rename(a, b) => format!("rename {a} -> {b}"),
-            Op::Copy(a, b) => format!("copy {a} -> {b}"),
-            Op::Symlink(_, p) => format!("symlink {p}"),
-            Op::SetPermissions(p, _) => format!("set_permissions {p}"),
-            Op::SetTimes(p, _, _) => format!("set_times {p}"),
-            Op::SetUserMeta(p, _) => format!("set_metadata {p}"),
-        }
-    }
-}
-
 impl MemFs {
     /// Starts a transaction: a private view of the filesystem as it is now. The filesystem is
     /// unchanged until [`Transaction::commit`]; dropping the transaction rolls it back. O(1).
     pub fn begin(&self) -> Transaction {
+        self.begin_with(true)
+    }
+
+    fn begin_with(&self, isolated: bool) -> Transaction {
         let base = self.load_root();
         Transaction {
             fs: self.clone(),
             root: Root::clone(&base),
             base,
             log: Vec::new(),
+            isolated,
             reads: RefCell::new(ReadSet::default()),
             redirects: false,
         }
+    }
+
+    /// Runs `f` on a private copy of the tree, changed in place, and publishes everything it
+    /// did at once if it returns `Ok` (nothing if it returns `Err` or panics): one publish for
+    /// many operations, for bulk work (imports, generating a tree, a pipeline stage's output).
+    ///
+    /// `f` gets a [`Transaction`] that records no reads (see [`Transaction::is_batch`]). Unlike
+    /// a transaction, a batch is atomic but not isolated: if another writer published while
+    /// `f` ran, the batch's operations are applied again, in order, on top of that newer tree
+    /// (what `f` read is not checked); if one of them no longer applies there, the batch fails
+    /// with a conflict error and publishes nothing. Use a transaction when what you write
+    /// depends on what you read; use a batch when you only add or replace.
+    ///
+    /// ```
+    /// let fs = memfs::MemFs::new();
+    /// fs.batch(|b| {
+    ///     b.create_dir("/out")?;
+    ///     for i in 0..100 {
+    ///         b.write(format!("/out/{i}.txt"), i.to_string())?;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(fs.listdir("/out")?.len(), 100);
+    /// assert!(fs.batch(|b| { b.write("/out/x", "x")?; b.remove_file("/missing") }).is_err());
+    /// assert!(!fs.exists("/out/x"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn batch<T>(&self, f: impl FnOnce(&mut Transaction) -> io::Result<T>) -> io::Result<T> {
+        let mut b = self.begin_with(false);
+        let out = f(&mut b)?;
+        b.commit()?;
+        Ok(out)
     }
 
     /// Runs `f` in a transaction and commits it; on a conflict, runs `f` again on a fresh
@@ -358,7 +281,9 @@ impl Transaction {
     /// Runs `f` on the private root (the read API's hook; see `view::read_api!`), recording
     /// what `base` had at `p`.
     fn with_root_at<R>(&self, p: &VPath, access: Access, f: impl FnOnce(&Root) -> R) -> R {
-        self.note(p, access);
+        if self.isolated {
+            self.note(p, access);
+        }
         f(&self.root)
     }
 
@@ -412,7 +337,9 @@ impl Transaction {
 
     /// Runs a write on the private root and logs it. On error the private root is as before.
     fn run(&mut self, op: Op) -> io::Result<u64> {
-        op.dependencies(|p, a| self.note(p, a));
+        if self.isolated {
+            op.dependencies(|p, a| self.note(p, a));
+        }
         let ctx = self.fs.write_ctx();
         let out = if op.may_fail_half_way() {
             let before = self.root.clone();
@@ -427,8 +354,13 @@ impl Transaction {
             op.apply(&mut self.root, &ctx)?
         };
         self.redirects |= matches!(op, Op::Symlink(..) | Op::Rename(..));
-        self.log.push(op);
+        self.log.push(op.into_owned());
         Ok(out)
+    }
+
+    /// Whether this is a batch ([`MemFs::batch`]): reads not recorded, commit not validated.
+    pub fn is_batch(&self) -> bool {
+        !self.isolated
     }
 
     /// The generation of the filesystem when the transaction began.
@@ -459,32 +391,34 @@ impl Transaction {
             base,
             root,
             log,
+            isolated,
             reads,
             redirects: _,
         } = self;
         let reads = reads.into_inner();
-        let mut private = Some(root);
-        let mut current = fs.load_root();
-        loop {
-            let mut next = if Arc::ptr_eq(&current, &base) && private.is_some() {
-                if log.is_empty() {
-                    return Ok(());
-                }
-                private.take().expect("checked above")
+        if log.is_empty() {
+            // Read only: what it read is unchanged in the published root, or it conflicts.
+            return if isolated {
+                validate(&reads, &base, &fs.load_root())
             } else {
-                validate(&reads, &base, &current)?;
-                if log.is_empty() {
-                    return Ok(());
-                }
-                drop(private.take());
-                replay(&log, &current, &fs.write_ctx())?
+                Ok(())
             };
-            next.generation = current.generation + 1;
-            match fs.compare_and_publish(&current, Arc::new(next)) {
-                Ok(()) => return Ok(()),
-                Err(now) => current = now,
-            }
         }
+        let ctx = fs.write_ctx();
+        // Validation and replay run on the newest version, inside the commit protocol, so
+        // nothing published meanwhile is lost; the working root changes only on success.
+        fs.commit_checked(|current, _| {
+            if current.node.same_version(&base.node) {
+                // Nothing was published since `begin`: the private root is the result.
+                current.node = root.node;
+                return Ok(());
+            }
+            if isolated {
+                validate(&reads, &base, current)?;
+            }
+            *current = replay(&log, current, &ctx)?;
+            Ok(())
+        })
     }
 
     /// Abandons the transaction (same as dropping it).
@@ -494,77 +428,66 @@ impl Transaction {
 
     /// Creates a directory; its parent must exist.
     pub fn create_dir(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
-        self.run(Op::CreateDir(VPath::parse(p)?)).map(drop)
+        self.run(Op::create_dir(p)?).map(drop)
     }
 
     /// Creates a directory and its missing parents.
     pub fn create_dir_all(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        if self.isdir(p.as_string()) {
+        if self.isdir(&p) {
             return Ok(());
         }
-        self.run(Op::CreateDirAll(p)).map(drop)
+        self.run(Op::create_dir_all(p)?).map(drop)
     }
 
     /// Creates or truncates a file and writes `data`.
     pub fn write(&mut self, p: impl AsRef<Path>, data: impl AsRef<[u8]>) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        let content = Content::from_bytes(self.fs.store(), data.as_ref());
-        self.run(Op::Write(p, content)).map(drop)
+        self.run(Op::write(self.fs.store(), p, data.as_ref())?)
+            .map(drop)
     }
 
     /// Appends `data` to a file, creating it if missing.
     pub fn append(&mut self, p: impl AsRef<Path>, data: impl AsRef<[u8]>) -> io::Result<()> {
-        let p = VPath::parse(p)?;
-        self.run(Op::Append(p, data.as_ref().to_vec())).map(drop)
+        self.run(Op::append(p, data.as_ref())?).map(drop)
     }
 
     /// Truncates or zero-extends an existing file to `len` bytes.
     pub fn set_len(&mut self, p: impl AsRef<Path>, len: u64) -> io::Result<()> {
-        self.run(Op::SetLen(VPath::parse(p)?, len)).map(drop)
+        self.run(Op::set_len(p, len)?).map(drop)
     }
 
     /// Removes a file or symlink.
     pub fn remove_file(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
-        self.run(Op::RemoveFile(VPath::parse(p)?)).map(drop)
+        self.run(Op::remove_file(p)?).map(drop)
     }
 
     /// Removes an empty directory.
     pub fn remove_dir(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
-        self.run(Op::RemoveDir(VPath::parse(p)?)).map(drop)
+        self.run(Op::remove_dir(p)?).map(drop)
     }
 
     /// Removes a directory and everything below it.
     pub fn remove_dir_all(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
-        self.run(Op::RemoveDirAll(VPath::parse(p)?)).map(drop)
+        self.run(Op::remove_dir_all(p)?).map(drop)
     }
 
     /// Renames a file or directory (`rename(2)`'s rules).
     pub fn rename(&mut self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
-        let (from, to) = (VPath::parse(from)?, VPath::parse(to)?);
-        self.run(Op::Rename(from, to)).map(drop)
+        self.run(Op::rename(from, to)?).map(drop)
     }
 
     /// Copies a file (bytes shared, not duplicated); returns the number of bytes.
     pub fn copy(&mut self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
-        let (from, to) = (VPath::parse(from)?, VPath::parse(to)?);
-        self.run(Op::Copy(from, to))
+        self.run(Op::copy(from, to)?)
     }
 
     /// Creates a symbolic link at `link` pointing to `target`.
     pub fn symlink(&mut self, target: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
-        let target = target
-            .as_ref()
-            .to_str()
-            .ok_or_else(|| error::invalid_input("symlink target is not valid UTF-8"))?
-            .to_string();
-        self.run(Op::Symlink(target, VPath::parse(link)?)).map(drop)
+        self.run(Op::symlink(target, link)?).map(drop)
     }
 
     /// Sets the permission bits.
     pub fn set_permissions(&mut self, p: impl AsRef<Path>, mode: u32) -> io::Result<()> {
-        self.run(Op::SetPermissions(VPath::parse(p)?, mode))
-            .map(drop)
+        self.run(Op::set_permissions(p, mode)?).map(drop)
     }
 
     /// Sets access and/or modification times (`None` leaves one unchanged).
@@ -574,8 +497,12 @@ impl Transaction {
         accessed: Option<SystemTime>,
         modified: Option<SystemTime>,
     ) -> io::Result<()> {
-        self.run(Op::SetTimes(VPath::parse(p)?, accessed, modified))
-            .map(drop)
+        self.run(Op::set_times(p, accessed, modified)?).map(drop)
+    }
+
+    /// `touch(1)`: sets both times to now, or creates an empty file.
+    pub fn touch(&mut self, p: impl AsRef<Path>) -> io::Result<()> {
+        self.run(Op::touch(p)?).map(drop)
     }
 
     /// Replaces the user metadata of `p`; an empty map clears it.
@@ -584,8 +511,7 @@ impl Transaction {
         p: impl AsRef<Path>,
         meta: std::collections::BTreeMap<String, String>,
     ) -> io::Result<()> {
-        let user = (!meta.is_empty()).then(|| Arc::new(meta));
-        self.run(Op::SetUserMeta(VPath::parse(p)?, user)).map(drop)
+        self.run(Op::set_metadata(p, meta)?).map(drop)
     }
 
     /// Opens a file of the transaction's view for reading: the handle reads that version of
