@@ -1,7 +1,8 @@
 //! Workload 6, concurrency: 1, 2, 4 and 8 reader threads read random 1 KiB files (of 10,000)
-//! while one writer thread overwrites random files of the same set, 5,000 times a second (paced,
-//! so that both backends carry the same write load). The reported time is
-//! per read per reader thread (so reads/s per thread = 1 / time). memfs readers load the
+//! while one writer thread (group `6_concurrent_reads`) or two (`6_concurrent_reads_2_writers`)
+//! overwrite random files of the same set, each 5,000 times a second (paced, so that both
+//! backends carry the same write load). The reported time is per read per reader thread (so
+//! reads/s per thread = 1 / time); the writes/s the writers achieved are printed beside it. memfs readers load the
 //! published root and never wait; vfs MemoryFS readers take its `RwLock`, which the writer
 //! holds for every write. The machine has 2 cores: past 1 reader + 1 writer, threads share CPUs.
 
@@ -48,7 +49,7 @@ impl Backend for vfs::MemoryFS {
 fn run(
     fs: &dyn Backend,
     files: &[String],
-    readers: usize,
+    (writers, readers): (usize, usize),
     iters: u64,
     commits: &AtomicU64,
 ) -> Duration {
@@ -61,26 +62,29 @@ fn run(
             self.0.store(true, Ordering::Relaxed);
         }
     }
-    let start = Barrier::new(readers + 1);
+    let start = Barrier::new(readers + writers);
     let data = common::data(1024, 6);
     std::thread::scope(|s| {
-        s.spawn(|| {
-            let mut rng = common::Rng::new(99);
-            start.wait();
-            // A paced writer (WRITES_PER_SEC at most), so both backends carry the same write
-            // load; one that cannot keep up (readers holding its lock) shows fewer commits/s.
-            let interval = Duration::from_secs(1) / WRITES_PER_SEC;
-            let mut next = Instant::now();
-            while !stop.load(Ordering::Relaxed) {
-                let now = Instant::now();
-                if now < next {
-                    std::thread::sleep(next - now);
+        for w in 0..writers {
+            let (stop, start, data) = (&stop, &start, &data);
+            s.spawn(move || {
+                let mut rng = common::Rng::new(99 + w as u64);
+                start.wait();
+                // A paced writer (WRITES_PER_SEC at most), so both backends carry the same write
+                // load; one that cannot keep up (readers holding its lock) shows fewer commits/s.
+                let interval = Duration::from_secs(1) / WRITES_PER_SEC;
+                let mut next = Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    let now = Instant::now();
+                    if now < next {
+                        std::thread::sleep(next - now);
+                    }
+                    next = next.max(now) + interval;
+                    fs.write(&files[rng.below(files.len())], data);
+                    commits.fetch_add(1, Ordering::Relaxed);
                 }
-                next = next.max(now) + interval;
-                fs.write(&files[rng.below(files.len())], &data);
-                commits.fetch_add(1, Ordering::Relaxed);
-            }
-        });
+            });
+        }
         let handles: Vec<_> = (0..readers)
             .map(|r| {
                 let (start, files) = (&start, files);
@@ -121,32 +125,38 @@ fn concurrency(c: &mut Criterion) {
         Backend::write(&mem, p, &data);
     }
 
-    let mut g = c.benchmark_group("6_concurrent_reads");
-    g.throughput(Throughput::Elements(1));
-    g.sample_size(10);
-    g.warm_up_time(Duration::from_millis(300));
-    g.measurement_time(Duration::from_secs(2));
     let backends: [(&str, &dyn Backend); 2] = [("memfs", &fs), ("vfs_memory", &mem)];
-    for readers in [1usize, 2, 4, 8] {
-        for (name, backend) in backends {
-            let commits = AtomicU64::new(0);
-            let mut busy = Duration::ZERO;
-            g.bench_with_input(BenchmarkId::new(name, readers), &readers, |b, &r| {
-                b.iter_custom(|iters| {
-                    let t = Instant::now();
-                    let per_reader = run(backend, &files, r, iters, &commits);
-                    busy += t.elapsed();
-                    per_reader
-                })
-            });
-            // The other side of the trade: how much the writer got done meanwhile.
-            eprintln!(
-                "  {name} with {readers} readers: writer {:.0} commits/s",
-                commits.load(Ordering::Relaxed) as f64 / busy.as_secs_f64()
-            );
+    for writers in [1usize, 2] {
+        let group = match writers {
+            1 => "6_concurrent_reads".to_string(),
+            w => format!("6_concurrent_reads_{w}_writers"),
+        };
+        let mut g = c.benchmark_group(group);
+        g.throughput(Throughput::Elements(1));
+        g.sample_size(10);
+        g.warm_up_time(Duration::from_millis(300));
+        g.measurement_time(Duration::from_secs(2));
+        for readers in [1usize, 2, 4, 8] {
+            for (name, backend) in backends {
+                let commits = AtomicU64::new(0);
+                let mut busy = Duration::ZERO;
+                g.bench_with_input(BenchmarkId::new(name, readers), &readers, |b, &r| {
+                    b.iter_custom(|iters| {
+                        let t = Instant::now();
+                        let per_reader = run(backend, &files, (writers, r), iters, &commits);
+                        busy += t.elapsed();
+                        per_reader
+                    })
+                });
+                // The other side of the trade: how much the writers got done meanwhile.
+                eprintln!(
+                    "  {name} with {readers} readers, {writers} writer(s): {:.0} writes/s",
+                    commits.load(Ordering::Relaxed) as f64 / busy.as_secs_f64()
+                );
+            }
         }
+        g.finish();
     }
-    g.finish();
 }
 
 criterion_group! {

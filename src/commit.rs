@@ -38,7 +38,9 @@
 //! - If an operation panics (an engine bug), the working root goes back to the published one,
 //!   and the operations of that batch get an error instead of a result; later writers proceed.
 //! - The previous published root is dropped after the mutex is released: freeing what only
-//!   that version owned is the combiner's time, not the next writer's.
+//!   that version owned is the combiner's time, not the next writer's. (Freeing replaced
+//!   versions on a reclaimer thread, one by one or in batches of 64 through a bounded channel,
+//!   was measured and rejected: it made one writer 3-4x slower, see BENCHMARKS.md.)
 //!
 //! The protocol is model-checked in `loom-tests/tests/commit.rs` (under `cfg(loom)` the
 //! mutexes, atomics and publish cell are loom's, and a waiter spins twice before it blocks).
