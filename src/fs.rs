@@ -98,15 +98,7 @@ impl MemFs {
         &self,
         f: impl FnOnce(&mut Root, &WriteCtx) -> io::Result<T>,
     ) -> io::Result<T> {
-        let ctx = self.write_ctx();
-        self.inner
-            .commits
-            .commit(OnError::Restore, |root| f(root, &ctx), &ctx)
-    }
-
-    /// Applies one operation through the commit protocol; returns its length, if it has one.
-    pub(crate) fn apply(&self, op: Op) -> io::Result<u64> {
-        self.inner.commits.apply(op, &self.write_ctx())
+        self.commit_with(OnError::Restore, f)
     }
 
     /// Like [`MemFs::commit`], for an `f` that checks everything before changing anything (no
@@ -115,10 +107,23 @@ impl MemFs {
         &self,
         f: impl FnOnce(&mut Root, &WriteCtx) -> io::Result<T>,
     ) -> io::Result<T> {
+        self.commit_with(OnError::Unchanged, f)
+    }
+
+    fn commit_with<T>(
+        &self,
+        on_error: OnError,
+        f: impl FnOnce(&mut Root, &WriteCtx) -> io::Result<T>,
+    ) -> io::Result<T> {
         let ctx = self.write_ctx();
         self.inner
             .commits
-            .commit(OnError::Unchanged, |root| f(root, &ctx), &ctx)
+            .commit(on_error, |root| f(root, &ctx), &ctx)
+    }
+
+    /// Applies one operation through the commit protocol; returns its length, if it has one.
+    pub(crate) fn apply(&self, op: Op) -> io::Result<u64> {
+        self.inner.commits.apply(op, &self.write_ctx())
     }
 
     pub(crate) fn write_ctx(&self) -> WriteCtx<'_> {
