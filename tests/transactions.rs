@@ -444,3 +444,119 @@ fn a_transaction_opens_its_own_version_and_the_read_is_checked() {
     tx.commit().unwrap();
     assert_conflict(tx2.commit());
 }
+
+// --- batches (`MemFs::batch`): atomic, not isolated ---------------------------------------
+
+#[test]
+fn a_batch_publishes_everything_at_once_in_one_generation() {
+    let fs = fs_with(&[("/out/old", "x")]);
+    let g = fs.generation();
+    let before = fs.snapshot();
+    let n = fs
+        .batch(|b| {
+            assert!(b.is_batch());
+            for i in 0..100 {
+                b.write(format!("/out/{i}"), i.to_string())?;
+            }
+            b.remove_file("/out/old")?;
+            // A batch reads its own writes.
+            assert_eq!(b.read_to_string("/out/7")?, "7");
+            Ok(b.listdir("/out")?.len())
+        })
+        .unwrap();
+    assert_eq!(n, 100);
+    assert_eq!(fs.generation(), g + 1, "one publish");
+    assert_eq!(fs.listdir("/out").unwrap().len(), 100);
+    assert!(before.exists("/out/old") && !before.exists("/out/0"));
+}
+
+#[test]
+fn a_batch_that_fails_or_panics_publishes_nothing() {
+    let fs = fs_with(&[("/a", "1")]);
+    let g = fs.generation();
+    let e = fs
+        .batch(|b| {
+            b.write("/a", "2")?;
+            b.write("/b", "new")?;
+            b.remove_file("/missing")
+        })
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = fs.batch(|b| -> std::io::Result<()> {
+            b.write("/a", "3")?;
+            panic!("a bug in the caller's closure")
+        });
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(fs.read_to_string("/a").unwrap(), "1");
+    assert!(!fs.exists("/b"));
+    assert_eq!(fs.generation(), g);
+}
+
+#[test]
+fn a_batch_is_not_isolated_its_operations_apply_again_on_a_newer_tree() {
+    // What the batch read changed meanwhile: a transaction would conflict, a batch does not;
+    // its writes land on top of the other writer's.
+    let fs = fs_with(&[("/n", "0")]);
+    fs.batch(|b| {
+        let n: u32 = b.read_to_string("/n")?.parse().unwrap();
+        fs.write("/n", "10")?; // another writer, while the batch runs
+        fs.write("/theirs", "t")?;
+        b.write("/mine", (n + 1).to_string())
+    })
+    .unwrap();
+    assert_eq!(fs.read_to_string("/mine").unwrap(), "1");
+    assert_eq!(fs.read_to_string("/n").unwrap(), "10");
+    assert_eq!(fs.read_to_string("/theirs").unwrap(), "t");
+    // The same as a transaction conflicts.
+    let mut tx = fs.begin();
+    let _ = tx.read_to_string("/n").unwrap();
+    fs.write("/n", "11").unwrap();
+    tx.write("/mine", "2").unwrap();
+    assert_conflict(tx.commit());
+}
+
+#[test]
+fn a_batch_whose_operation_no_longer_applies_fails_whole() {
+    let fs = fs_with(&[("/d/f", "x")]);
+    let g = fs.generation();
+    let e = fs
+        .batch(|b| {
+            b.write("/top", "1")?;
+            b.write("/d/g", "2")?;
+            fs.remove_dir_all("/d")?; // another writer removes the batch's directory
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(is_conflict(&e), "{e}");
+    assert!(e.to_string().contains("/d/g"), "{e}");
+    assert!(!fs.exists("/top"), "half a batch");
+    assert_eq!(fs.generation(), g + 1, "only the other writer's change");
+}
+
+#[test]
+fn batches_and_plain_writers_on_many_threads_lose_nothing() {
+    let fs = MemFs::new();
+    thread::scope(|s| {
+        for t in 0..4 {
+            let fs = &fs;
+            s.spawn(move || {
+                for round in 0..20 {
+                    fs.batch(|b| {
+                        b.create_dir_all(format!("/t{t}"))?;
+                        for i in 0..10 {
+                            b.write(format!("/t{t}/r{round}-{i}"), "x")?;
+                        }
+                        Ok(())
+                    })
+                    .unwrap();
+                    fs.write(format!("/t{t}/plain{round}"), "y").unwrap();
+                }
+            });
+        }
+    });
+    for t in 0..4 {
+        assert_eq!(fs.listdir(format!("/t{t}")).unwrap().len(), 20 * 10 + 20);
+    }
+}
