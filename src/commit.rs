@@ -231,7 +231,8 @@ impl Committer {
 
     /// Applies `f` to the newest version of the tree (waiting for the mutex) and returns once
     /// the result is published. `f` runs as the combiner: it must be short (build contents,
-    /// hash, compress before calling this). An `Err` from `f` publishes nothing of its own.
+    /// hash, compress before calling this) and must not commit itself (the mutex is not
+    /// reentrant). An `Err` from `f` publishes nothing of its own.
     pub(crate) fn commit<T>(
         &self,
         on_error: OnError,

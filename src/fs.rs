@@ -93,7 +93,8 @@ impl MemFs {
 
     /// Applies `f` to the newest version of the tree and publishes the result (see
     /// `commit.rs`). An `Err` from `f` publishes nothing; `f` may fail half way (its changes are
-    /// then discarded), at the cost of a copy of the path it changes.
+    /// then discarded), at the cost of a copy of the path it changes. `f` runs holding the
+    /// commit mutex, which is not reentrant: it must not call a `MemFs` write itself.
     pub(crate) fn commit<T>(
         &self,
         f: impl FnOnce(&mut Root, &WriteCtx) -> io::Result<T>,

@@ -26,17 +26,19 @@
 //! This crate is the engine; it owns the tree and everything that changes or reads it. Module
 //! map: `path` (parsing), `error` (io::Error kinds and the errno table), `time` (time
 //! conversions), `tree` (the persistent tree and its operations), `blob` (content-addressed
-//! chunks), `commit` (the commit protocol: serialized writers, group commit), `op` (the
-//! write operations as data), `fs` (`MemFs`), `file` (handles), `snapshot`, `transaction`
-//! (atomic, isolated units of work), `view` (the shared read API), `par` (parallel walk, find,
-//! content search), `ext` (encrypted and compressed files, backups), `persist` (state image,
-//! JSON, host dirs), `fuse` (feature `fuse`: mount with FUSE), `vfs` (feature `vfs`: a
-//! `vfs::FileSystem` backend). gRPC is the crate `memfs-grpc`, the command line `memfs-cli`.
+//! chunks), `commit` (the commit protocol: flat combining), `op` (the write operations as
+//! data), `fs` (`MemFs`), `file` (handles), `snapshot`, `diff` (what changed between two
+//! versions), `transaction` (atomic, isolated units of work, and batches), `view` (the shared
+//! read API), `par` (parallel walk, find, content search), `ext` (encrypted and compressed
+//! files, backups), `persist` (state image, JSON, host dirs), `fuse` (feature `fuse`: mount
+//! with FUSE), `vfs` (feature `vfs`: a `vfs::FileSystem` backend). gRPC is the crate
+//! `memfs-grpc`, the command line `memfs-cli`.
 
 #![forbid(unsafe_code)]
 
 mod blob;
 mod commit;
+mod diff;
 pub mod error;
 pub mod ext;
 mod file;
@@ -58,6 +60,7 @@ pub mod vfs;
 mod view;
 
 pub use blob::{CHUNK_SIZE, INLINE_MAX, MAX_FILE_SIZE};
+pub use diff::{Change, ChangeKind};
 pub use error::{errno_of, is_conflict, kind_of_errno};
 pub use ext::{CompressedFile, EncryptedFile};
 pub use file::{File, OpenOptions};

@@ -80,6 +80,14 @@ pub(crate) enum Node {
     Symlink(Arc<SymlinkNode>),
 }
 
+/// Node identity: two nodes are equal when they are the same version (the same `Arc`), which
+/// is what a diff of two trees asks (`imbl::OrdMap::diff` compares values with `==`).
+impl PartialEq for Node {
+    fn eq(&self, other: &Node) -> bool {
+        self.same_version(other)
+    }
+}
+
 /// Default permission bits, as with a umask of 022.
 pub(crate) const DEFAULT_DIR_MODE: u32 = 0o755;
 pub(crate) const DEFAULT_FILE_MODE: u32 = 0o644;

@@ -1,0 +1,161 @@
+//! What changed between two versions of the tree: [`Snapshot::diff`] and
+//! [`MemFs::diff_since`].
+//!
+//! Two versions share every subtree nothing changed in (the same `Arc`), so the diff compares
+//! directories with `imbl::OrdMap::diff`, which skips the B-tree nodes the two maps share, and
+//! descends only into entries that are not the same node in both: its cost is proportional to
+//! what changed (and to the depth of the changes), not to the size of the tree. Node identity
+//! is the test: a file rewritten with the same bytes is a new node, so it is `Modified` (its
+//! times changed).
+
+use crate::fs::MemFs;
+use crate::path::join_str;
+use crate::snapshot::Snapshot;
+use crate::tree::node::{Dir, Node};
+use crate::tree::ops::Root;
+
+/// How an entry differs between the older and the newer version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeKind {
+    /// Only in the newer version.
+    Added,
+    /// Only in the older version.
+    Removed,
+    /// In both, of the same type, with other content, mode, times, user metadata or (a
+    /// symlink) target. A directory whose entries changed is `Modified` too when its own
+    /// times changed (adding or removing an entry sets its mtime).
+    Modified,
+    /// In both, but a file became a directory, a directory a symlink, and so on. The entries
+    /// below a directory that appeared or went are reported as `Added` or `Removed`.
+    TypeChanged,
+}
+
+/// One changed path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Absolute path.
+    pub path: String,
+    pub kind: ChangeKind,
+}
+
+impl ChangeKind {
+    /// The one-letter code of `memfs diff`: `A`, `D`, `M`, `T`.
+    pub fn letter(self) -> char {
+        match self {
+            ChangeKind::Added => 'A',
+            ChangeKind::Removed => 'D',
+            ChangeKind::Modified => 'M',
+            ChangeKind::TypeChanged => 'T',
+        }
+    }
+
+    /// The name `memfs diff --json` uses: `added`, `removed`, `modified`, `type_changed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Removed => "removed",
+            ChangeKind::Modified => "modified",
+            ChangeKind::TypeChanged => "type_changed",
+        }
+    }
+}
+
+impl Snapshot {
+    /// Every path that differs between this snapshot and `newer` (a later one, or any other
+    /// version of the same or another filesystem), sorted by path. Unchanged subtrees are
+    /// skipped without being visited.
+    pub fn diff(&self, newer: &Snapshot) -> Vec<Change> {
+        self.with_root(|old| newer.with_root(|new| diff_roots(old, new)))
+    }
+}
+
+impl MemFs {
+    /// Every path that differs between `older` and the live tree, sorted by path (see
+    /// [`Snapshot::diff`]).
+    pub fn diff_since(&self, older: &Snapshot) -> Vec<Change> {
+        older.diff(&self.snapshot())
+    }
+}
+
+pub(crate) fn diff_roots(old: &Root, new: &Root) -> Vec<Change> {
+    let mut out = Vec::new();
+    if let (Node::Dir(a), Node::Dir(b)) = (&old.node, &new.node) {
+        if !std::sync::Arc::ptr_eq(a, b) {
+            if !same_meta(&old.node, &new.node) {
+                out.push(change("/", ChangeKind::Modified));
+            }
+            diff_dirs("/", a, b, &mut out);
+        }
+    }
+    out.sort_unstable_by(|x, y| x.path.cmp(&y.path));
+    out
+}
+
+fn change(path: &str, kind: ChangeKind) -> Change {
+    Change {
+        path: path.to_string(),
+        kind,
+    }
+}
+
+fn diff_dirs(path: &str, old: &Dir, new: &Dir, out: &mut Vec<Change>) {
+    use imbl::ordmap::DiffItem;
+    for item in old.children.diff(&new.children) {
+        match item {
+            DiffItem::Add(name, node) => {
+                everything(&join_str(path, name), node, ChangeKind::Added, out)
+            }
+            DiffItem::Remove(name, node) => {
+                everything(&join_str(path, name), node, ChangeKind::Removed, out)
+            }
+            DiffItem::Update {
+                old: (name, a),
+                new: (_, b),
+            } => {
+                let p = join_str(path, name);
+                match (a, b) {
+                    (Node::Dir(x), Node::Dir(y)) => {
+                        if !same_meta(a, b) {
+                            out.push(change(&p, ChangeKind::Modified));
+                        }
+                        diff_dirs(&p, x, y, out);
+                    }
+                    (Node::File(_), Node::File(_)) | (Node::Symlink(_), Node::Symlink(_)) => {
+                        out.push(change(&p, ChangeKind::Modified))
+                    }
+                    _ => {
+                        out.push(change(&p, ChangeKind::TypeChanged));
+                        below(&p, a, ChangeKind::Removed, out);
+                        below(&p, b, ChangeKind::Added, out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `node` at `path` and, for a directory, everything below it, as `kind`.
+fn everything(path: &str, node: &Node, kind: ChangeKind, out: &mut Vec<Change>) {
+    out.push(change(path, kind));
+    below(path, node, kind, out);
+}
+
+/// Everything below `node` (nothing unless it is a directory), as `kind`.
+fn below(path: &str, node: &Node, kind: ChangeKind, out: &mut Vec<Change>) {
+    if let Node::Dir(d) = node {
+        for (name, child) in d.children.iter() {
+            everything(&join_str(path, name), child, kind, out);
+        }
+    }
+}
+
+/// Whether a directory's own metadata (mode, times, user metadata) is the same in both.
+fn same_meta(a: &Node, b: &Node) -> bool {
+    let (x, y) = (a.meta(), b.meta());
+    x.mode == y.mode
+        && x.modified == y.modified
+        && x.changed == y.changed
+        && x.created == y.created
+        && x.accessed == y.accessed
+        && x.user == y.user
+}
