@@ -1,7 +1,8 @@
 //! Workload 5, snapshots: `snapshot()` (taken and dropped) on trees of 10, 10,000 and
 //! 1,000,000 files. memfs only; the point is that the three times are equal (O(1)). A second
 //! function measures the first write after a snapshot, which copies only the path to the
-//! changed file (O(depth), not O(files)).
+//! changed file (O(depth), not O(files)). A third measures `Snapshot::diff` of two versions
+//! that differ in one file: it visits only what changed, so it should not grow with the tree.
 
 mod common;
 
@@ -39,6 +40,16 @@ fn snapshot(c: &mut Criterion) {
                     s
                 })
             },
+        );
+        let before = fs.snapshot();
+        fs.write(format!("/d0000/f{:07}", files / 2 % 1000), b"one change")
+            .unwrap();
+        let after = fs.snapshot();
+        assert_eq!(before.diff(&after).len(), 1);
+        g.bench_with_input(
+            BenchmarkId::new("memfs_diff_one_change", files),
+            &(before, after),
+            |b, (before, after)| b.iter(|| black_box(before.diff(after))),
         );
     }
     g.finish();

@@ -124,6 +124,17 @@ pub enum Command {
     Snapshots,
     /// Make the filesystem what snapshot NAME shows
     Restore { name: String },
+    /// What changed from snapshot FROM to snapshot TO (default: the live tree), one line per
+    /// path, sorted: `A` added, `D` removed, `M` modified, `T` type changed
+    Diff {
+        /// The older snapshot
+        from: String,
+        /// The newer snapshot [default: the live tree]
+        to: Option<String>,
+        /// Print a JSON array of {"path": ..., "change": "added"|"removed"|"modified"|"type_changed"}
+        #[arg(long)]
+        json: bool,
+    },
     /// Logical bytes vs bytes stored after deduplication
     Du,
     /// Print a shell completion script
@@ -170,6 +181,7 @@ impl Command {
                 | Command::Dump { .. }
                 | Command::Export { .. }
                 | Command::Snapshots
+                | Command::Diff { .. }
                 | Command::Du
                 | Command::Completions { .. }
         )

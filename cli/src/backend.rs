@@ -60,6 +60,8 @@ pub trait Backend {
     fn delete_snapshot(&self, name: &str) -> io::Result<()>;
     fn snapshots(&self) -> io::Result<Vec<SnapshotInfo>>;
     fn restore(&self, name: &str) -> io::Result<()>;
+    /// What changed from snapshot `from` to snapshot `to` (`None`: the live tree), sorted.
+    fn diff(&self, from: &str, to: Option<&str>) -> io::Result<Vec<memfs::Change>>;
     /// Sizes of the live tree, logical and stored (after deduplication).
     fn usage(&self) -> io::Result<Stats>;
 }
@@ -198,6 +200,14 @@ impl Backend for LocalBackend {
         let snap = snaps.get(name).ok_or_else(|| no_snapshot(name))?;
         self.fs.restore(snap);
         Ok(())
+    }
+    fn diff(&self, from: &str, to: Option<&str>) -> io::Result<Vec<memfs::Change>> {
+        let snaps = self.snapshots.borrow();
+        let older = snaps.get(from).ok_or_else(|| no_snapshot(from))?;
+        match to {
+            Some(to) => Ok(older.diff(snaps.get(to).ok_or_else(|| no_snapshot(to))?)),
+            None => Ok(self.fs.diff_since(older)),
+        }
     }
     fn usage(&self) -> io::Result<Stats> {
         Ok(self.fs.stats())

@@ -160,6 +160,20 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
             }
         }
         Command::Restore { name } => b.restore(name)?,
+        Command::Diff { from, to, json } => {
+            let changes = b.diff(from, to.as_deref())?;
+            if *json {
+                let list: Vec<serde_json::Value> = changes
+                    .iter()
+                    .map(|c| serde_json::json!({"path": c.path, "change": c.kind.name()}))
+                    .collect();
+                writeln!(out, "{}", serde_json::Value::Array(list))?;
+            } else {
+                for c in &changes {
+                    writeln!(out, "{} {}", c.kind.letter(), c.path)?;
+                }
+            }
+        }
         Command::Du => {
             let s = b.usage()?;
             writeln!(out, "files        {}", s.files)?;

@@ -176,6 +176,9 @@ impl Backend for RemoteBackend {
     fn restore(&self, name: &str) -> io::Result<()> {
         self.fs.restore(name)
     }
+    fn diff(&self, _from: &str, _to: Option<&str>) -> io::Result<Vec<memfs::Change>> {
+        Err(unsupported("diff"))
+    }
     fn usage(&self) -> io::Result<Stats> {
         self.fs.stats()
     }

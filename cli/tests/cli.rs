@@ -589,3 +589,39 @@ fn state_location_from_the_environment() {
     assert!(out.status.success());
     assert!(env.dir.path().join(".memfs_state").exists());
 }
+
+#[test]
+fn diff_lists_what_changed_between_snapshots_and_since_one() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    env.ok(&["mkdir", "-p", "/keep/sub"]);
+    env.ok(&["write", "/keep/a", "1"]);
+    env.ok(&["write", "/gone", "x"]);
+    env.ok(&["snapshot", "v1"]);
+    env.ok(&["write", "/keep/a", "2"]);
+    env.ok(&["write", "/new", "n"]);
+    env.ok(&["rm", "/gone"]);
+    env.ok(&["snapshot", "v2"]);
+    env.ok(&["rm", "-r", "/keep/sub"]);
+    let between = env.ok(&["diff", "v1", "v2"]);
+    assert_eq!(between, "M /\nD /gone\nM /keep/a\nA /new\n");
+    let since = env.ok(&["diff", "v2"]);
+    assert_eq!(since, "M /keep\nD /keep/sub\n");
+    let json = json(&env.ok(&["diff", "v1", "v2", "--json"]));
+    assert_eq!(
+        json,
+        serde_json::json!([
+            {"path": "/", "change": "modified"},
+            {"path": "/gone", "change": "removed"},
+            {"path": "/keep/a", "change": "modified"},
+            {"path": "/new", "change": "added"},
+        ])
+    );
+    // Nothing changed: no output, still success.
+    env.ok(&["snapshot", "v3"]);
+    assert_eq!(env.ok(&["diff", "v3"]), "");
+    let err = env.fails(&["diff", "nope", "v1"]);
+    assert!(err.contains("\"nope\""), "{err}");
+    let err = env.fails(&["diff", "v1", "nope2"]);
+    assert!(err.contains("\"nope2\""), "{err}");
+}
