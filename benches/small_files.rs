@@ -65,6 +65,32 @@ fn small_files(c: &mut Criterion) {
         })
     });
 
+    // The same cycle with a watcher on `/` consuming every event on another thread: what a
+    // change feed costs the writer.
+    {
+        let watched = memfs::MemFs::new();
+        for d in &dirs {
+            watched.create_dir(d).unwrap();
+        }
+        let w = watched.watch("/").unwrap();
+        let consumer = std::thread::spawn(move || w.count());
+        g.bench_function("memfs_watched", |b| {
+            b.iter(|| {
+                for p in &files {
+                    watched.write(p, &data).unwrap();
+                }
+                for p in &files {
+                    assert_eq!(watched.read(p).unwrap().len(), data.len());
+                }
+                for p in &files {
+                    watched.remove_file(p).unwrap();
+                }
+            })
+        });
+        drop(watched);
+        consumer.join().unwrap();
+    }
+
     // The same cycle inside one batch (`MemFs::batch`): one publish for all 30,000 operations.
     g.bench_function("memfs_batch", |b| {
         b.iter(|| {

@@ -99,6 +99,8 @@ struct Working {
     root: Root,
     /// Queued operations applied in the current batch, to mark done after the publish.
     batch: Vec<Arc<Request>>,
+    /// The change feeds (`watch.rs`): each published version is handed to them.
+    watchers: crate::watch::Watchers,
 }
 
 /// The published root and the machinery that replaces it.
@@ -157,6 +159,13 @@ fn run<T>(
     out
 }
 
+impl Drop for Committer {
+    /// Tells the watchers that nothing more will come.
+    fn drop(&mut self) {
+        sync::lock(&self.working).watchers.close();
+    }
+}
+
 impl Committer {
     pub(crate) fn new(root: Root) -> Self {
         Committer {
@@ -164,6 +173,7 @@ impl Committer {
             working: Mutex::new(Working {
                 root,
                 batch: Vec::new(),
+                watchers: Default::default(),
             }),
             queue: Mutex::new(Vec::new()),
             queued: AtomicUsize::new(0),
@@ -173,6 +183,17 @@ impl Committer {
     /// Runs `f` on the published root (pinned only while `f` runs).
     pub(crate) fn with_published<R>(&self, f: impl FnOnce(&Root) -> R) -> R {
         f(&self.cell.load())
+    }
+
+    /// Adds a change feed; returns the version published at that moment (the feed receives
+    /// every later one).
+    pub(crate) fn register_watcher(
+        &self,
+        feed: std::sync::Weak<crate::watch::Feed>,
+    ) -> StdArc<Root> {
+        let mut w = sync::lock(&self.working);
+        w.watchers.add(feed);
+        self.cell.load_full()
     }
 
     /// The published root, pinned.
@@ -281,7 +302,13 @@ impl Committer {
             }
         }
         let w = &mut *c.working;
-        let old = (w.root.generation != start).then(|| self.cell.swap(StdArc::new(w.root.clone())));
+        let old = (w.root.generation != start).then(|| {
+            let old = self.cell.swap(StdArc::new(w.root.clone()));
+            if !w.watchers.is_empty() {
+                w.watchers.publish(&old, &w.root);
+            }
+            old
+        });
         for req in w.batch.drain(..) {
             req.done.store(true, Ordering::Release);
         }

@@ -28,6 +28,9 @@ pub enum ChangeKind {
     /// In both, but a file became a directory, a directory a symlink, and so on. The entries
     /// below a directory that appeared or went are reported as `Added` or `Removed`.
     TypeChanged,
+    /// Only from a [`crate::Watcher`] (never from a diff): it fell too far behind, skipped what
+    /// it had not seen yet, and resumes from the current version.
+    Overflow,
 }
 
 /// One changed path.
@@ -39,23 +42,26 @@ pub struct Change {
 }
 
 impl ChangeKind {
-    /// The one-letter code of `memfs diff`: `A`, `D`, `M`, `T`.
+    /// The one-letter code of `memfs diff`: `A`, `D`, `M`, `T` (and `O` for an overflow).
     pub fn letter(self) -> char {
         match self {
             ChangeKind::Added => 'A',
             ChangeKind::Removed => 'D',
             ChangeKind::Modified => 'M',
             ChangeKind::TypeChanged => 'T',
+            ChangeKind::Overflow => 'O',
         }
     }
 
-    /// The name `memfs diff --json` uses: `added`, `removed`, `modified`, `type_changed`.
+    /// The name `memfs diff --json` uses: `added`, `removed`, `modified`, `type_changed` (and
+    /// `overflow`).
     pub fn name(self) -> &'static str {
         match self {
             ChangeKind::Added => "added",
             ChangeKind::Removed => "removed",
             ChangeKind::Modified => "modified",
             ChangeKind::TypeChanged => "type_changed",
+            ChangeKind::Overflow => "overflow",
         }
     }
 }

@@ -122,6 +122,11 @@ impl MemFs {
             .commit(on_error, |root| f(root, &ctx), &ctx)
     }
 
+    /// Adds a change feed (see `watch.rs`); returns the version published at that moment.
+    pub(crate) fn register_watcher(&self, feed: std::sync::Weak<crate::watch::Feed>) -> Arc<Root> {
+        self.inner.commits.register_watcher(feed)
+    }
+
     /// Applies one operation through the commit protocol; returns its length, if it has one.
     pub(crate) fn apply(&self, op: Op) -> io::Result<u64> {
         self.inner.commits.apply(op, &self.write_ctx())

@@ -28,7 +28,7 @@
 //! conversions), `tree` (the persistent tree and its operations), `blob` (content-addressed
 //! chunks), `commit` (the commit protocol: flat combining), `op` (the write operations as
 //! data), `fs` (`MemFs`), `file` (handles), `snapshot`, `diff` (what changed between two
-//! versions), `transaction` (atomic, isolated units of work, and batches), `view` (the shared
+//! versions), `watch` (the change feed), `transaction` (atomic, isolated units of work, and batches), `view` (the shared
 //! read API), `par` (parallel walk, find, content search), `ext` (encrypted and compressed
 //! files, backups), `persist` (state image, JSON, host dirs), `fuse` (feature `fuse`: mount
 //! with FUSE), `vfs` (feature `vfs`: a `vfs::FileSystem` backend). gRPC is the crate
@@ -58,6 +58,7 @@ mod types;
 #[cfg(feature = "vfs")]
 pub mod vfs;
 mod view;
+mod watch;
 
 pub use blob::{CHUNK_SIZE, INLINE_MAX, MAX_FILE_SIZE};
 pub use diff::{Change, ChangeKind};
@@ -71,6 +72,7 @@ pub use snapshot::{check_snapshot_name, ReadOnlyFile, Snapshot, SNAPSHOT_NAME_MA
 pub use transaction::{Transaction, MAX_TRANSACTION_ATTEMPTS};
 pub use types::{DirEntry, FileType, Metadata, Permissions, Stats};
 pub use view::Walk;
+pub use watch::{Event, Watcher, QUEUE as WATCH_QUEUE};
 
 /// The README's Rust examples run as doctests, so the documentation cannot rot.
 #[cfg(doctest)]
