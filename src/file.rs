@@ -249,6 +249,9 @@ impl File {
             self.dirty = false;
             return Ok(());
         };
+        if self.fs.faults().enabled() {
+            self.fs.faults().check("flush", &[&self.path.as_string()])?;
+        }
         if self.append {
             let tail = &bytes[self.published_len as usize..];
             self.fs.commit_checked(|r, c| {

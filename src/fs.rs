@@ -27,6 +27,7 @@ struct FsInner {
     commits: Committer,
     store: BlobStore,
     inos: AtomicU64,
+    faults: crate::fault::Faults,
 }
 
 /// An in-memory filesystem. Cloning gives another handle to the same filesystem; handles are
@@ -64,6 +65,7 @@ impl MemFs {
                 store: BlobStore::new(),
                 // 1 is the root's inode.
                 inos: AtomicU64::new(2),
+                faults: Default::default(),
             }),
         }
     }
@@ -129,7 +131,26 @@ impl MemFs {
 
     /// Applies one operation through the commit protocol; returns its length, if it has one.
     pub(crate) fn apply(&self, op: Op) -> io::Result<u64> {
+        self.check_faults(&op)?;
         self.inner.commits.apply(op, &self.write_ctx())
+    }
+
+    /// The fault plan's verdict on `op` (`fault.rs`; one relaxed load when no plan is set).
+    #[inline]
+    pub(crate) fn check_faults(&self, op: &Op) -> io::Result<()> {
+        if !self.faults().enabled() {
+            return Ok(());
+        }
+        match op.paths() {
+            (a, Some(b)) => self
+                .faults()
+                .check(op.name(), &[&a.as_string(), &b.as_string()]),
+            (p, None) => self.faults().check(op.name(), &[&p.as_string()]),
+        }
+    }
+
+    pub(crate) fn faults(&self) -> &crate::fault::Faults {
+        &self.inner.faults
     }
 
     pub(crate) fn write_ctx(&self) -> WriteCtx<'_> {

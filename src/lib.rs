@@ -28,7 +28,8 @@
 //! conversions), `tree` (the persistent tree and its operations), `blob` (content-addressed
 //! chunks), `commit` (the commit protocol: flat combining), `op` (the write operations as
 //! data), `fs` (`MemFs`), `file` (handles), `snapshot`, `diff` (what changed between two
-//! versions), `watch` (the change feed), `transaction` (atomic, isolated units of work, and batches), `view` (the shared
+//! versions), `watch` (the change feed), `fault` (fault
+//! injection), `transaction` (atomic, isolated units of work, and batches), `view` (the shared
 //! read API), `par` (parallel walk, find, content search), `ext` (encrypted and compressed
 //! files, backups), `persist` (state image, JSON, host dirs), `fuse` (feature `fuse`: mount
 //! with FUSE), `vfs` (feature `vfs`: a `vfs::FileSystem` backend). gRPC is the crate
@@ -41,6 +42,7 @@ mod commit;
 mod diff;
 pub mod error;
 pub mod ext;
+mod fault;
 mod file;
 mod fs;
 #[cfg(feature = "fuse")]
@@ -64,6 +66,7 @@ pub use blob::{CHUNK_SIZE, INLINE_MAX, MAX_FILE_SIZE};
 pub use diff::{Change, ChangeKind};
 pub use error::{errno_of, is_conflict, kind_of_errno};
 pub use ext::{CompressedFile, EncryptedFile};
+pub use fault::{Fault, FaultPlan, FaultRule};
 pub use file::{File, OpenOptions};
 pub use fs::{create_fs, MemFs};
 pub use par::{FindPattern, WalkItem};

@@ -232,23 +232,51 @@ impl Op<'_> {
         }
     }
 
-    pub(crate) fn describe(&self) -> String {
+    /// The operation's name, as the public method that makes it is called.
+    pub(crate) fn name(&self) -> &'static str {
         match self {
-            Op::CreateDir(p) => format!("create_dir {p}"),
-            Op::CreateDirAll(p) => format!("create_dir_all {p}"),
-            Op::Write(p, _) => format!("write {p}"),
-            Op::Append(p, _) => format!("append {p}"),
-            Op::SetLen(p, _) => format!("set_len {p}"),
-            Op::RemoveFile(p) => format!("remove_file {p}"),
-            Op::RemoveDir(p) => format!("remove_dir {p}"),
-            Op::RemoveDirAll(p) => format!("remove_dir_all {p}"),
-            Op::Rename(a, b) => format!("rename {a} -> {b}"),
-            Op::Copy(a, b) => format!("copy {a} -> {b}"),
-            Op::Symlink(_, p) => format!("symlink {p}"),
-            Op::SetPermissions(p, _) => format!("set_permissions {p}"),
-            Op::SetTimes(p, _, _) => format!("set_times {p}"),
-            Op::Touch(p, _) => format!("touch {p}"),
-            Op::SetUserMeta(p, _) => format!("set_metadata {p}"),
+            Op::CreateDir(_) => "create_dir",
+            Op::CreateDirAll(_) => "create_dir_all",
+            Op::Write(..) => "write",
+            Op::Append(..) => "append",
+            Op::SetLen(..) => "set_len",
+            Op::RemoveFile(_) => "remove_file",
+            Op::RemoveDir(_) => "remove_dir",
+            Op::RemoveDirAll(_) => "remove_dir_all",
+            Op::Rename(..) => "rename",
+            Op::Copy(..) => "copy",
+            Op::Symlink(..) => "symlink",
+            Op::SetPermissions(..) => "set_permissions",
+            Op::SetTimes(..) => "set_times",
+            Op::Touch(..) => "touch",
+            Op::SetUserMeta(..) => "set_metadata",
+        }
+    }
+
+    /// The path it changes (for a rename or a copy: the source), and the second one, if any.
+    pub(crate) fn paths(&self) -> (&VPath, Option<&VPath>) {
+        match self {
+            Op::Rename(a, b) | Op::Copy(a, b) => (a, Some(b)),
+            Op::CreateDir(p)
+            | Op::CreateDirAll(p)
+            | Op::Write(p, _)
+            | Op::Append(p, _)
+            | Op::SetLen(p, _)
+            | Op::RemoveFile(p)
+            | Op::RemoveDir(p)
+            | Op::RemoveDirAll(p)
+            | Op::Symlink(_, p)
+            | Op::SetPermissions(p, _)
+            | Op::SetTimes(p, _, _)
+            | Op::Touch(p, _)
+            | Op::SetUserMeta(p, _) => (p, None),
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match self.paths() {
+            (a, Some(b)) => format!("{} {a} -> {b}", self.name()),
+            (p, None) => format!("{} {p}", self.name()),
         }
     }
 }

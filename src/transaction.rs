@@ -337,6 +337,7 @@ impl Transaction {
 
     /// Runs a write on the private root and logs it. On error the private root is as before.
     fn run(&mut self, op: Op) -> io::Result<u64> {
+        self.fs.check_faults(&op)?;
         if self.isolated {
             op.dependencies(|p, a| self.note(p, a));
         }
@@ -396,6 +397,9 @@ impl Transaction {
             redirects: _,
         } = self;
         let reads = reads.into_inner();
+        if fs.faults().enabled() {
+            fs.faults().check("commit", &["/"])?;
+        }
         if log.is_empty() {
             // Read only: what it read is unchanged in the published root, or it conflicts.
             return if isolated {
