@@ -176,8 +176,8 @@ impl Backend for RemoteBackend {
     fn restore(&self, name: &str) -> io::Result<()> {
         self.fs.restore(name)
     }
-    fn diff(&self, _from: &str, _to: Option<&str>) -> io::Result<Vec<memfs::Change>> {
-        Err(unsupported("diff"))
+    fn diff(&self, from: &str, to: Option<&str>) -> io::Result<Vec<memfs::Change>> {
+        self.fs.diff(from, to)
     }
     fn usage(&self) -> io::Result<Stats> {
         self.fs.stats()

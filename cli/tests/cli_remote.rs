@@ -273,6 +273,13 @@ fn saved_snapshots_are_served_and_sigint_saves() {
         token: None,
     };
     assert_eq!(c.ok(&["snapshots"]), "old\t1 files\t1 dirs\t3 bytes\n");
+    // diff over --remote: the server diffs its own versions, same output as locally.
+    assert_eq!(c.ok(&["diff", "old"]), "M /f\n");
+    assert_eq!(
+        c.ok(&["diff", "old", "--json"]).trim(),
+        r#"[{"change":"modified","path":"/f"}]"#
+    );
+    assert!(c.fails(&["diff", "missing"]).contains("missing"));
     c.ok(&["restore", "old"]);
     assert_eq!(c.ok(&["read", "/f"]), "one");
     c.ok(&["snapshot", "new"]);

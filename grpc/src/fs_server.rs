@@ -439,4 +439,59 @@ impl file_system_server::FileSystem for FsService {
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
+
+    type DiffStream = Pin<Box<dyn Stream<Item = Result<proto::DiffBatch, Status>> + Send>>;
+
+    async fn diff(&self, req: Request<proto::DiffRequest>) -> Reply<Self::DiffStream> {
+        let r = req.into_inner();
+        let named = |name: &str| {
+            self.snapshots
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(name)
+                .cloned()
+                .ok_or_else(|| status_of_io(&memfs::error::not_found(format!("snapshot {name:?}"))))
+        };
+        let older = named(&r.from)?;
+        let newer = match &r.to {
+            Some(to) => named(to)?,
+            None => self.fs.snapshot(),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            for chunk in older.diff(&newer).chunks(WALK_BATCH) {
+                let changes = chunk
+                    .iter()
+                    .map(|c| proto::Change {
+                        path: c.path.clone(),
+                        kind: change_kind_to_proto(c.kind) as i32,
+                    })
+                    .collect();
+                if tx.blocking_send(Ok(proto::DiffBatch { changes })).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// `memfs::ChangeKind` on the wire (a diff never reports `Overflow`).
+pub(crate) fn change_kind_to_proto(kind: memfs::ChangeKind) -> proto::ChangeKind {
+    match kind {
+        memfs::ChangeKind::Added => proto::ChangeKind::Added,
+        memfs::ChangeKind::Removed => proto::ChangeKind::Removed,
+        memfs::ChangeKind::Modified | memfs::ChangeKind::Overflow => proto::ChangeKind::Modified,
+        memfs::ChangeKind::TypeChanged => proto::ChangeKind::TypeChanged,
+    }
+}
+
+/// The inverse of [`change_kind_to_proto`].
+pub(crate) fn change_kind_of_proto(kind: proto::ChangeKind) -> memfs::ChangeKind {
+    match kind {
+        proto::ChangeKind::Added => memfs::ChangeKind::Added,
+        proto::ChangeKind::Removed => memfs::ChangeKind::Removed,
+        proto::ChangeKind::Modified => memfs::ChangeKind::Modified,
+        proto::ChangeKind::TypeChanged => memfs::ChangeKind::TypeChanged,
+    }
 }

@@ -348,6 +348,36 @@ impl RemoteFs {
             .map(drop)
     }
 
+    /// What changed from the server's snapshot `from` to its snapshot `to` (`None`: the live
+    /// tree), sorted by path (`Snapshot::diff` on the server).
+    pub fn diff(&self, from: &str, to: Option<&str>) -> io::Result<Vec<memfs::Change>> {
+        let req = self.req(proto::DiffRequest {
+            from: from.to_owned(),
+            to: to.map(str::to_owned),
+        });
+        let mut client = self.client();
+        let changes = block_on(async move {
+            let mut stream = client.diff(req).await?.into_inner();
+            let mut out = Vec::new();
+            while let Some(batch) = stream.next().await {
+                out.extend(batch?.changes);
+            }
+            Ok(out)
+        })?
+        .map_err(|s: tonic::Status| io_of_status(&s))?;
+        changes
+            .into_iter()
+            .map(|c| {
+                let kind = proto::ChangeKind::try_from(c.kind)
+                    .map_err(|_| error::invalid_data("server sent an unknown change kind"))?;
+                Ok(memfs::Change {
+                    path: c.path,
+                    kind: crate::fs_server::change_kind_of_proto(kind),
+                })
+            })
+            .collect()
+    }
+
     /// The names of the snapshots the server keeps, sorted.
     pub fn list_snapshots(&self) -> io::Result<Vec<String>> {
         let req = self.req(proto::Empty {});
