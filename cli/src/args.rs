@@ -135,6 +135,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print every change under PREFIX as it happens, one line each: GENERATION, a letter as
+    /// `diff` prints it (`O`: this watcher fell behind and skipped changes), PATH. Needs
+    /// `--remote` (a server's filesystem, changed by others); runs until the server stops or
+    /// Ctrl-C
+    Watch {
+        #[arg(default_value = "/")]
+        prefix: String,
+    },
     /// Logical bytes vs bytes stored after deduplication
     Du,
     /// Print a shell completion script
@@ -182,6 +190,7 @@ impl Command {
                 | Command::Export { .. }
                 | Command::Snapshots
                 | Command::Diff { .. }
+                | Command::Watch { .. }
                 | Command::Du
                 | Command::Completions { .. }
         )

@@ -62,6 +62,13 @@ pub trait Backend {
     fn restore(&self, name: &str) -> io::Result<()>;
     /// What changed from snapshot `from` to snapshot `to` (`None`: the live tree), sorted.
     fn diff(&self, from: &str, to: Option<&str>) -> io::Result<Vec<memfs::Change>>;
+    /// Calls `on` for every change under `prefix` as it happens, until the source ends or `on`
+    /// fails.
+    fn watch(
+        &self,
+        prefix: &str,
+        on: &mut dyn FnMut(memfs::Event) -> io::Result<()>,
+    ) -> io::Result<()>;
     /// Sizes of the live tree, logical and stored (after deduplication).
     fn usage(&self) -> io::Result<Stats>;
 }
@@ -208,6 +215,16 @@ impl Backend for LocalBackend {
             Some(to) => Ok(older.diff(snaps.get(to).ok_or_else(|| no_snapshot(to))?)),
             None => Ok(self.fs.diff_since(older)),
         }
+    }
+    fn watch(
+        &self,
+        _prefix: &str,
+        _on: &mut dyn FnMut(memfs::Event) -> io::Result<()>,
+    ) -> io::Result<()> {
+        Err(memfs::error::err(
+            io::ErrorKind::Unsupported,
+            "watch needs --remote URL: a local state changes only by this command's own hand",
+        ))
     }
     fn usage(&self) -> io::Result<Stats> {
         Ok(self.fs.stats())

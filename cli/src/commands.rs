@@ -160,6 +160,10 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
             }
         }
         Command::Restore { name } => b.restore(name)?,
+        Command::Watch { prefix } => b.watch(prefix, &mut |e| {
+            writeln!(out, "{} {} {}", e.generation, e.kind.letter(), e.path)?;
+            out.flush()
+        })?,
         Command::Diff { from, to, json } => {
             let changes = b.diff(from, to.as_deref())?;
             if *json {

@@ -179,6 +179,16 @@ impl Backend for RemoteBackend {
     fn diff(&self, from: &str, to: Option<&str>) -> io::Result<Vec<memfs::Change>> {
         self.fs.diff(from, to)
     }
+    fn watch(
+        &self,
+        prefix: &str,
+        on: &mut dyn FnMut(memfs::Event) -> io::Result<()>,
+    ) -> io::Result<()> {
+        for event in self.fs.watch(prefix)? {
+            on(event?)?;
+        }
+        Ok(())
+    }
     fn usage(&self) -> io::Result<Stats> {
         self.fs.stats()
     }

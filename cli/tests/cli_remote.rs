@@ -426,3 +426,58 @@ fn concurrent_remote_writers_and_a_large_file_are_all_saved() {
     }
     assert!(env.local(&["read", "/big"]).stdout == big);
 }
+
+#[test]
+fn watch_over_remote_prints_changes_as_they_happen() {
+    let env = Env::new();
+    env.local_ok(&["mkdir", "/in"]);
+    // A local state cannot be watched (no other writer can change it meanwhile).
+    let err = fails(env.local(&["watch", "/"]), &["watch"]);
+    assert!(err.contains("--remote"), "{err}");
+    let server = serve(&env, &[]);
+    let c = Client {
+        env: &env,
+        url: server.url().to_owned(),
+        token: None,
+    };
+    let (mut watch, rx) = spawn_lines(env.bare().args(["--remote", server.url(), "watch", "/in"]));
+    // The watch is registered once the server has answered its first call; write until the
+    // first event shows up, then the rest must follow in order.
+    let mut first = None;
+    for i in 0..100 {
+        c.ok(&["write", &format!("/in/probe{i}"), "x"]);
+        if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            first = Some(line);
+            break;
+        }
+    }
+    let first = first.expect("no event from memfs watch");
+    assert!(
+        first.contains(" A /in/probe") || first.ends_with(" M /in"),
+        "{first}"
+    );
+    c.ok(&["write", "/outside", "not watched"]);
+    c.ok(&["mv", "/in/probe0", "/in/moved"]);
+    let mut lines = vec![first];
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(2)) {
+        lines.push(line);
+        if lines.iter().any(|l| l.ends_with(" D /in/probe0")) {
+            break;
+        }
+    }
+    assert!(
+        lines.iter().any(|l| l.ends_with(" A /in/moved")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| !l.contains("/outside")), "{lines:?}");
+    // GENERATION LETTER PATH, generations in order.
+    let gens: Vec<u64> = lines
+        .iter()
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(gens.windows(2).all(|g| g[0] <= g[1]), "{lines:?}");
+    let _ = watch.kill();
+    let _ = watch.wait();
+    // A missing prefix fails at once, naming it.
+    assert!(c.fails(&["watch", "/nope"]).contains("/nope"));
+}

@@ -474,15 +474,42 @@ impl file_system_server::FileSystem for FsService {
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
+
+    type WatchStream = Pin<Box<dyn Stream<Item = Result<proto::WatchEvent, Status>> + Send>>;
+
+    async fn watch(&self, req: Request<proto::WatchRequest>) -> Reply<Self::WatchStream> {
+        let mut watcher = io(self.fs.watch(req.into_inner().prefix))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        // One blocking thread per watch; it ends when the client goes away (the next send
+        // fails, checked at least once a second) or the filesystem is dropped.
+        tokio::task::spawn_blocking(move || loop {
+            match watcher.recv_timeout(std::time::Duration::from_secs(1)) {
+                Some(e) => {
+                    let event = proto::WatchEvent {
+                        generation: e.generation,
+                        path: e.path,
+                        kind: change_kind_to_proto(e.kind) as i32,
+                    };
+                    if tx.blocking_send(Ok(event)).is_err() {
+                        return;
+                    }
+                }
+                None if tx.is_closed() => return,
+                None => {}
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
 }
 
-/// `memfs::ChangeKind` on the wire (a diff never reports `Overflow`).
+/// `memfs::ChangeKind` on the wire.
 pub(crate) fn change_kind_to_proto(kind: memfs::ChangeKind) -> proto::ChangeKind {
     match kind {
         memfs::ChangeKind::Added => proto::ChangeKind::Added,
         memfs::ChangeKind::Removed => proto::ChangeKind::Removed,
-        memfs::ChangeKind::Modified | memfs::ChangeKind::Overflow => proto::ChangeKind::Modified,
+        memfs::ChangeKind::Modified => proto::ChangeKind::Modified,
         memfs::ChangeKind::TypeChanged => proto::ChangeKind::TypeChanged,
+        memfs::ChangeKind::Overflow => proto::ChangeKind::Overflow,
     }
 }
 
@@ -493,5 +520,6 @@ pub(crate) fn change_kind_of_proto(kind: proto::ChangeKind) -> memfs::ChangeKind
         proto::ChangeKind::Removed => memfs::ChangeKind::Removed,
         proto::ChangeKind::Modified => memfs::ChangeKind::Modified,
         proto::ChangeKind::TypeChanged => memfs::ChangeKind::TypeChanged,
+        proto::ChangeKind::Overflow => memfs::ChangeKind::Overflow,
     }
 }

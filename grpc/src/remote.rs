@@ -378,6 +378,43 @@ impl RemoteFs {
             .collect()
     }
 
+    /// Watches `prefix` on the server (`MemFs::watch` there): the events, as they come, until
+    /// the server ends the stream (it stops) or the iterator is dropped. The first call's
+    /// errors (a missing prefix, a refused token) come back here; later ones as `Err` items.
+    pub fn watch(
+        &self,
+        prefix: &str,
+    ) -> io::Result<impl Iterator<Item = io::Result<memfs::Event>>> {
+        let req = self.req(proto::WatchRequest {
+            prefix: prefix.to_owned(),
+        });
+        let mut client = self.client();
+        let mut stream = block_on(async move { client.watch(req).await })?
+            .map_err(|s| io_of_status(&s))?
+            .into_inner();
+        let (tx, rx) = std::sync::mpsc::sync_channel(256);
+        std::thread::spawn(move || {
+            let _ = block_on(async move {
+                while let Some(e) = stream.next().await {
+                    let item = e.map_err(|s| io_of_status(&s)).and_then(|e| {
+                        let kind = proto::ChangeKind::try_from(e.kind).map_err(|_| {
+                            error::invalid_data("server sent an unknown change kind")
+                        })?;
+                        Ok(memfs::Event {
+                            generation: e.generation,
+                            path: e.path,
+                            kind: crate::fs_server::change_kind_of_proto(kind),
+                        })
+                    });
+                    if tx.send(item).is_err() {
+                        return;
+                    }
+                }
+            });
+        });
+        Ok(rx.into_iter())
+    }
+
     /// The names of the snapshots the server keeps, sorted.
     pub fn list_snapshots(&self) -> io::Result<Vec<String>> {
         let req = self.req(proto::Empty {});
