@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::error;
 use crate::fs::MemFs;
+use crate::path::at_or_below;
 use crate::sync::{self, Mutex};
 
 /// What a rule does to a call it acts on.
@@ -91,14 +92,8 @@ impl FaultRule {
 
     fn matches(&self, op: &str, paths: &[&str]) -> bool {
         (self.ops.is_empty() || self.ops.iter().any(|o| o == op))
-            && paths.iter().any(|p| under(&self.prefix, p))
+            && paths.iter().any(|p| at_or_below(&self.prefix, p))
     }
-}
-
-fn under(prefix: &str, path: &str) -> bool {
-    prefix == "/"
-        || path == prefix
-        || (path.starts_with(prefix) && path.as_bytes().get(prefix.len()) == Some(&b'/'))
 }
 
 /// A seeded list of [`FaultRule`]s (see the module documentation).

@@ -321,6 +321,14 @@ pub(crate) fn join_names(names: &[Name]) -> String {
     s
 }
 
+/// Whether the absolute, normalised `path` is `prefix` or lies below it (`/a/b` is below `/a`,
+/// `/ab` is not; everything is below `/`).
+pub(crate) fn at_or_below(prefix: &str, path: &str) -> bool {
+    prefix == "/"
+        || path == prefix
+        || (path.starts_with(prefix) && path.as_bytes().get(prefix.len()) == Some(&b'/'))
+}
+
 /// `parent + "/" + name` for canonical text paths.
 pub(crate) fn join_str(parent: &str, name: &str) -> String {
     // (Not `format!`: this runs once per entry of read_dir and walk.)
@@ -363,6 +371,16 @@ impl FloorCharBoundary for str {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn at_or_below_respects_component_boundaries() {
+        assert!(at_or_below("/", "/anything"));
+        assert!(at_or_below("/a", "/a"));
+        assert!(at_or_below("/a", "/a/b/c"));
+        assert!(!at_or_below("/a", "/ab"));
+        assert!(!at_or_below("/a/b", "/a"));
+    }
+
     use super::*;
 
     fn norm(p: &str) -> String {

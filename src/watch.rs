@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use crate::diff::{Change, ChangeKind};
 use crate::error;
 use crate::fs::MemFs;
-use crate::path::VPath;
+use crate::path::{at_or_below, VPath};
 use crate::sync::{self, Condvar, Mutex};
 use crate::tree::ops::Root;
 
@@ -52,13 +52,6 @@ pub(crate) struct Feed {
     ready: Condvar,
 }
 
-/// Whether `path` is `prefix` or below it.
-fn under(prefix: &str, path: &str) -> bool {
-    prefix == "/"
-        || path == prefix
-        || (path.starts_with(prefix) && path.as_bytes().get(prefix.len()) == Some(&b'/'))
-}
-
 struct FeedState {
     /// The events of each published version not read yet (only versions with changes under the
     /// prefix).
@@ -81,7 +74,7 @@ impl Feed {
         s.generation = generation;
         let events: Vec<Event> = changes
             .iter()
-            .filter(|c| under(&self.prefix, &c.path))
+            .filter(|c| at_or_below(&self.prefix, &c.path))
             .map(|c| Event {
                 generation,
                 path: c.path.clone(),

@@ -2,9 +2,12 @@
 //! both versions through the public read API, compare every path's type, metadata, content and
 //! symlink target.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use common::Rng;
 use memfs::{Change, ChangeKind, MemFs, Snapshot};
 
 /// Everything the public API shows of one path.
@@ -88,16 +91,6 @@ fn slow_diff(a: &Snapshot, b: &Snapshot) -> Vec<Change> {
     out.into_iter()
         .map(|(path, kind)| Change { path, kind })
         .collect()
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
 }
 
 const NAMES: [&str; 6] = ["a", "b", "a.txt", "c d", "e", "a-b"];

@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::Rng;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -98,21 +100,6 @@ fn sh(cwd: &Path, script: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A deterministic pseudo-random generator (xorshift), so the trees are the same every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, m: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % m
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next(256) as u8).collect()
-    }
 }
 
 /// A tree of `dirs` directories holding `files` files in all, with varied sizes (empty, small,

@@ -1,10 +1,13 @@
 //! The change feed (`MemFs::watch`): every change under the prefix, in publish order, none
 //! missed, checked against a diff of the first and last versions; overflow; bad input.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::time::Duration;
 
+use common::Rng;
 use memfs::{ChangeKind, Event, MemFs};
 
 const WAIT: Duration = Duration::from_millis(200);
@@ -118,16 +121,6 @@ fn the_iterator_ends_when_the_filesystem_is_dropped() {
     assert!(all
         .iter()
         .any(|e| e.path == "/a" && e.kind == ChangeKind::Added));
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
 }
 
 #[test]

@@ -199,3 +199,26 @@ pub fn cases() -> u32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(256)
 }
+
+/// A deterministic pseudo-random generator (xorshift), so generated trees and operation
+/// sequences are the same every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number below `m`.
+    pub fn next(&mut self, m: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % m
+    }
+
+    /// An index below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        self.next(n as u64) as usize
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next(256) as u8).collect()
+    }
+}
