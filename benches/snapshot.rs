@@ -2,7 +2,8 @@
 //! 1,000,000 files. memfs only; the point is that the three times are equal (O(1)). A second
 //! function measures the first write after a snapshot, which copies only the path to the
 //! changed file (O(depth), not O(files)). A third measures `Snapshot::diff` of two versions
-//! that differ in one file: it visits only what changed, so it should not grow with the tree.
+//! that differ in one file: it visits only what changed, so it should not grow with the tree;
+//! `5_diff_unrelated` compares a diff of two trees that share nothing with walking both.
 
 mod common;
 
@@ -52,6 +53,32 @@ fn snapshot(c: &mut Criterion) {
             |b, (before, after)| b.iter(|| black_box(before.diff(after))),
         );
     }
+    g.finish();
+
+    // Two trees built separately (no shared node): the diff must visit everything, so it is
+    // compared with walking both trees through the read API.
+    let mut g = c.benchmark_group("5_diff_unrelated");
+    let files = common::scaled(100_000);
+    let (a, b) = (build(files), build(files));
+    b.write("/d0000/f0000000", b"the one difference").unwrap();
+    let (sa, sb) = (a.snapshot(), b.snapshot());
+    g.bench_function(BenchmarkId::new("memfs_diff", files), |bench| {
+        bench.iter(|| black_box(sa.diff(&sb)))
+    });
+    g.bench_function(BenchmarkId::new("memfs_walk_both", files), |bench| {
+        bench.iter(|| {
+            let n: usize = [&sa, &sb]
+                .iter()
+                .map(|s| {
+                    s.walk("/")
+                        .unwrap()
+                        .map(|(_, d, f)| d.len() + f.len())
+                        .sum::<usize>()
+                })
+                .sum();
+            black_box(n)
+        })
+    });
     g.finish();
 }
 
