@@ -8,9 +8,9 @@
 //! built in the caller's thread, bytes already hashed and stored) and spins briefly until the
 //! combiner marks it done, trying the mutex in between; then it blocks on the mutex. Whenever
 //! it gets the mutex, its operation is either done (it returns) or still queued (it becomes the
-//! combiner and drains the queue itself). The combiner applies its own operation and every queued one (up to [`MAX_BATCH`]) to
-//! the working root **in place**, publishes once, then marks each queued operation done with
-//! its own result.
+//! combiner and drains the queue itself). The combiner applies its own operation and every
+//! queued one (up to [`MAX_BATCH`]) to the working root **in place**, publishes once, then
+//! marks each queued operation done with its own result.
 //!
 //! Why in place pays: publishing shares the working root's nodes with the published version, so
 //! the first operation after a publish copies the path from the root to the node it changes
@@ -130,7 +130,7 @@ impl Drop for Combining<'_> {
         w.root = Root::clone(&self.committer.cell.load_full());
         w.root.generation = applied;
         for req in w.batch.drain(..) {
-            *sync::lock(&req.result) = Some(Err(lost()));
+            req.finish(Err(lost()));
             req.done.store(true, Ordering::Release);
         }
     }

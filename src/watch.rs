@@ -70,8 +70,7 @@ struct FeedState {
 impl Feed {
     /// Called by the combiner for every published version, with its changes.
     fn push(&self, generation: u64, changes: &[Change]) {
-        let mut s = sync::lock(&self.state);
-        s.generation = generation;
+        // Built before the lock is taken: the watcher waits on that lock, not on this filter.
         let events: Vec<Event> = changes
             .iter()
             .filter(|c| at_or_below(&self.prefix, &c.path))
@@ -81,6 +80,8 @@ impl Feed {
                 kind: c.kind,
             })
             .collect();
+        let mut s = sync::lock(&self.state);
+        s.generation = generation;
         if events.is_empty() {
             return;
         }
@@ -139,7 +140,7 @@ impl MemFs {
             ));
         }
         let feed = Arc::new(Feed {
-            prefix: p.as_string().to_string(),
+            prefix: p.as_string(),
             state: Mutex::new(FeedState {
                 generation: 0,
                 versions: VecDeque::new(),

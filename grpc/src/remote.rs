@@ -368,11 +368,9 @@ impl RemoteFs {
         changes
             .into_iter()
             .map(|c| {
-                let kind = proto::ChangeKind::try_from(c.kind)
-                    .map_err(|_| error::invalid_data("server sent an unknown change kind"))?;
                 Ok(memfs::Change {
                     path: c.path,
-                    kind: crate::fs_server::change_kind_of_proto(kind),
+                    kind: change_kind_of_wire(c.kind)?,
                 })
             })
             .collect()
@@ -397,13 +395,10 @@ impl RemoteFs {
             let _ = block_on(async move {
                 while let Some(e) = stream.next().await {
                     let item = e.map_err(|s| io_of_status(&s)).and_then(|e| {
-                        let kind = proto::ChangeKind::try_from(e.kind).map_err(|_| {
-                            error::invalid_data("server sent an unknown change kind")
-                        })?;
                         Ok(memfs::Event {
                             generation: e.generation,
                             path: e.path,
-                            kind: crate::fs_server::change_kind_of_proto(kind),
+                            kind: change_kind_of_wire(e.kind)?,
                         })
                     });
                     if tx.send(item).is_err() {
@@ -563,4 +558,11 @@ impl RemoteFs {
             })
             .collect())
     }
+}
+
+/// A change kind as the server sent it (the proto enum's number).
+fn change_kind_of_wire(kind: i32) -> io::Result<memfs::ChangeKind> {
+    proto::ChangeKind::try_from(kind)
+        .map(crate::fs_server::change_kind_of_proto)
+        .map_err(|_| error::invalid_data("server sent an unknown change kind"))
 }
