@@ -82,6 +82,21 @@ fn small_files(c: &mut Criterion) {
         consumer.join().unwrap();
     }
 
+    // The same cycle on a filesystem with a quota (bytes and inodes): what the accounting (a
+    // diff of the versions before and after each write) costs the writer.
+    {
+        let limited = memfs::MemFs::builder()
+            .max_bytes(1 << 30)
+            .max_inodes(1 << 20)
+            .build();
+        for d in &dirs {
+            limited.create_dir(d).unwrap();
+        }
+        g.bench_function("memfs_quota", |b| {
+            b.iter(|| memfs_cycle(&limited, &files, &data))
+        });
+    }
+
     // The same cycle inside one batch (`MemFs::batch`): one publish for all 30,000 operations.
     g.bench_function("memfs_batch", |b| {
         b.iter(|| {

@@ -58,7 +58,7 @@ fn main() -> io::Result<()> {
         "snapshot still has: {:?}",
         snap.readfile("/project/README.md")?
     );
-    fs.restore(&snap);
+    fs.restore(&snap).unwrap();
     println!(
         "restored: exists(/project/src) = {}",
         fs.exists("/project/src")

@@ -73,7 +73,7 @@ fn main() -> io::Result<()> {
         Err(e) => {
             println!("  step failed: {e}");
             show(&fs, "what the failed step left behind")?;
-            fs.restore(&before);
+            fs.restore(&before).unwrap();
             show(&fs, "after restore")?;
         }
     }

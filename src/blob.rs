@@ -145,9 +145,16 @@ impl BlobRef {
     }
 
     /// The chunk's blake3 hash.
-    #[allow(dead_code)] // for persistence, transactions and tools
     pub(crate) fn hash(&self) -> &Hash {
         &self.blob().hash
+    }
+
+    /// Whether both refer to the same stored chunk (a pointer comparison).
+    pub(crate) fn same_chunk(&self, other: &BlobRef) -> bool {
+        match (&self.blob, &other.blob) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 }
 
@@ -371,8 +378,8 @@ impl Content {
         }
     }
 
-    /// The chunks, for content-aware code (persistence, stats); empty for inline contents.
-    #[allow(dead_code)] // for persistence, transactions and tools
+    /// The chunks, for content-aware code (persistence, stats, quotas); empty for inline
+    /// contents.
     pub(crate) fn chunk_refs(&self) -> &[BlobRef] {
         match self {
             Content::Inline(_) => &[],

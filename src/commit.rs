@@ -51,6 +51,7 @@ use std::sync::Arc as StdArc;
 
 use crate::error;
 use crate::op::Op;
+use crate::quota::{Limits, Quota, Usage};
 use crate::sync::{self, Arc, AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, PublishCell};
 use crate::tree::ops::{Root, WriteCtx};
 
@@ -101,6 +102,8 @@ struct Working {
     batch: Vec<Arc<Request>>,
     /// The change feeds (`watch.rs`): each published version is handed to them.
     watchers: crate::watch::Watchers,
+    /// The limits and the working root's usage, while limits are set (`quota.rs`).
+    quota: Option<Quota>,
 }
 
 /// The published root and the machinery that replaces it.
@@ -111,6 +114,9 @@ pub(crate) struct Committer {
     /// How many requests `queue` holds (changed under its lock), so that a combiner with
     /// nothing queued does not take the lock to find out.
     queued: AtomicUsize,
+    /// Whether `Working::quota` is set (changed under the working lock), so that asking for
+    /// the limits of a filesystem without any takes no lock.
+    limited: AtomicBool,
 }
 
 /// Held by a combiner while it applies operations: if one panics, the working root goes back
@@ -129,6 +135,9 @@ impl Drop for Combining<'_> {
         let applied = w.root.generation;
         w.root = Root::clone(&self.committer.cell.load_full());
         w.root.generation = applied;
+        if let Some(q) = &mut w.quota {
+            *q = Quota::new(q.limits(), &w.root);
+        }
         for req in w.batch.drain(..) {
             req.finish(Err(lost()));
             req.done.store(true, Ordering::Release);
@@ -137,20 +146,30 @@ impl Drop for Combining<'_> {
 }
 
 /// Runs `f` on `root` with `on_error`'s rule; the generation is the protocol's, whatever `f`
-/// does to it (a loader replaces the whole root).
+/// does to it (a loader replaces the whole root). With a quota, the version before `f` is kept
+/// and the change is charged to the quota; a change the quota refuses is undone.
 fn run<T>(
     root: &mut Root,
     on_error: OnError,
+    quota: Option<&mut Quota>,
     f: impl FnOnce(&mut Root) -> io::Result<T>,
 ) -> io::Result<T> {
     let before = root.generation;
-    let out = match on_error {
-        OnError::Unchanged => f(root),
-        OnError::Restore => {
+    let out = match (quota, on_error) {
+        (None, OnError::Unchanged) => f(root),
+        (None, OnError::Restore) => {
             let mut next = root.clone();
             let out = f(&mut next);
             if out.is_ok() {
                 *root = next;
+            }
+            out
+        }
+        (Some(quota), _) => {
+            let old = root.clone();
+            let out = f(root).and_then(|v| quota.charge(&old, root).map(|()| v));
+            if out.is_err() {
+                *root = old;
             }
             out
         }
@@ -174,9 +193,11 @@ impl Committer {
                 root,
                 batch: Vec::new(),
                 watchers: Default::default(),
+                quota: None,
             }),
             queue: Mutex::new(Vec::new()),
             queued: AtomicUsize::new(0),
+            limited: AtomicBool::new(false),
         }
     }
 
@@ -194,6 +215,42 @@ impl Committer {
         let mut w = sync::lock(&self.working);
         w.watchers.add(feed);
         self.cell.load_full()
+    }
+
+    /// Sets (or, unlimited, removes) the quota; the working root's usage is counted once, when
+    /// limits are first set.
+    pub(crate) fn set_limits(&self, limits: Limits) {
+        let mut w = sync::lock(&self.working);
+        let w = &mut *w;
+        match (&mut w.quota, limits.is_unlimited()) {
+            (_, true) => w.quota = None,
+            (Some(q), false) => q.set_limits(limits),
+            (None, false) => w.quota = Some(Quota::new(limits, &w.root)),
+        }
+        self.limited.store(w.quota.is_some(), Ordering::Release);
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        if !self.limited.load(Ordering::Acquire) {
+            return Limits::default();
+        }
+        sync::lock(&self.working)
+            .quota
+            .as_ref()
+            .map_or_else(Limits::default, Quota::limits)
+    }
+
+    /// What the newest version uses (counted now, by a walk, if no limits are set).
+    pub(crate) fn usage(&self) -> Usage {
+        let w = sync::lock(&self.working);
+        match &w.quota {
+            Some(q) => q.usage(),
+            None => {
+                let root = w.root.clone();
+                drop(w);
+                crate::quota::usage_of(&root)
+            }
+        }
     }
 
     /// The published root, pinned.
@@ -277,7 +334,8 @@ impl Committer {
             working,
         };
         let start = c.working.root.generation;
-        let out = own.map(|(on_error, f)| run(&mut c.working.root, on_error, f));
+        let w = &mut *c.working;
+        let out = own.map(|(on_error, f)| run(&mut w.root, on_error, w.quota.as_mut(), f));
         while c.working.batch.len() < MAX_BATCH {
             if self.queued.load(Ordering::Acquire) == 0 {
                 // A request queued after this check is drained by its own writer, which keeps
@@ -295,7 +353,7 @@ impl Committer {
             w.batch.extend(queued);
             for i in first..w.batch.len() {
                 let req = &w.batch[i];
-                let result = run(&mut w.root, req.op.on_error(), |root| {
+                let result = run(&mut w.root, req.op.on_error(), w.quota.as_mut(), |root| {
                     req.op.apply(root, ctx)
                 });
                 req.finish(result);

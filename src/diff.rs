@@ -83,16 +83,82 @@ impl MemFs {
     }
 }
 
-pub(crate) fn diff_roots(old: &Root, new: &Root) -> Vec<Change> {
-    let mut out = Vec::new();
+/// One difference between two versions of an entry, as [`walk`] finds it.
+pub(crate) enum Delta<'a> {
+    /// Only in the newer version (with everything below it).
+    Added(&'a Node),
+    /// Only in the older version (with everything below it).
+    Removed(&'a Node),
+    /// Same type, another node: a file or symlink, or a directory whose own metadata changed
+    /// (its entries' differences are reported on their own).
+    Modified(&'a Node, &'a Node),
+    /// Another type (everything below the old one went, everything below the new one came).
+    TypeChanged(&'a Node, &'a Node),
+}
+
+/// Calls `f` with the path and the difference of every entry that is not the same node in both
+/// roots, skipping shared subtrees without visiting them. Entries below an added or removed
+/// directory are not visited: `f` gets the directory's node. The one diff walk, shared by
+/// [`diff_roots`] and quota accounting (`quota.rs`).
+pub(crate) fn walk(old: &Root, new: &Root, f: &mut impl FnMut(&str, Delta<'_>)) {
     if let (Node::Dir(a), Node::Dir(b)) = (&old.node, &new.node) {
         if !std::sync::Arc::ptr_eq(a, b) {
             if !same_meta(&old.node, &new.node) {
-                out.push(change("/", ChangeKind::Modified));
+                f("/", Delta::Modified(&old.node, &new.node));
             }
-            diff_dirs("/", a, b, &mut out);
+            let mut path = String::from("/");
+            walk_dirs(&mut path, a, b, f);
         }
     }
+}
+
+fn walk_dirs(path: &mut String, old: &Dir, new: &Dir, f: &mut impl FnMut(&str, Delta<'_>)) {
+    use imbl::ordmap::DiffItem;
+    let len = path.len();
+    for item in old.children.diff(&new.children) {
+        let (name, delta) = match item {
+            DiffItem::Add(name, node) => (name, Delta::Added(node)),
+            DiffItem::Remove(name, node) => (name, Delta::Removed(node)),
+            DiffItem::Update {
+                old: (name, a),
+                new: (_, b),
+            } => match (a, b) {
+                (Node::Dir(_), Node::Dir(_)) => (name, Delta::Modified(a, b)),
+                (Node::File(_), Node::File(_)) | (Node::Symlink(_), Node::Symlink(_)) => {
+                    (name, Delta::Modified(a, b))
+                }
+                _ => (name, Delta::TypeChanged(a, b)),
+            },
+        };
+        if len > 1 {
+            path.push('/');
+        }
+        path.push_str(name);
+        match delta {
+            Delta::Modified(a @ Node::Dir(x), b @ Node::Dir(y)) => {
+                if !same_meta(a, b) {
+                    f(path, Delta::Modified(a, b));
+                }
+                walk_dirs(path, x, y, f);
+            }
+            delta => f(path, delta),
+        }
+        path.truncate(len);
+    }
+}
+
+pub(crate) fn diff_roots(old: &Root, new: &Root) -> Vec<Change> {
+    let mut out = Vec::new();
+    walk(old, new, &mut |path, delta| match delta {
+        Delta::Added(node) => everything(path, node, ChangeKind::Added, &mut out),
+        Delta::Removed(node) => everything(path, node, ChangeKind::Removed, &mut out),
+        Delta::Modified(..) => out.push(change(path, ChangeKind::Modified)),
+        Delta::TypeChanged(a, b) => {
+            out.push(change(path, ChangeKind::TypeChanged));
+            below(path, a, ChangeKind::Removed, &mut out);
+            below(path, b, ChangeKind::Added, &mut out);
+        }
+    });
     out.sort_unstable_by(|x, y| x.path.cmp(&y.path));
     out
 }
@@ -101,42 +167,6 @@ fn change(path: &str, kind: ChangeKind) -> Change {
     Change {
         path: path.to_string(),
         kind,
-    }
-}
-
-fn diff_dirs(path: &str, old: &Dir, new: &Dir, out: &mut Vec<Change>) {
-    use imbl::ordmap::DiffItem;
-    for item in old.children.diff(&new.children) {
-        match item {
-            DiffItem::Add(name, node) => {
-                everything(&join_str(path, name), node, ChangeKind::Added, out)
-            }
-            DiffItem::Remove(name, node) => {
-                everything(&join_str(path, name), node, ChangeKind::Removed, out)
-            }
-            DiffItem::Update {
-                old: (name, a),
-                new: (_, b),
-            } => {
-                let p = join_str(path, name);
-                match (a, b) {
-                    (Node::Dir(x), Node::Dir(y)) => {
-                        if !same_meta(a, b) {
-                            out.push(change(&p, ChangeKind::Modified));
-                        }
-                        diff_dirs(&p, x, y, out);
-                    }
-                    (Node::File(_), Node::File(_)) | (Node::Symlink(_), Node::Symlink(_)) => {
-                        out.push(change(&p, ChangeKind::Modified))
-                    }
-                    _ => {
-                        out.push(change(&p, ChangeKind::TypeChanged));
-                        below(&p, a, ChangeKind::Removed, out);
-                        below(&p, b, ChangeKind::Added, out);
-                    }
-                }
-            }
-        }
     }
 }
 

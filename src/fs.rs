@@ -18,6 +18,7 @@ use crate::commit::{Committer, OnError};
 use crate::file::{File, OpenOptions};
 use crate::op::Op;
 use crate::path::VPath;
+use crate::quota::{Limits, Usage};
 use crate::sync::AtomicU64;
 use crate::tree::ops::{self, Root, WriteCtx};
 use crate::types::Stats;
@@ -56,7 +57,65 @@ pub fn create_fs() -> MemFs {
     MemFs::new()
 }
 
+/// Builds a [`MemFs`] with options: [`MemFs::builder`].
+#[derive(Clone, Debug, Default)]
+pub struct MemFsBuilder {
+    limits: Limits,
+}
+
+impl MemFsBuilder {
+    /// Caps the bytes stored by the live tree, counted after deduplication (see
+    /// [`MemFs::set_limits`]).
+    pub fn max_bytes(mut self, max: u64) -> Self {
+        self.limits.max_bytes = Some(max);
+        self
+    }
+
+    /// Caps the inodes (directories, files and symlinks, `/` included) of the live tree.
+    pub fn max_inodes(mut self, max: u64) -> Self {
+        self.limits.max_inodes = Some(max);
+        self
+    }
+
+    /// An empty filesystem with these options.
+    pub fn build(self) -> MemFs {
+        let fs = MemFs::new();
+        fs.set_limits(self.limits);
+        fs
+    }
+}
+
 impl MemFs {
+    /// A builder for a filesystem with options (quotas):
+    /// `MemFs::builder().max_bytes(64 << 20).max_inodes(10_000).build()`.
+    pub fn builder() -> MemFsBuilder {
+        MemFsBuilder::default()
+    }
+
+    /// Sets the quota of the live tree (`Limits::default()` removes it). From then on, a
+    /// write, append, `set_len`, create, copy, batch or transaction commit that would take
+    /// the stored bytes or the inodes past a limit fails with `ErrorKind::StorageFull`
+    /// (ENOSPC) and changes nothing; `File` handles, which publish on flush, get it from
+    /// `flush`. Bytes are counted as stored: each deduplicated chunk once, small contents by
+    /// length; snapshots are outside the quota (see [`Usage`]). Limits below what is used are
+    /// accepted: then only changes that do not grow usage succeed. Setting limits on a large
+    /// tree counts it once (a walk); while limits are set each write also pays for a diff of
+    /// the versions before and after it.
+    pub fn set_limits(&self, limits: Limits) {
+        self.inner.commits.set_limits(limits)
+    }
+
+    /// The limits set by [`MemFs::set_limits`] or the builder.
+    pub fn limits(&self) -> Limits {
+        self.inner.commits.limits()
+    }
+
+    /// What the live tree uses, counted as the quota counts (O(1) while limits are set; a walk
+    /// of the tree otherwise).
+    pub fn usage(&self) -> Usage {
+        self.inner.commits.usage()
+    }
+
     /// An empty filesystem holding only `/`.
     pub fn new() -> Self {
         MemFs {
@@ -161,12 +220,12 @@ impl MemFs {
     }
 
     /// Replaces the whole current tree by `node` (a directory), in one publish. Used by restore
-    /// and loaders; the generation keeps increasing.
-    pub(crate) fn replace_root(&self, node: crate::tree::node::Node) {
-        let _ = self.commit_checked(|root, _| {
+    /// and loaders; the generation keeps increasing. Fails only on a quota (`StorageFull`).
+    pub(crate) fn replace_root(&self, node: crate::tree::node::Node) -> io::Result<()> {
+        self.commit_checked(|root, _| {
             root.node = node;
             Ok(())
-        });
+        })
     }
 
     /// The generation of the current root (incremented by every commit).
@@ -176,7 +235,8 @@ impl MemFs {
 
     /// Counts of files, directories and bytes, logical and stored (after deduplication).
     pub fn stats(&self) -> Stats {
-        self.with_root(|r| view::stats(r, &self.inner.store))
+        let limits = self.limits();
+        self.with_root(|r| view::stats(r, &self.inner.store, limits))
     }
 
     // --- std::fs shape ---------------------------------------------------------------------

@@ -59,7 +59,7 @@ impl Snapshot {
 
     /// Counts of this snapshot's files, directories and bytes (stored bytes are the store's).
     pub fn stats(&self) -> Stats {
-        view::stats(&self.root, &self.store)
+        view::stats(&self.root, &self.store, Default::default())
     }
 
     /// Opens a file of the snapshot for reading (following symlinks). The handle reads the
@@ -161,8 +161,10 @@ impl MemFs {
 
     /// Makes the whole filesystem what `snap` shows, in one atomic publish. Handles opened
     /// before keep their own buffers (see `File`). A snapshot of another `MemFs` works too:
-    /// its chunks stay owned by that filesystem's store.
-    pub fn restore(&self, snap: &Snapshot) {
+    /// its chunks stay owned by that filesystem's store. Fails (and changes nothing) only
+    /// when the snapshot's tree does not fit the quota (`StorageFull`, see
+    /// [`MemFs::set_limits`]).
+    pub fn restore(&self, snap: &Snapshot) -> std::io::Result<()> {
         if !self.store().same_store(&snap.store) {
             // Inode numbers come from the other filesystem's counter: move ours past them, so
             // later creates never reuse a number the restored tree already holds.
@@ -170,7 +172,7 @@ impl MemFs {
             self.inos()
                 .fetch_max(max.saturating_add(1), Ordering::Relaxed);
         }
-        self.replace_root(snap.root.node.clone());
+        self.replace_root(snap.root.node.clone())
     }
 }
 

@@ -376,7 +376,7 @@ impl Transaction {
 
     /// Counts of the transaction's view (its own writes included).
     pub fn stats(&self) -> Stats {
-        view::stats(&self.root, self.fs.store())
+        view::stats(&self.root, self.fs.store(), self.fs.limits())
     }
 
     /// Publishes every write of the transaction at once, or nothing.

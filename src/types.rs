@@ -224,4 +224,9 @@ pub struct Stats {
     pub stored_bytes: u64,
     /// Distinct chunks in the store.
     pub blobs: u64,
+    /// Bytes the live tree holds after deduplication, as a quota counts them (chunks that
+    /// only snapshots hold are not included; see [`crate::Usage`]).
+    pub live_bytes: u64,
+    /// The quota (unlimited for a snapshot and for a filesystem without one).
+    pub limits: crate::Limits,
 }

@@ -158,10 +158,12 @@ pub(crate) fn max_ino(root: &Root) -> u64 {
     max
 }
 
-pub(crate) fn stats(root: &Root, store: &BlobStore) -> Stats {
+pub(crate) fn stats(root: &Root, store: &BlobStore, limits: crate::Limits) -> Stats {
     let mut s = Stats {
         stored_bytes: store.stored_bytes(),
         blobs: store.blob_count() as u64,
+        live_bytes: crate::quota::usage_of(root).bytes,
+        limits,
         ..Stats::default()
     };
     let mut stack: Vec<&Node> = vec![&root.node];

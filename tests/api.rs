@@ -339,7 +339,7 @@ fn restoring_another_filesystems_snapshot_never_reuses_its_inode_numbers() {
         other.write(format!("/f{i}"), "x").unwrap();
     }
     let fs = MemFs::new();
-    fs.restore(&other.snapshot());
+    fs.restore(&other.snapshot()).unwrap();
     fs.write("/new", "y").unwrap();
     let new_ino = fs.metadata("/new").unwrap().ino();
     for i in 0..50 {

@@ -362,7 +362,7 @@ fn metadata_follows_rename_copy_snapshot_and_removal() {
     // Part of snapshots, and restored with them.
     assert_eq!(snap.get_metadata("/d/a").unwrap(), m);
     assert_eq!(snap.get_metadata("/d").unwrap()["team"], "x");
-    fs.restore(&snap);
+    fs.restore(&snap).unwrap();
     assert_eq!(fs.get_metadata("/d/a").unwrap(), m);
     assert!(!fs.exists("/e"));
 

@@ -295,7 +295,7 @@ fn unmount_and_remount_show_the_same_contents() {
     drop(again);
     // A snapshot restored into a fresh MemFs, mounted.
     let fresh = MemFs::new();
-    fresh.restore(&snap);
+    fresh.restore(&snap).unwrap();
     let restored = try_mount(fresh, &MountOptions::default()).unwrap();
     assert_eq!(host_tree(restored.path()), before);
 }
@@ -507,7 +507,7 @@ fn library_changes_show_through_the_mount() {
     m.fs.rename("/d", "/e").unwrap();
     assert_eq!(fs::read_to_string(p.join("e/x")).unwrap(), "two");
     assert!(!p.join("d").exists());
-    m.fs.restore(&snap);
+    m.fs.restore(&snap).unwrap();
     assert_eq!(fs::read_to_string(p.join("d/x")).unwrap(), "one");
     assert!(!p.join("e").exists());
 }
@@ -671,4 +671,40 @@ fn many_threads_read_and_write_at_once() {
         }
     });
     assert_eq!(m.fs.stats().files, 6 * 150 + 1);
+}
+
+/// A quota as programs see it: `df` reports its size, used and free, `df -i` its inodes, and a
+/// write past it fails with ENOSPC and leaves what was there.
+#[test]
+fn a_quota_shows_in_df_and_a_write_past_it_is_enospc() {
+    let fs = MemFs::builder().max_bytes(4 << 20).max_inodes(100).build();
+    let Some(m) = try_mount(fs, &MountOptions::default()) else {
+        return;
+    };
+    let p = m.path();
+    // Bytes that do not repeat within a chunk (identical chunks would be stored once).
+    let data: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    fs::write(p.join("a"), &data).unwrap();
+    // `df -B1 --output=size,used,avail,itotal,iused,iavail .`: one header line, one value line.
+    let df = sh(
+        p,
+        "df -B1 --output=size,used,avail,itotal,iused,iavail . | tail -1",
+    );
+    let v: Vec<u64> = df.split_whitespace().map(|x| x.parse().unwrap()).collect();
+    assert_eq!(v, [4 << 20, 1 << 20, 3 << 20, 100, 2, 98], "{df}");
+    let big: Vec<u8> = (0..4u32 << 20).map(|i| (i % 241) as u8).collect();
+    let e = fs::write(p.join("b"), big).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(28), "{e}");
+    assert_eq!(fs::read(p.join("a")).unwrap(), data);
+    assert!(m.fs.usage().bytes <= 4 << 20);
+    // Inodes: creates succeed until the 100th, then ENOSPC.
+    let mut made = 0;
+    let e = loop {
+        match fs::write(p.join(format!("n{made}")), "") {
+            Ok(()) => made += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(e.raw_os_error(), Some(28), "{e}");
+    assert_eq!(m.fs.usage().inodes, 100, "{made} created");
 }

@@ -68,7 +68,7 @@ fn apply(fs: &MemFs, snaps: &mut BTreeMap<String, Snapshot>, op: &Op) {
 
 fn dump_of(snap: &Snapshot) -> String {
     let fs = MemFs::new();
-    fs.restore(snap);
+    fs.restore(snap).unwrap();
     json::dump(&fs, "/").unwrap()
 }
 

@@ -169,7 +169,7 @@ proptest! {
 
         // The serial history: the plain write alone, then the transaction's operations.
         let serial = MemFs::new();
-        serial.restore(&base);
+        serial.restore(&base).unwrap();
         on_fs(&serial, &plain);
         let after_plain = dump(&serial.snapshot());
         let serial_seen: Vec<String> = tx_ops.iter().map(|op| on_fs(&serial, op)).collect();

@@ -246,7 +246,7 @@ fn snapshots_are_not_affected_by_commits_and_restore_undoes_them() {
     .unwrap();
     assert_eq!(snap.read_to_string("/a").unwrap(), "1");
     assert!(!snap.exists("/b"));
-    fs.restore(&snap);
+    fs.restore(&snap).unwrap();
     assert_eq!(fs.listdir("/").unwrap(), ["a"]);
 }
 

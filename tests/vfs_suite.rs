@@ -40,7 +40,7 @@ fn the_backend_and_its_memfs_share_one_tree_and_snapshots_work_beside_it() {
         .unwrap();
     assert_eq!(text, "onetwo");
     assert_eq!(snap.read_to_string("/a/b/c.txt").unwrap(), "one");
-    fs.restore(&snap);
+    fs.restore(&snap).unwrap();
     assert_eq!(
         root.join("a/b/c.txt").unwrap().read_to_string().unwrap(),
         "one"

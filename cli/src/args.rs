@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+fn parse_size(s: &str) -> Result<u64, String> {
+    memfs::parse_size(s).map_err(|e| e.to_string())
+}
+
 /// memfs: an in-memory virtual filesystem whose state persists between invocations.
 #[derive(Debug, Parser)]
 #[command(name = "memfs", version, about, long_about = None)]
@@ -41,6 +45,13 @@ pub enum Command {
         /// Also replace a state image that is corrupt (it is otherwise never overwritten)
         #[arg(long)]
         force: bool,
+        /// Quota: most bytes the tree may store, after deduplication (`64M`, `1G`: K, M, G, T
+        /// are powers of 1024); kept in the state; a change past it fails with "no space left"
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_bytes: Option<u64>,
+        /// Quota: most files, directories and symlinks (`/` included); kept in the state
+        #[arg(long, value_name = "N")]
+        max_inodes: Option<u64>,
     },
     /// Show the directory tree
     Tree {

@@ -52,8 +52,8 @@ pub trait Backend {
     fn dump_json(&self, path: &str) -> io::Result<String>;
     /// Replaces the whole tree by a JSON document.
     fn load_json(&self, text: &str) -> io::Result<()>;
-    /// Empties the tree.
-    fn reset(&self) -> io::Result<()>;
+    /// Empties the tree and sets its quota (`Limits::default()`: none).
+    fn reset(&self, limits: memfs::Limits) -> io::Result<()>;
     fn import_host(&self, host: &Path, vpath: &str, progress: Progress) -> io::Result<u64>;
     fn export_host(&self, vpath: &str, host: &Path, progress: Progress) -> io::Result<u64>;
     fn snapshot(&self, name: &str) -> io::Result<()>;
@@ -161,8 +161,11 @@ impl Backend for LocalBackend {
     fn load_json(&self, text: &str) -> io::Result<()> {
         memfs::persist::json::load_str(&self.fs, text)
     }
-    fn reset(&self) -> io::Result<()> {
-        memfs::persist::json::load_str(&self.fs, "{}")
+    fn reset(&self, limits: memfs::Limits) -> io::Result<()> {
+        self.fs.set_limits(memfs::Limits::default());
+        memfs::persist::json::load_str(&self.fs, "{}")?;
+        self.fs.set_limits(limits);
+        Ok(())
     }
     fn import_host(&self, host: &Path, vpath: &str, progress: Progress) -> io::Result<u64> {
         memfs::persist::hostdir::import(&self.fs, host, vpath, progress)
@@ -205,8 +208,7 @@ impl Backend for LocalBackend {
     fn restore(&self, name: &str) -> io::Result<()> {
         let snaps = self.snapshots.borrow();
         let snap = snaps.get(name).ok_or_else(|| no_snapshot(name))?;
-        self.fs.restore(snap);
-        Ok(())
+        self.fs.restore(snap)
     }
     fn diff(&self, from: &str, to: Option<&str>) -> io::Result<Vec<memfs::Change>> {
         let snaps = self.snapshots.borrow();

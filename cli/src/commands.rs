@@ -51,11 +51,19 @@ fn content_arg(content: &str) -> io::Result<Vec<u8>> {
     }
 }
 
-/// Runs `cmd`. `Init` empties the tree; `Shell` and `Completions` are the caller's.
+/// Runs `cmd`. `Init` empties the tree and sets its quota; `Shell` and `Completions` are the
+/// caller's.
 pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -> io::Result<()> {
     let abs = |p: &str| absolute(cwd, p);
     match cmd {
-        Command::Init { .. } => b.reset()?,
+        Command::Init {
+            max_bytes,
+            max_inodes,
+            ..
+        } => b.reset(memfs::Limits {
+            max_bytes: *max_bytes,
+            max_inodes: *max_inodes,
+        })?,
         Command::Tree { path } => tree(b, &normalised(cwd, path)?, out)?,
         Command::Ls { long, path } => ls(b, &abs(path), *long, out)?,
         Command::Mkdir { parents, path } => {
@@ -198,6 +206,19 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
             )?;
             let names = b.snapshots()?.len();
             writeln!(out, "snapshots    {names} (sharing the same chunks)")?;
+            let inodes = s.files + s.dirs + s.symlinks;
+            if let Some(max) = s.limits.max_bytes {
+                writeln!(
+                    out,
+                    "quota bytes  {} of {max} ({} of {}) used by the live tree",
+                    s.live_bytes,
+                    human(s.live_bytes),
+                    human(max)
+                )?;
+            }
+            if let Some(max) = s.limits.max_inodes {
+                writeln!(out, "quota inodes {inodes} of {max} used")?;
+            }
         }
         Command::Completions { .. }
         | Command::Shell

@@ -144,7 +144,7 @@ impl Backend for RemoteBackend {
     fn load_json(&self, _text: &str) -> io::Result<()> {
         Err(unsupported("load"))
     }
-    fn reset(&self) -> io::Result<()> {
+    fn reset(&self, _limits: memfs::Limits) -> io::Result<()> {
         Err(unsupported("init"))
     }
     fn import_host(&self, _host: &Path, _vpath: &str, _progress: Progress) -> io::Result<u64> {

@@ -76,7 +76,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
     // the user's say-so) and save it: take the exclusive lock then too.
     let exclusive = mutates || !image.exists();
     let _lock = state::lock(&image, exclusive)?;
-    let force = matches!(cli.command, Command::Init { force: true });
+    let force = matches!(cli.command, Command::Init { force: true, .. });
     let backend = open(&image, force, !matches!(cli.command, Command::Load { .. }))?;
     let generation = backend.fs.generation();
     {

@@ -625,3 +625,32 @@ fn diff_lists_what_changed_between_snapshots_and_since_one() {
     let err = env.fails(&["diff", "v1", "nope2"]);
     assert!(err.contains("\"nope2\""), "{err}");
 }
+
+#[test]
+fn init_with_a_quota_keeps_it_in_the_state_and_refuses_what_does_not_fit() {
+    let env = Env::new();
+    env.ok(&["init", "--max-bytes", "8K", "--max-inodes", "4"]);
+    env.ok(&["write", "/a", &"x".repeat(5000)]);
+    let err = env.fails(&["write", "/b", &"y".repeat(4000)]);
+    assert!(err.contains("no space left"), "{err}");
+    assert_eq!(env.ok(&["ls", "/"]), "a\n");
+    env.ok(&["mkdir", "/d"]);
+    env.ok(&["touch", "/d/e"]);
+    let err = env.fails(&["touch", "/f"]);
+    assert!(err.contains("no space left"), "{err}");
+    let du = env.ok(&["du"]);
+    assert!(du.contains("quota bytes  5000 of 8192"), "{du}");
+    assert!(du.contains("quota inodes 4 of 4 used"), "{du}");
+    env.ok(&["rm", "/a"]);
+    env.ok(&["write", "/b", &"y".repeat(4000)]);
+    // Sizes that are not sizes are refused by name; `init` without limits removes them.
+    for bad in ["12Q", "-1", "1.5G", ""] {
+        let err = env.fails(&["init", &format!("--max-bytes={bad}")]);
+        assert!(err.contains("invalid size"), "{bad}: {err}");
+    }
+    let err = env.fails(&["init", "--max-inodes", "many"]);
+    assert!(err.contains("many"), "{err}");
+    env.ok(&["init"]);
+    env.ok(&["write", "/big", &"z".repeat(20_000)]);
+    assert!(!env.ok(&["du"]).contains("quota"));
+}

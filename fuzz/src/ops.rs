@@ -443,7 +443,7 @@ pub fn run(data: &[u8]) {
             }
             Op::Restore(i) => {
                 if let Some((snap, m)) = snaps.get(*i as usize % snaps.len().max(1)) {
-                    fs.restore(snap);
+                    fs.restore(snap).expect("no quota");
                     model = m.clone();
                 }
                 Ok(())

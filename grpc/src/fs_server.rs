@@ -121,6 +121,9 @@ fn usage_of(s: memfs::Stats) -> proto::Usage {
         logical_bytes: s.logical_bytes,
         stored_bytes: s.stored_bytes,
         blobs: s.blobs,
+        live_bytes: s.live_bytes,
+        max_bytes: s.limits.max_bytes,
+        max_inodes: s.limits.max_inodes,
     }
 }
 
@@ -329,10 +332,10 @@ impl file_system_server::FileSystem for FsService {
             .get(&name)
             .cloned();
         match snap {
-            Some(s) => {
-                self.fs.restore(&s);
-                Ok(Response::new(proto::Empty {}))
-            }
+            Some(s) => match self.fs.restore(&s) {
+                Ok(()) => Ok(Response::new(proto::Empty {})),
+                Err(e) => Err(status_of_io(&e)),
+            },
             None => Err(status_of_io(&memfs::error::not_found(format!(
                 "snapshot {name}"
             )))),

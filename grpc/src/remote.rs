@@ -85,6 +85,11 @@ fn stats_of(u: proto::Usage) -> Stats {
         logical_bytes: u.logical_bytes,
         stored_bytes: u.stored_bytes,
         blobs: u.blobs,
+        live_bytes: u.live_bytes,
+        limits: memfs::Limits {
+            max_bytes: u.max_bytes,
+            max_inodes: u.max_inodes,
+        },
     }
 }
 

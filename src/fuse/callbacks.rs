@@ -379,13 +379,13 @@ impl Filesystem for Server {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        let (blocks, free, files) = self.statfs_of();
+        let (blocks, free, files, ffree) = self.statfs_of();
         reply.statfs(
             blocks,
             free,
             free,
             files,
-            u32::MAX as u64,
+            ffree,
             4096,
             NAME_MAX as u32,
             4096,

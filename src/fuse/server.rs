@@ -81,6 +81,9 @@ struct OpenFile {
     modified: SystemTime,
     /// Attributes at open, for an inode removed while open.
     attr: FileAttr,
+    /// The length of the content last published (or opened): what the tree holds, so that a
+    /// write growing the file past a quota fails at `write(2)`, not only at close.
+    published_len: u64,
 }
 
 struct Handle {
@@ -306,6 +309,7 @@ impl Server {
             return Ok(());
         };
         let content = buf.store_content(self.fs.store());
+        let len = content.len();
         let res = self.commit_ino(ino, |node, _| match node {
             Node::File(file) => {
                 let file = Arc::make_mut(file);
@@ -316,6 +320,9 @@ impl Server {
             _ => Err(error::is_a_directory(format!("inode {ino}"))),
         });
         f.dirty = false;
+        if res.is_ok() {
+            f.published_len = len;
+        }
         match res {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             other => other,
@@ -371,6 +378,7 @@ impl Server {
                         dirty: false,
                         opens: 0,
                         modified: attr.mtime,
+                        published_len: content.len(),
                         attr,
                     }))
                 })
@@ -459,7 +467,23 @@ impl Server {
             unreachable!("made dirty above")
         };
         let at = if append { buf.len() } else { offset };
-        check_size(at.saturating_add(data.len() as u64))?;
+        let end = at.saturating_add(data.len() as u64);
+        check_size(end)?;
+        if let Some(max) = self.fs.limits().max_bytes {
+            // The growth this handle has not published yet must fit what the quota has left
+            // (the publish checks exactly, deduplication included).
+            let pending = end.max(buf.len()).saturating_sub(f.published_len);
+            let used = self.fs.usage().bytes;
+            if pending > 0 && used.saturating_add(pending) > max {
+                return Err(error::err(
+                    io::ErrorKind::StorageFull,
+                    format!("no space left: {used} of the {max}-byte quota are used"),
+                ));
+            }
+        }
+        let Data::Dirty(buf) = &mut f.data else {
+            unreachable!("made dirty above")
+        };
         buf.write_at(at, data, self.fs.store());
         f.dirty = true;
         f.modified = SystemTime::now();
@@ -770,7 +794,28 @@ impl Server {
         })
     }
 
-    pub(super) fn statfs_of(&self) -> (u64, u64, u64) {
+    /// `(blocks, free blocks, inodes, free inodes)` of 4 KiB blocks: from the quota when the
+    /// filesystem has one (what `df` shows is then the quota: size, used and free), else the
+    /// stored bytes plus the host's available memory.
+    pub(super) fn statfs_of(&self) -> (u64, u64, u64, u64) {
+        let limits = self.fs.limits();
+        if !limits.is_unlimited() {
+            let u = self.fs.usage();
+            let host = self.host_statfs();
+            let (blocks, free) = match limits.max_bytes {
+                Some(max) => (max / 4096, max.saturating_sub(u.bytes) / 4096),
+                None => (host.0, host.1),
+            };
+            let (files, ffree) = match limits.max_inodes {
+                Some(max) => (max, max.saturating_sub(u.inodes)),
+                None => (u.inodes + u32::MAX as u64, u32::MAX as u64),
+            };
+            return (blocks, free, files, ffree);
+        }
+        self.host_statfs()
+    }
+
+    fn host_statfs(&self) -> (u64, u64, u64, u64) {
         let s = self.fs.stats();
         let used = s.stored_bytes.div_ceil(4096);
         let free = std::fs::read_to_string("/proc/meminfo")
@@ -782,7 +827,8 @@ impl Server {
             })
             .map(|kb| kb / 4)
             .unwrap_or(1 << 28);
-        (used + free, free, s.files + s.dirs + s.symlinks)
+        let files = s.files + s.dirs + s.symlinks;
+        (used + free, free, files + u32::MAX as u64, u32::MAX as u64)
     }
 
     /// The directory listing of `ino` for a dir handle.

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! 0   8  magic "MEMFSIMG"
-//! 8   4  format version (1)
+//! 8   4  format version (1, or 2 when the filesystem has a quota)
 //! 12  8  body length before compression
 //! 20  8  body length after compression
 //! 28 32  blake3 of bytes 0..28 followed by the compressed body
@@ -16,7 +16,9 @@
 //! chunk once, however many files, versions or snapshots share it), then the node table in
 //! post-order (each distinct node once: a directory refers to its children by their index, so
 //! subtrees shared between the live tree and snapshots are written and loaded once and stay
-//! shared in memory), then the live root and the named snapshots.
+//! shared in memory), then the live root and the named snapshots; in version 2, last, the
+//! quota's limits (for bytes, then inodes: a byte, 1 if set, and a varint, the limit or 0). A
+//! filesystem without a quota is written as version 1, which builds from before quotas read.
 //!
 //! [`decode`] is total: any byte string gives an `Image` or an `InvalidData` error, never a
 //! panic, and no length field can make it allocate more than the input can justify (counts are
@@ -49,8 +51,10 @@ use crate::tree::ops::Root;
 
 /// The first bytes of every image.
 pub const MAGIC: &[u8; 8] = b"MEMFSIMG";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format version this build writes and reads (it reads every earlier one).
+pub const FORMAT_VERSION: u32 = 2;
+/// The version of an image without a quota.
+const FORMAT_VERSION_NO_QUOTA: u32 = 1;
 const HEADER_LEN: usize = 60;
 /// lz4 cannot expand a block by more than this factor (255:1 plus slack).
 const MAX_RATIO: u64 = 256;
@@ -104,11 +108,21 @@ pub fn encode(fs: &MemFs, snapshots: &BTreeMap<String, Snapshot>) -> Vec<u8> {
         put_varint(&mut body, id as u64);
         put_varint(&mut body, generation);
     }
+    let limits = fs.limits();
+    let version = if limits.is_unlimited() {
+        FORMAT_VERSION_NO_QUOTA
+    } else {
+        for limit in [limits.max_bytes, limits.max_inodes] {
+            body.push(u8::from(limit.is_some()));
+            put_varint(&mut body, limit.unwrap_or(0));
+        }
+        FORMAT_VERSION
+    };
 
     let compressed = lz4_flex::block::compress(&body);
     let mut out = Vec::with_capacity(HEADER_LEN + compressed.len());
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(&(compressed.len() as u64).to_le_bytes());
     let sum = checksum(&out[..28], &compressed);
@@ -290,11 +304,12 @@ fn put_meta(out: &mut Vec<u8>, m: &Meta) {
 
 /// Decodes an image. Total: any input gives an `Image` or an `InvalidData` error.
 pub fn decode(bytes: &[u8]) -> io::Result<Image> {
-    decode_body(&verified_body(bytes)?)
+    let (version, body) = verified_body(bytes)?;
+    decode_body(&body, version)
 }
 
-/// Checks the header and checksum and decompresses the body.
-fn verified_body(bytes: &[u8]) -> io::Result<Vec<u8>> {
+/// Checks the header and checksum and decompresses the body; returns the format version too.
+fn verified_body(bytes: &[u8]) -> io::Result<(u32, Vec<u8>)> {
     if bytes.len() < HEADER_LEN {
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             return Err(error::invalid_data("not a memfs state image (bad magic)"));
@@ -307,7 +322,7 @@ fn verified_body(bytes: &[u8]) -> io::Result<Vec<u8>> {
         return Err(error::invalid_data("not a memfs state image (bad magic)"));
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    if version != FORMAT_VERSION {
+    if !(1..=FORMAT_VERSION).contains(&version) {
         return Err(error::invalid_data(format!(
             "unsupported memfs image format version {version} (this build reads {FORMAT_VERSION})"
         )));
@@ -340,7 +355,7 @@ fn verified_body(bytes: &[u8]) -> io::Result<Vec<u8>> {
             "corrupt memfs state image: body length mismatch",
         ));
     }
-    Ok(raw)
+    Ok((version, raw))
 }
 
 fn corrupt(what: &str) -> io::Error {
@@ -527,7 +542,7 @@ pub fn read_file(bytes: &[u8], path: &str) -> io::Result<Option<Vec<u8>>> {
     if vpath.must_be_dir() {
         return Ok(None);
     }
-    read_in_body(&verified_body(bytes)?, &vpath)
+    read_in_body(&verified_body(bytes)?.1, &vpath)
 }
 
 fn read_in_body(raw: &[u8], vpath: &crate::path::VPath) -> io::Result<Option<Vec<u8>>> {
@@ -598,7 +613,7 @@ fn valid_name(name: &str) -> bool {
         && !name.bytes().any(|b| b == b'/' || b == 0)
 }
 
-fn decode_body(raw: &[u8]) -> io::Result<Image> {
+fn decode_body(raw: &[u8], version: u32) -> io::Result<Image> {
     let mut r = Reader { buf: raw, pos: 0 };
     let fs = MemFs::new();
     let store = fs.store().clone();
@@ -719,13 +734,28 @@ fn decode_body(raw: &[u8]) -> io::Result<Image> {
             return Err(corrupt("duplicate snapshot name"));
         }
     }
+    let mut limits = crate::Limits::default();
+    if version >= 2 {
+        let mut limit = || -> io::Result<Option<u64>> {
+            let set = r.u8()?;
+            let value = r.varint()?;
+            match set {
+                0 => Ok(None),
+                1 => Ok(Some(value)),
+                _ => Err(corrupt("bad quota limit")),
+            }
+        };
+        limits.max_bytes = limit()?;
+        limits.max_inodes = limit()?;
+    }
     if r.remaining() != 0 {
         return Err(corrupt("trailing bytes"));
     }
     // The node table and chunk list are dropped here; the trees hold what they need.
     drop(nodes);
     drop(blobs);
-    fs.replace_root(live.node);
+    fs.replace_root(live.node)?;
+    fs.set_limits(limits);
     let next = next_ino.max(max_ino.saturating_add(1));
     fs.inos().store(next, Ordering::Relaxed);
     Ok(Image { fs, snapshots })
@@ -887,6 +917,36 @@ mod tests {
     }
 
     #[test]
+    fn a_quota_is_kept_in_a_version_2_image_and_none_writes_version_1() {
+        let (fs, snaps) = sample();
+        let plain = encode(&fs, &snaps);
+        assert_eq!(plain[8..12], 1u32.to_le_bytes());
+        assert!(decode(&plain).unwrap().fs.limits().is_unlimited());
+        let limits = crate::Limits {
+            max_bytes: Some(64 << 20),
+            max_inodes: None,
+        };
+        fs.set_limits(limits);
+        let img = encode(&fs, &snaps);
+        assert_eq!(img[8..12], 2u32.to_le_bytes());
+        let back = decode(&img).unwrap();
+        assert_eq!(back.fs.limits(), limits);
+        assert_eq!(back.fs.usage(), fs.usage());
+        // Limits at the ends of the range survive (0 and u64::MAX are both limits).
+        let edge = crate::Limits {
+            max_bytes: Some(u64::MAX),
+            max_inodes: Some(0),
+        };
+        fs.set_limits(edge);
+        assert_eq!(decode(&encode(&fs, &snaps)).unwrap().fs.limits(), edge);
+        // A version this build does not know is refused by name.
+        let mut future = img.clone();
+        future[8..12].copy_from_slice(&3u32.to_le_bytes());
+        let e = decode(&future).unwrap_err();
+        assert!(e.to_string().contains("version 3"), "{e}");
+    }
+
+    #[test]
     fn round_trip_keeps_tree_snapshots_and_sharing() {
         let (fs, snaps) = sample();
         let bytes = encode(&fs, &snaps);
@@ -978,7 +1038,7 @@ mod tests {
         put_varint(&mut body, levels as u64 - 1);
         put_varint(&mut body, 0);
         put_varint(&mut body, 0);
-        assert!(decode_body(&body)
+        assert!(decode_body(&body, FORMAT_VERSION)
             .unwrap_err()
             .to_string()
             .contains("deeper"));
@@ -1035,7 +1095,7 @@ mod tests {
                 } else {
                     b[i] = b[i].wrapping_add(0x35);
                 }
-                let _ = decode_body(&b);
+                let _ = decode_body(&b, FORMAT_VERSION);
                 for p in ["/a/b/small.txt", "/a/big.bin"] {
                     let _ = read_in_body(&b, &crate::path::VPath::parse_str(p).unwrap());
                 }
