@@ -1,14 +1,17 @@
 //! Fault injection, for testing code that uses memfs: [`FaultPlan`] and
 //! [`MemFs::set_faults`].
 //!
-//! A plan is a list of [`FaultRule`]s, each matching write operations by name (`write`,
-//! `append`, `rename`, ..., as the `MemFs` methods are called; `flush` for a `File` handle's
-//! publish; `commit` for a transaction's or a batch's commit) and by path prefix, and saying
+//! A plan is a list of [`FaultRule`]s, each matching operations by name (`write`, `append`,
+//! `rename`, ..., as the `MemFs` methods are called; `flush` for a `File` handle's publish;
+//! `commit` for a transaction's or a batch's commit; reads of a `MemFs`, `read`, `read_dir`,
+//! `metadata`, `open`, ..., only when a rule names them) and by path prefix, and saying
 //! what to do to the matching calls: fail with an `ErrorKind` (nothing is changed) or wait a
 //! given time first. A rule can skip the first `after` matching calls, act at most `times`
 //! times, and act on each call with a probability, drawn from the plan's seeded generator, so a
 //! run is reproducible. The first rule that acts on a call decides. Off by default; with no
-//! plan installed a write pays one relaxed atomic load.
+//! plan installed a write or a read pays one relaxed atomic load. (`exists`, `isfile` and
+//! `isdir` answer a question and cannot fail: no fault applies to them; snapshots and
+//! transactions read without the plan, which is the filesystem's.)
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,7 +45,8 @@ pub struct FaultRule {
 }
 
 impl FaultRule {
-    /// A rule doing `fault` to every write operation on every path.
+    /// A rule doing `fault` to every write operation on every path (reads only when named
+    /// with [`FaultRule::op`]).
     pub fn new(fault: Fault) -> Self {
         FaultRule {
             ops: Vec::new(),
@@ -56,8 +60,10 @@ impl FaultRule {
         }
     }
 
-    /// Only operations with this name (`write`, `append`, `create_dir`, `rename`, `flush`,
-    /// `commit`, ...); several calls add names.
+    /// Only operations with this name: a write (`write`, `append`, `create_dir`, `rename`,
+    /// `flush`, `commit`, ...) or a read (`read`, `read_dir`, `metadata`, `symlink_metadata`,
+    /// `walk`, `get_metadata`, `read_link`, `canonicalize`, `open`; `read_to_string` is a
+    /// `read`, `listdir` a `read_dir`); several calls add names.
     pub fn op(mut self, name: &str) -> Self {
         self.ops.push(name.to_string());
         self
@@ -90,9 +96,14 @@ impl FaultRule {
         self
     }
 
-    fn matches(&self, op: &str, paths: &[&str]) -> bool {
-        (self.ops.is_empty() || self.ops.iter().any(|o| o == op))
-            && paths.iter().any(|p| at_or_below(&self.prefix, p))
+    /// A rule without names matches every write; a read only where it is named.
+    fn matches(&self, op: &str, read: bool, paths: &[&str]) -> bool {
+        let named = if self.ops.is_empty() {
+            !read
+        } else {
+            self.ops.iter().any(|o| o == op)
+        };
+        named && paths.iter().any(|p| at_or_below(&self.prefix, p))
     }
 }
 
@@ -132,9 +143,9 @@ impl FaultPlan {
     }
 
     /// The fault for this call, if a rule acts on it.
-    fn decide(&mut self, op: &str, paths: &[&str]) -> Option<Fault> {
+    fn decide(&mut self, op: &str, read: bool, paths: &[&str]) -> Option<Fault> {
         for i in 0..self.rules.len() {
-            if !self.rules[i].matches(op, paths) {
+            if !self.rules[i].matches(op, read, paths) {
                 continue;
             }
             let r = &mut self.rules[i];
@@ -172,12 +183,29 @@ impl Faults {
     /// delay, if it has one).
     #[inline]
     pub(crate) fn check(&self, op: &str, paths: &[&str]) -> io::Result<()> {
+        self.check_call(op, false, paths)
+    }
+
+    /// Checks a read (`read`, `read_dir`, `metadata`, `open`, ...) of `path` as given by the
+    /// caller (made absolute and normalised when it parses).
+    #[inline]
+    pub(crate) fn check_read(&self, op: &str, path: &std::path::Path) -> io::Result<()> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        let text = crate::path::VPath::parse(path)
+            .map(|p| p.as_string())
+            .unwrap_or_else(|_| path.to_string_lossy().into_owned());
+        self.check_call(op, true, &[&text])
+    }
+
+    fn check_call(&self, op: &str, read: bool, paths: &[&str]) -> io::Result<()> {
         if !self.on.load(Ordering::Relaxed) {
             return Ok(());
         }
         let fault = sync::lock(&self.plan)
             .as_mut()
-            .and_then(|plan| plan.decide(op, paths));
+            .and_then(|plan| plan.decide(op, read, paths));
         match fault {
             None => Ok(()),
             Some(Fault::Delay(d)) => {

@@ -338,6 +338,7 @@ impl MemFs {
 
     /// Opens a file with explicit options (`std::fs::OpenOptions`).
     pub fn open_with(&self, p: impl AsRef<Path>, opts: &OpenOptions) -> io::Result<File> {
+        self.faults().check_read("open", p.as_ref())?;
         File::open(self.clone(), VPath::parse(p)?, opts)
     }
 
@@ -396,6 +397,22 @@ impl MemFs {
         meta: BTreeMap<String, String>,
     ) -> io::Result<()> {
         self.apply(Op::set_metadata(p, meta)?).map(drop)
+    }
+}
+
+impl view::Source for MemFs {
+    fn with_root_at<R>(&self, _p: &VPath, _access: view::Access, f: impl FnOnce(&Root) -> R) -> R {
+        self.with_root(f)
+    }
+
+    #[inline]
+    fn with_plain_root<R>(&self, p: &Path, f: impl FnOnce(&Root, &str) -> Option<R>) -> Option<R> {
+        self.with_root(|r| view::plain_lane(r, p, f))
+    }
+
+    #[inline]
+    fn check_read(&self, op: &'static str, p: &Path) -> io::Result<()> {
+        self.faults().check_read(op, p)
     }
 }
 

@@ -147,6 +147,17 @@ impl Seek for ReadOnlyFile {
     }
 }
 
+impl view::Source for Snapshot {
+    fn with_root_at<R>(&self, _p: &VPath, _access: view::Access, f: impl FnOnce(&Root) -> R) -> R {
+        f(&self.root)
+    }
+
+    #[inline]
+    fn with_plain_root<R>(&self, p: &Path, f: impl FnOnce(&Root, &str) -> Option<R>) -> Option<R> {
+        view::plain_lane(&self.root, p, f)
+    }
+}
+
 read_api!(Snapshot);
 
 impl MemFs {

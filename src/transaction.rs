@@ -66,7 +66,7 @@ use crate::tree::node::Node;
 use crate::tree::ops::{Root, WriteCtx};
 use crate::tree::resolve::{node_at, resolve};
 use crate::types::Stats;
-use crate::view::{self, read_api, Access};
+use crate::view::{self, read_api, Access, Source};
 
 /// How many times [`MemFs::transaction`] runs its closure before giving up with the conflict.
 pub const MAX_TRANSACTION_ATTEMPTS: u32 = 32;
@@ -277,16 +277,17 @@ impl MemFs {
     }
 }
 
-impl Transaction {
-    /// Runs `f` on the private root (the read API's hook; see `view::read_api!`), recording
-    /// what `base` had at `p`.
+impl view::Source for Transaction {
+    /// Runs `f` on the private root, recording what `base` had at `p`.
     fn with_root_at<R>(&self, p: &VPath, access: Access, f: impl FnOnce(&Root) -> R) -> R {
         if self.isolated {
             self.note(p, access);
         }
         f(&self.root)
     }
+}
 
+impl Transaction {
     /// Records a dependency on `p`, and, when a symlink redirects `p` in the private tree
     /// (possibly one this transaction created), on where it leads: the node found there is
     /// what the read really depends on.
@@ -568,7 +569,7 @@ impl Transaction {
     }
 }
 
-read_api!(Transaction, tracked);
+read_api!(Transaction);
 
 /// Checks every recorded dependency against `current`; the first change is a conflict.
 fn validate(reads: &ReadSet, base: &Root, current: &Root) -> io::Result<()> {

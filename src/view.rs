@@ -1,12 +1,15 @@
 //! The read API over one version of the tree, shared by `MemFs` (the current version),
 //! `Snapshot` (a pinned version) and `Transaction` (a private version).
 //!
-//! Each function takes a `&Root` and never blocks; `read_api!` turns them into inherent methods
-//! of a type that can hand out its root, so the three types expose the same names without
-//! three copies of the code. Each generated method says which path it reads and how
-//! ([`Access`]), so a `Transaction` can record its read set; `MemFs` and `Snapshot` ignore it.
+//! Each function takes a `&Root` and never blocks. The read API is written once, as plain
+//! functions generic over a [`Source`] (a type that hands out the version a read sees: `MemFs`,
+//! `Snapshot`, `Transaction`); `read_api!` gives each source the public methods, each one call
+//! of its function, so the three types expose the same names and docs. Each read says which
+//! path it reads and how ([`Access`]), so a `Transaction` can record its read set; `MemFs` and
+//! `Snapshot` ignore it. A `MemFs` read also asks the fault plan first (`Source::check_read`).
 
 use std::io;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::blob::BlobStore;
@@ -31,10 +34,6 @@ pub(crate) enum Access {
 
 pub(crate) fn metadata(root: &Root, p: &VPath) -> io::Result<Metadata> {
     ops::stat_ref(root, p, true).map(Metadata::of)
-}
-
-pub(crate) fn symlink_metadata(root: &Root, p: &VPath) -> io::Result<Metadata> {
-    ops::stat_ref(root, p, false).map(Metadata::of)
 }
 
 pub(crate) fn user_metadata(
@@ -75,18 +74,6 @@ pub(crate) fn listdir(root: &Root, p: &VPath) -> io::Result<Vec<String>> {
         .keys()
         .map(|k| String::from(k.as_str()))
         .collect())
-}
-
-pub(crate) fn exists(root: &Root, p: &VPath) -> bool {
-    lookup(&root.node, p, true).is_some()
-}
-
-pub(crate) fn isfile(root: &Root, p: &VPath) -> bool {
-    matches!(lookup(&root.node, p, true), Some(Node::File(_)))
-}
-
-pub(crate) fn isdir(root: &Root, p: &VPath) -> bool {
-    matches!(lookup(&root.node, p, true), Some(Node::Dir(_)))
 }
 
 // The fast lane: the functions above for a path `path::plain` accepted, given as text (it is
@@ -245,199 +232,245 @@ pub(crate) fn symlink_is_dir(root: &Root, path: &str, name: &str) -> bool {
         .is_ok_and(|l| matches!(ops::stat(root, &l, true), Ok(Node::Dir(_))))
 }
 
-/// Generates the read API as inherent methods of `$ty`, which must have
-/// `fn with_root<R>(&self, f: impl FnOnce(&Root) -> R) -> R` (or, with `tracked`,
-/// `fn with_root_at<R>(&self, p: &VPath, access: Access, f: impl FnOnce(&Root) -> R) -> R`).
+/// What a type gives the read API: the version of the tree a read sees, and the hooks around
+/// it. `MemFs` (the live version, with the fault plan's check) and `Snapshot` (a pinned one)
+/// have the fast lane; a `Transaction` records what each read depended on and has none, so
+/// that every read goes through that record.
+pub(crate) trait Source {
+    /// Runs `f` on the version a read of `p` sees; `access` says how the read depends on `p`.
+    fn with_root_at<R>(&self, p: &VPath, access: Access, f: impl FnOnce(&Root) -> R) -> R;
+
+    /// The fast lane: `f` on the root and the path's text when the path is plain
+    /// (`path::plain`); `None` (use the general path) otherwise, when `f` says so, or for a
+    /// source without one.
+    fn with_plain_root<R>(
+        &self,
+        _p: &Path,
+        _f: impl FnOnce(&Root, &str) -> Option<R>,
+    ) -> Option<R> {
+        None
+    }
+
+    /// Whether the read `op` of `p` may run (`MemFs`'s fault plan; nothing elsewhere).
+    fn check_read(&self, _op: &'static str, _p: &Path) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The fast lane for a source that reads one plain version (`MemFs`, `Snapshot`).
+pub(crate) fn plain_lane<R>(
+    root: &Root,
+    p: &Path,
+    f: impl FnOnce(&Root, &str) -> Option<R>,
+) -> Option<R> {
+    f(root, crate::path::plain(p)?)
+}
+
+// The read API, once: each `read_api!` method calls one of these.
+
+/// A read of the node at `p` (`follow`ing a final symlink or not), by the fast lane when it
+/// can: `fast` on a plain path's text, else `slow` on the parsed path.
+fn entry<S: Source, T>(
+    s: &S,
+    op: &'static str,
+    p: &Path,
+    follow: bool,
+    fast: impl FnOnce(&Root, &str) -> Option<io::Result<T>>,
+    slow: impl FnOnce(&Root, &VPath) -> io::Result<T>,
+) -> io::Result<T> {
+    s.check_read(op, p)?;
+    if let Some(r) = s.with_plain_root(p, fast) {
+        return r;
+    }
+    let vp = VPath::parse(p)?;
+    s.with_root_at(&vp, Access::Entry { follow }, |r| slow(r, &vp))
+}
+
+/// A read that has no fast lane, depending on `p` as `access` says.
+fn general<S: Source, T>(
+    s: &S,
+    op: &'static str,
+    p: &Path,
+    access: Access,
+    f: impl FnOnce(&Root, &VPath) -> io::Result<T>,
+) -> io::Result<T> {
+    s.check_read(op, p)?;
+    let vp = VPath::parse(p)?;
+    s.with_root_at(&vp, access, |r| f(r, &vp))
+}
+
+/// A yes/no question about the node at `p`, following symlinks: `false` for an invalid path.
+fn test<S: Source>(s: &S, p: &Path, is: impl Fn(Option<&Node>) -> bool) -> bool {
+    if let Some(r) = s.with_plain_root(p, |r, t| plain_lookup(r, t).map(&is)) {
+        return r;
+    }
+    VPath::parse(p).is_ok_and(|vp| {
+        s.with_root_at(&vp, Access::Entry { follow: true }, |r| {
+            is(lookup(&r.node, &vp, true))
+        })
+    })
+}
+
+pub(crate) fn metadata_at<S: Source>(s: &S, p: &Path, follow: bool) -> io::Result<Metadata> {
+    let op = if follow {
+        "metadata"
+    } else {
+        "symlink_metadata"
+    };
+    let fast = |r: &Root, t: &str| plain_metadata(r, t, follow);
+    entry(s, op, p, follow, fast, |r, vp| {
+        ops::stat_ref(r, vp, follow).map(Metadata::of)
+    })
+}
+
+pub(crate) fn read_at<S: Source>(s: &S, p: &Path) -> io::Result<Vec<u8>> {
+    entry(s, "read", p, true, plain_read, read)
+}
+
+pub(crate) fn read_to_string_at<S: Source>(s: &S, p: &Path) -> io::Result<String> {
+    entry(s, "read", p, true, plain_read_to_string, read_to_string)
+}
+
+pub(crate) fn read_dir_at<S: Source>(s: &S, p: &Path) -> io::Result<Vec<DirEntry>> {
+    general(s, "read_dir", p, Access::Listing, read_dir)
+}
+
+pub(crate) fn listdir_at<S: Source>(s: &S, p: &Path) -> io::Result<Vec<String>> {
+    general(s, "read_dir", p, Access::Listing, listdir)
+}
+
+pub(crate) fn exists_at<S: Source>(s: &S, p: &Path) -> bool {
+    test(s, p, |n| n.is_some())
+}
+
+pub(crate) fn isfile_at<S: Source>(s: &S, p: &Path) -> bool {
+    test(s, p, |n| matches!(n, Some(Node::File(_))))
+}
+
+pub(crate) fn isdir_at<S: Source>(s: &S, p: &Path) -> bool {
+    test(s, p, |n| matches!(n, Some(Node::Dir(_))))
+}
+
+pub(crate) fn walk_at<S: Source>(s: &S, p: &Path) -> io::Result<Walk> {
+    general(s, "walk", p, Access::Subtree, walk)
+}
+
+pub(crate) fn user_metadata_at<S: Source>(
+    s: &S,
+    p: &Path,
+) -> io::Result<std::collections::BTreeMap<String, String>> {
+    let access = Access::Entry { follow: true };
+    general(s, "get_metadata", p, access, user_metadata)
+}
+
+pub(crate) fn read_link_at<S: Source>(s: &S, p: &Path) -> io::Result<String> {
+    let access = Access::Entry { follow: false };
+    general(s, "read_link", p, access, ops::read_link)
+}
+
+pub(crate) fn canonicalize_at<S: Source>(s: &S, p: &Path) -> io::Result<String> {
+    let access = Access::Entry { follow: true };
+    general(s, "canonicalize", p, access, ops::canonicalize)
+}
+
+/// The read API as inherent methods of `$ty` (a [`Source`]): each method is one call of the
+/// function above that implements it, so the three types expose the same names and docs with
+/// the code written once, as plain functions.
 macro_rules! read_api {
     ($ty:ty) => {
-        impl $ty {
-            /// Reads of a plain version need no bookkeeping.
-            #[inline]
-            fn with_root_at<R>(
-                &self,
-                _p: &$crate::path::VPath,
-                _access: $crate::view::Access,
-                f: impl FnOnce(&$crate::tree::ops::Root) -> R,
-            ) -> R {
-                self.with_root(f)
-            }
-
-            /// The fast lane: `f` on the root and the path's text when the path is plain
-            /// (`path::plain`); `None` (use the general path) otherwise or when `f` says so.
-            #[inline]
-            fn with_plain_root<R>(
-                &self,
-                p: &std::path::Path,
-                f: impl FnOnce(&$crate::tree::ops::Root, &str) -> Option<R>,
-            ) -> Option<R> {
-                let text = $crate::path::plain(p)?;
-                self.with_root(|r| f(r, text))
-            }
-        }
-        $crate::view::read_api!(@methods $ty);
-    };
-    // `$ty` provides its own `with_root_at` (a transaction records what it reads); it gets
-    // no fast lane, so that every read goes through that record.
-    ($ty:ty, tracked) => {
-        impl $ty {
-            #[inline]
-            fn with_plain_root<R>(
-                &self,
-                _p: &std::path::Path,
-                _f: impl FnOnce(&$crate::tree::ops::Root, &str) -> Option<R>,
-            ) -> Option<R> {
-                None
-            }
-        }
-        $crate::view::read_api!(@methods $ty);
-    };
-    (@methods $ty:ty) => {
         impl $ty {
             /// Metadata of `p`, following symlinks (`std::fs::metadata`).
             pub fn metadata(
                 &self,
                 p: impl AsRef<std::path::Path>,
             ) -> std::io::Result<$crate::Metadata> {
-                let p = p.as_ref();
-                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_metadata(r, t, true)) {
-                    return r;
-                }
-                let p = $crate::path::VPath::parse(p)?;
-                self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
-                    $crate::view::metadata(r, &p)
-                })
+                $crate::view::metadata_at(self, p.as_ref(), true)
             }
+
             /// Metadata of `p` itself, not following a final symlink.
             pub fn symlink_metadata(
                 &self,
                 p: impl AsRef<std::path::Path>,
             ) -> std::io::Result<$crate::Metadata> {
-                let p = p.as_ref();
-                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_metadata(r, t, false)) {
-                    return r;
-                }
-                let p = $crate::path::VPath::parse(p)?;
-                self.with_root_at(&p, $crate::view::Access::Entry { follow: false }, |r| {
-                    $crate::view::symlink_metadata(r, &p)
-                })
+                $crate::view::metadata_at(self, p.as_ref(), false)
             }
+
             /// The whole content of a file.
             pub fn read(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<Vec<u8>> {
-                let p = p.as_ref();
-                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_read(r, t)) {
-                    return r;
-                }
-                let p = $crate::path::VPath::parse(p)?;
-                self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
-                    $crate::view::read(r, &p)
-                })
+                $crate::view::read_at(self, p.as_ref())
             }
+
             /// The content of a file as UTF-8 (`InvalidData` if it is not).
             pub fn read_to_string(
                 &self,
                 p: impl AsRef<std::path::Path>,
             ) -> std::io::Result<String> {
-                let p = p.as_ref();
-                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_read_to_string(r, t)) {
-                    return r;
-                }
-                let p = $crate::path::VPath::parse(p)?;
-                self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
-                    $crate::view::read_to_string(r, &p)
-                })
+                $crate::view::read_to_string_at(self, p.as_ref())
             }
+
             /// Python-style name for [`Self::read_to_string`].
             pub fn readfile(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<String> {
-                self.read_to_string(p)
+                $crate::view::read_to_string_at(self, p.as_ref())
             }
+
             /// Python-style name for [`Self::read`].
             pub fn readfilebytes(
                 &self,
                 p: impl AsRef<std::path::Path>,
             ) -> std::io::Result<Vec<u8>> {
-                self.read(p)
+                $crate::view::read_at(self, p.as_ref())
             }
+
             /// The entries of a directory, sorted by name.
             pub fn read_dir(
                 &self,
                 p: impl AsRef<std::path::Path>,
             ) -> std::io::Result<Vec<$crate::DirEntry>> {
-                let p = $crate::path::VPath::parse(p)?;
-                self.with_root_at(&p, $crate::view::Access::Listing, |r| {
-                    $crate::view::read_dir(r, &p)
-                })
+                $crate::view::read_dir_at(self, p.as_ref())
             }
+
             /// The names in a directory, sorted (`os.listdir`).
             pub fn listdir(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<Vec<String>> {
-                let p = $crate::path::VPath::parse(p)?;
-                self.with_root_at(&p, $crate::view::Access::Listing, |r| {
-                    $crate::view::listdir(r, &p)
-                })
+                $crate::view::listdir_at(self, p.as_ref())
             }
+
             /// Whether `p` exists (following symlinks).
             pub fn exists(&self, p: impl AsRef<std::path::Path>) -> bool {
-                let p = p.as_ref();
-                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_lookup(r, t).map(|n| n.is_some())) {
-                    return r;
-                }
-                $crate::path::VPath::parse(p)
-                    .is_ok_and(|p| self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
-                        $crate::view::exists(r, &p)
-                    }))
+                $crate::view::exists_at(self, p.as_ref())
             }
+
             /// Whether `p` is a regular file (following symlinks).
             pub fn isfile(&self, p: impl AsRef<std::path::Path>) -> bool {
-                let p = p.as_ref();
-                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_lookup(r, t).map(|n| matches!(n, Some($crate::tree::node::Node::File(_))))) {
-                    return r;
-                }
-                $crate::path::VPath::parse(p)
-                    .is_ok_and(|p| self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
-                        $crate::view::isfile(r, &p)
-                    }))
+                $crate::view::isfile_at(self, p.as_ref())
             }
+
             /// Whether `p` is a directory (following symlinks).
             pub fn isdir(&self, p: impl AsRef<std::path::Path>) -> bool {
-                let p = p.as_ref();
-                if let Some(r) = self.with_plain_root(p, |r, t| $crate::view::plain_lookup(r, t).map(|n| matches!(n, Some($crate::tree::node::Node::Dir(_))))) {
-                    return r;
-                }
-                $crate::path::VPath::parse(p)
-                    .is_ok_and(|p| self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
-                        $crate::view::isdir(r, &p)
-                    }))
+                $crate::view::isdir_at(self, p.as_ref())
             }
+
             /// `os.walk(top)` over one consistent version of the tree.
             pub fn walk(&self, top: impl AsRef<std::path::Path>) -> std::io::Result<$crate::Walk> {
-                let p = $crate::path::VPath::parse(top)?;
-                self.with_root_at(&p, $crate::view::Access::Subtree, |r| {
-                    $crate::view::walk(r, &p)
-                })
+                $crate::view::walk_at(self, top.as_ref())
             }
+
             /// The user metadata of `p`, following symlinks (empty if none was set; see
             /// `MemFs::set_metadata`).
             pub fn get_metadata(
                 &self,
                 p: impl AsRef<std::path::Path>,
             ) -> std::io::Result<std::collections::BTreeMap<String, String>> {
-                let p = $crate::path::VPath::parse(p)?;
-                self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
-                    $crate::view::user_metadata(r, &p)
-                })
+                $crate::view::user_metadata_at(self, p.as_ref())
             }
+
             /// The target of a symlink.
             pub fn read_link(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<String> {
-                let p = $crate::path::VPath::parse(p)?;
-                self.with_root_at(&p, $crate::view::Access::Entry { follow: false }, |r| {
-                    $crate::tree::ops::read_link(r, &p)
-                })
+                $crate::view::read_link_at(self, p.as_ref())
             }
+
             /// The absolute path with every symlink resolved; it must exist.
             pub fn canonicalize(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<String> {
-                let p = $crate::path::VPath::parse(p)?;
-                self.with_root_at(&p, $crate::view::Access::Entry { follow: true }, |r| {
-                    $crate::tree::ops::canonicalize(r, &p)
-                })
+                $crate::view::canonicalize_at(self, p.as_ref())
             }
         }
     };
@@ -526,7 +559,7 @@ mod tests {
             same(
                 p,
                 meta(fs.symlink_metadata(p)),
-                general(&|v| symlink_metadata(&root, v)),
+                general(&|v| ops::stat_ref(&root, v, false).map(Metadata::of)),
             );
             let read_general = parsed
                 .as_ref()
@@ -539,9 +572,16 @@ mod tests {
                 .and_then(|v| read_to_string(&root, v));
             same(p, fs.read_to_string(p), string_general);
             let ok = parsed.as_ref().ok();
-            assert_eq!(fs.exists(p), ok.is_some_and(|v| exists(&root, v)), "{p:?}");
-            assert_eq!(fs.isfile(p), ok.is_some_and(|v| isfile(&root, v)), "{p:?}");
-            assert_eq!(fs.isdir(p), ok.is_some_and(|v| isdir(&root, v)), "{p:?}");
+            let found = |v: &VPath| lookup(&root.node, v, true);
+            let is_file = |v: &VPath| matches!(found(v), Some(Node::File(_)));
+            let is_dir = |v: &VPath| matches!(found(v), Some(Node::Dir(_)));
+            assert_eq!(
+                fs.exists(p),
+                ok.is_some_and(|v| found(v).is_some()),
+                "{p:?}"
+            );
+            assert_eq!(fs.isfile(p), ok.is_some_and(is_file), "{p:?}");
+            assert_eq!(fs.isdir(p), ok.is_some_and(is_dir), "{p:?}");
         }
     }
 }

@@ -1,19 +1,9 @@
 //! Deduplication and garbage collection of file contents, measured with `stats()`.
 
-use memfs::{MemFs, CHUNK_SIZE, INLINE_MAX};
+mod common;
+use common::noise;
 
-/// Deterministic pseudo-random bytes (xorshift), so chunks differ from each other.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use memfs::{MemFs, CHUNK_SIZE, INLINE_MAX};
 
 const MIB: usize = 1 << 20;
 

@@ -1,5 +1,8 @@
 //! The extended filesystem: encrypted files, compressed files, user metadata, backups.
 
+mod common;
+use common::noise;
+
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 
@@ -24,19 +27,6 @@ fn assert_wrong(r: std::io::Result<Vec<u8>>) {
     let e = r.expect_err("must fail");
     assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
     assert!(e.to_string().contains(WRONG), "{e}");
-}
-
-/// Pseudo-random bytes that do not compress.
-fn noise(n: usize) -> Vec<u8> {
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 #[test]
@@ -180,7 +170,7 @@ fn encrypted_append_adds_records_without_rewriting() {
 #[test]
 fn encrypted_and_compressed_10_mib() {
     let fs = MemFs::new();
-    let data = noise(10 << 20);
+    let data = noise(7, 10 << 20);
     let mut f = fs.open_encrypted("/big.enc", "w", "pw").unwrap();
     for part in data.chunks(100_000) {
         f.write_all(part).unwrap();

@@ -104,3 +104,52 @@ fn handles_transactions_and_batches_are_covered() {
     fs.batch(|b| b.write("/ok", "2")).unwrap();
     assert_eq!(fs.read_to_string("/ok").unwrap(), "2");
 }
+
+/// Reads fail only where a rule names them: a rule without names leaves every read alone; a
+/// named read fails (or waits) on its prefix, on the fast lane and the general one alike
+/// (`a/b` relative and `/x/../a/b` reach the same rule), and `open` covers handles.
+#[test]
+fn reads_fail_where_a_rule_names_them() {
+    let fs = MemFs::new();
+    fs.create_dir_all("/in/sub").unwrap();
+    fs.write("/in/sub/a", "data").unwrap();
+    fs.write("/keep", "k").unwrap();
+    fs.set_faults(Some(FaultPlan::new(3).rule(FaultRule::new(eio()))));
+    assert_eq!(fs.read("/in/sub/a").unwrap(), b"data");
+    assert!(fs.write("/x", "y").is_err());
+    let eacces = Fault::Error(ErrorKind::PermissionDenied);
+    fs.set_faults(Some(
+        FaultPlan::new(3)
+            .rule(
+                FaultRule::new(eacces)
+                    .op("read")
+                    .op("read_dir")
+                    .op("metadata")
+                    .op("open")
+                    .op("walk")
+                    .prefix("/in"),
+            )
+            .rule(FaultRule::new(Fault::Error(ErrorKind::Other)).op("read_link")),
+    ));
+    let denied = |r: std::io::Result<()>| {
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::PermissionDenied);
+    };
+    denied(fs.read("/in/sub/a").map(drop));
+    denied(fs.read("/x/../in/sub/a").map(drop));
+    denied(fs.read_to_string("in/sub/a").map(drop));
+    denied(fs.read_dir("/in").map(drop));
+    denied(fs.listdir("/in/sub").map(drop));
+    denied(fs.metadata("/in/sub/a").map(drop));
+    denied(fs.open("/in/sub/a").map(drop));
+    denied(fs.walk("/in").map(drop));
+    // Not named, or elsewhere: untouched. Questions never fail.
+    fs.symlink_metadata("/in/sub/a").unwrap();
+    assert_eq!(fs.read("/keep").unwrap(), b"k");
+    assert!(fs.exists("/in/sub/a") && fs.isfile("/in/sub/a") && fs.isdir("/in"));
+    fs.write("/in/sub/b", "w").unwrap();
+    // A snapshot reads without the plan.
+    assert_eq!(fs.snapshot().read("/in/sub/a").unwrap(), b"data");
+    let plan = fs.set_faults(None).unwrap();
+    assert_eq!(plan.acted(), [8, 0]);
+    assert_eq!(fs.read("/in/sub/a").unwrap(), b"data");
+}

@@ -73,6 +73,64 @@ pub trait Backend {
     fn usage(&self) -> io::Result<Stats>;
 }
 
+/// The [`Backend`] methods that are one call of the method of the same name on `self.fs`
+/// (`MemFs` and `RemoteFs` have them with the same signatures): written once, for both
+/// backends.
+macro_rules! delegate_to_fs {
+    () => {
+        fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+            self.fs.read(path)
+        }
+        fn write(&self, path: &str, data: &[u8]) -> io::Result<()> {
+            self.fs.write(path, data)
+        }
+        fn append(&self, path: &str, data: &[u8]) -> io::Result<()> {
+            self.fs.append(path, data)
+        }
+        fn touch(&self, path: &str) -> io::Result<()> {
+            self.fs.touch(path)
+        }
+        fn create_dir(&self, path: &str) -> io::Result<()> {
+            self.fs.create_dir(path)
+        }
+        fn create_dir_all(&self, path: &str) -> io::Result<()> {
+            self.fs.create_dir_all(path)
+        }
+        fn read_dir(&self, path: &str) -> io::Result<Vec<memfs::DirEntry>> {
+            self.fs.read_dir(path)
+        }
+        fn metadata(&self, path: &str) -> io::Result<memfs::Metadata> {
+            self.fs.metadata(path)
+        }
+        fn symlink_metadata(&self, path: &str) -> io::Result<memfs::Metadata> {
+            self.fs.symlink_metadata(path)
+        }
+        fn read_link(&self, path: &str) -> io::Result<String> {
+            self.fs.read_link(path)
+        }
+        fn symlink(&self, target: &str, link: &str) -> io::Result<()> {
+            self.fs.symlink(target, link)
+        }
+        fn remove_file(&self, path: &str) -> io::Result<()> {
+            self.fs.remove_file(path)
+        }
+        fn remove_dir(&self, path: &str) -> io::Result<()> {
+            self.fs.remove_dir(path)
+        }
+        fn remove_dir_all(&self, path: &str) -> io::Result<()> {
+            self.fs.remove_dir_all(path)
+        }
+        fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+            self.fs.rename(from, to)
+        }
+        fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
+            self.fs.copy(from, to)
+        }
+    };
+}
+#[cfg_attr(not(feature = "grpc"), allow(unused_imports))] // used by `remote.rs`
+pub(crate) use delegate_to_fs;
+
 /// A `MemFs` and its named snapshots, in this process.
 #[derive(Default)]
 pub struct LocalBackend {
@@ -101,54 +159,7 @@ fn no_snapshot(name: &str) -> io::Error {
 }
 
 impl Backend for LocalBackend {
-    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
-        self.fs.read(path)
-    }
-    fn write(&self, path: &str, data: &[u8]) -> io::Result<()> {
-        self.fs.write(path, data)
-    }
-    fn append(&self, path: &str, data: &[u8]) -> io::Result<()> {
-        self.fs.append(path, data)
-    }
-    fn touch(&self, path: &str) -> io::Result<()> {
-        self.fs.touch(path)
-    }
-    fn create_dir(&self, path: &str) -> io::Result<()> {
-        self.fs.create_dir(path)
-    }
-    fn create_dir_all(&self, path: &str) -> io::Result<()> {
-        self.fs.create_dir_all(path)
-    }
-    fn read_dir(&self, path: &str) -> io::Result<Vec<DirEntry>> {
-        self.fs.read_dir(path)
-    }
-    fn metadata(&self, path: &str) -> io::Result<Metadata> {
-        self.fs.metadata(path)
-    }
-    fn symlink_metadata(&self, path: &str) -> io::Result<Metadata> {
-        self.fs.symlink_metadata(path)
-    }
-    fn read_link(&self, path: &str) -> io::Result<String> {
-        self.fs.read_link(path)
-    }
-    fn symlink(&self, target: &str, link: &str) -> io::Result<()> {
-        self.fs.symlink(target, link)
-    }
-    fn remove_file(&self, path: &str) -> io::Result<()> {
-        self.fs.remove_file(path)
-    }
-    fn remove_dir(&self, path: &str) -> io::Result<()> {
-        self.fs.remove_dir(path)
-    }
-    fn remove_dir_all(&self, path: &str) -> io::Result<()> {
-        self.fs.remove_dir_all(path)
-    }
-    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        self.fs.rename(from, to)
-    }
-    fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
-        self.fs.copy(from, to)
-    }
+    delegate_to_fs!();
     fn find(&self, pattern: &str, start: &str) -> io::Result<Vec<String>> {
         self.fs.find(pattern, start)
     }

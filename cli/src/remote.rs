@@ -10,10 +10,10 @@
 use std::io;
 use std::path::Path;
 
-use memfs::{DirEntry, FileType, Metadata, Stats};
+use memfs::{DirEntry, FileType, Stats};
 use memfs_grpc::RemoteFs;
 
-use super::backend::{Backend, Progress, SnapshotInfo};
+use super::backend::{delegate_to_fs, Backend, Progress, SnapshotInfo};
 
 /// The CLI's backend on a remote filesystem.
 pub struct RemoteBackend {
@@ -58,54 +58,7 @@ pub fn unsupported(what: &str) -> io::Error {
 }
 
 impl Backend for RemoteBackend {
-    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
-        self.fs.read(path)
-    }
-    fn write(&self, path: &str, data: &[u8]) -> io::Result<()> {
-        self.fs.write(path, data)
-    }
-    fn append(&self, path: &str, data: &[u8]) -> io::Result<()> {
-        self.fs.append(path, data)
-    }
-    fn touch(&self, path: &str) -> io::Result<()> {
-        self.fs.touch(path)
-    }
-    fn create_dir(&self, path: &str) -> io::Result<()> {
-        self.fs.create_dir(path)
-    }
-    fn create_dir_all(&self, path: &str) -> io::Result<()> {
-        self.fs.create_dir_all(path)
-    }
-    fn read_dir(&self, path: &str) -> io::Result<Vec<DirEntry>> {
-        self.fs.read_dir(path)
-    }
-    fn metadata(&self, path: &str) -> io::Result<Metadata> {
-        self.fs.metadata(path)
-    }
-    fn symlink_metadata(&self, path: &str) -> io::Result<Metadata> {
-        self.fs.symlink_metadata(path)
-    }
-    fn read_link(&self, path: &str) -> io::Result<String> {
-        self.fs.read_link(path)
-    }
-    fn symlink(&self, target: &str, link: &str) -> io::Result<()> {
-        self.fs.symlink(target, link)
-    }
-    fn remove_file(&self, path: &str) -> io::Result<()> {
-        self.fs.remove_file(path)
-    }
-    fn remove_dir(&self, path: &str) -> io::Result<()> {
-        self.fs.remove_dir(path)
-    }
-    fn remove_dir_all(&self, path: &str) -> io::Result<()> {
-        self.fs.remove_dir_all(path)
-    }
-    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        self.fs.rename(from, to)
-    }
-    fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
-        self.fs.copy(from, to)
-    }
+    delegate_to_fs!();
     fn find(&self, pattern: &str, start: &str) -> io::Result<Vec<String>> {
         let pattern = memfs::FindPattern::new(pattern)?;
         let mut found: Vec<String> = self

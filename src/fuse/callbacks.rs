@@ -299,27 +299,13 @@ impl Filesystem for Server {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        if let Err(e) = self.dir_handle(fh, ino.0, offset) {
-            return reply.error(errno(&e));
+        let listed = self.list_from(ino, fh, offset, |next, _, name, node| {
+            reply.add(INodeNo(node.meta().ino), next, Self::kind(node), name)
+        });
+        match listed {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
         }
-        let dirs = lock(&self.dirs);
-        let Some(d) = dirs.get(&fh.0) else {
-            return reply.error(Errno::EBADF);
-        };
-        for (i, (name, node)) in d.all().enumerate() {
-            if (i as u64) < offset {
-                continue;
-            }
-            if reply.add(
-                INodeNo(node.meta().ino),
-                i as u64 + 1,
-                Self::kind(node),
-                name,
-            ) {
-                break;
-            }
-        }
-        reply.ok();
     }
 
     fn readdirplus(
@@ -330,29 +316,23 @@ impl Filesystem for Server {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        if let Err(e) = self.dir_handle(fh, ino.0, offset) {
-            return reply.error(errno(&e));
-        }
-        let dirs = lock(&self.dirs);
-        let Some(d) = dirs.get(&fh.0) else {
-            return reply.error(Errno::EBADF);
-        };
         let ttl = self.cfg.ttl;
-        for (i, (name, node)) in d.all().enumerate() {
-            if (i as u64) < offset {
-                continue;
-            }
+        let listed = self.list_from(ino, fh, offset, |next, dir, name, node| {
             let attr = self.attr_of(node);
-            if reply.add(attr.ino, i as u64 + 1, name, &ttl, &attr, Generation(0)) {
-                break;
+            if reply.add(attr.ino, next, name, &ttl, &attr, Generation(0)) {
+                return true;
             }
             // The kernel now holds a reference to a listed entry, as after a lookup (it does
             // not count "." and "..").
-            if i >= 2 {
-                self.inodes.remember(attr.ino.0, join_str(&d.path, name));
+            if next > 2 {
+                self.inodes.remember(attr.ino.0, join_str(dir, name));
             }
+            false
+        });
+        match listed {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
         }
-        reply.ok();
     }
 
     fn releasedir(

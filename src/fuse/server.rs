@@ -868,6 +868,27 @@ impl Server {
         Ok(())
     }
 
+    /// Lists the directory handle `fh` of `ino` from `offset` on (taking a fresh listing at
+    /// offset 0): `add(next offset, the directory's path, name, node)` for each entry until it
+    /// says the reply is full. The one listing loop of `readdir` and `readdirplus`.
+    pub(super) fn list_from(
+        &self,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut add: impl FnMut(u64, &str, &str, &Node) -> bool,
+    ) -> Result<(), fuser::Errno> {
+        self.dir_handle(fh, ino.0, offset).map_err(|e| errno(&e))?;
+        let dirs = lock(&self.dirs);
+        let d = dirs.get(&fh.0).ok_or(fuser::Errno::EBADF)?;
+        for (i, (name, node)) in d.all().enumerate().skip(offset as usize) {
+            if add(i as u64 + 1, &d.path, name, node) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn kind(node: &Node) -> fuser::FileType {
         match node {
             Node::Dir(_) => fuser::FileType::Directory,

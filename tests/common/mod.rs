@@ -222,3 +222,8 @@ impl Rng {
         (0..n).map(|_| self.next(256) as u8).collect()
     }
 }
+
+/// `len` pseudo-random bytes that neither compress nor repeat a chunk, the same for a seed.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1).bytes(len)
+}
