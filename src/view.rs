@@ -258,6 +258,7 @@ pub(crate) trait Source {
 }
 
 /// The fast lane for a source that reads one plain version (`MemFs`, `Snapshot`).
+#[inline]
 pub(crate) fn plain_lane<R>(
     root: &Root,
     p: &Path,
@@ -270,6 +271,7 @@ pub(crate) fn plain_lane<R>(
 
 /// A read of the node at `p` (`follow`ing a final symlink or not), by the fast lane when it
 /// can: `fast` on a plain path's text, else `slow` on the parsed path.
+#[inline]
 fn entry<S: Source, T>(
     s: &S,
     op: &'static str,
@@ -287,6 +289,7 @@ fn entry<S: Source, T>(
 }
 
 /// A read that has no fast lane, depending on `p` as `access` says.
+#[inline]
 fn general<S: Source, T>(
     s: &S,
     op: &'static str,
@@ -300,6 +303,7 @@ fn general<S: Source, T>(
 }
 
 /// A yes/no question about the node at `p`, following symlinks: `false` for an invalid path.
+#[inline]
 fn test<S: Source>(s: &S, p: &Path, is: impl Fn(Option<&Node>) -> bool) -> bool {
     if let Some(r) = s.with_plain_root(p, |r, t| plain_lookup(r, t).map(&is)) {
         return r;
@@ -311,6 +315,7 @@ fn test<S: Source>(s: &S, p: &Path, is: impl Fn(Option<&Node>) -> bool) -> bool 
     })
 }
 
+#[inline]
 pub(crate) fn metadata_at<S: Source>(s: &S, p: &Path, follow: bool) -> io::Result<Metadata> {
     let op = if follow {
         "metadata"
@@ -323,10 +328,12 @@ pub(crate) fn metadata_at<S: Source>(s: &S, p: &Path, follow: bool) -> io::Resul
     })
 }
 
+#[inline]
 pub(crate) fn read_at<S: Source>(s: &S, p: &Path) -> io::Result<Vec<u8>> {
     entry(s, "read", p, true, plain_read, read)
 }
 
+#[inline]
 pub(crate) fn read_to_string_at<S: Source>(s: &S, p: &Path) -> io::Result<String> {
     entry(s, "read", p, true, plain_read_to_string, read_to_string)
 }
@@ -339,14 +346,17 @@ pub(crate) fn listdir_at<S: Source>(s: &S, p: &Path) -> io::Result<Vec<String>> 
     general(s, "read_dir", p, Access::Listing, listdir)
 }
 
+#[inline]
 pub(crate) fn exists_at<S: Source>(s: &S, p: &Path) -> bool {
     test(s, p, |n| n.is_some())
 }
 
+#[inline]
 pub(crate) fn isfile_at<S: Source>(s: &S, p: &Path) -> bool {
     test(s, p, |n| matches!(n, Some(Node::File(_))))
 }
 
+#[inline]
 pub(crate) fn isdir_at<S: Source>(s: &S, p: &Path) -> bool {
     test(s, p, |n| matches!(n, Some(Node::Dir(_))))
 }
