@@ -1,0 +1,1 @@
+"""Examples kept importable for the original memfs's README (``memfs.examples.custom_filesystem``)."""
