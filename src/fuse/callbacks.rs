@@ -21,6 +21,25 @@ use crate::path::{join_str, NAME_MAX};
 use crate::sync::{lock, Ordering};
 use crate::tree::node::Node;
 
+impl Server {
+    /// Answers a request for an entry (lookup, mkdir, mknod, symlink, link) with its
+    /// attributes, or the error's errno.
+    fn reply_entry(&self, res: io::Result<fuser::FileAttr>, reply: ReplyEntry) {
+        match res {
+            Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    /// Answers a getattr/setattr with the attributes, or the error's errno.
+    fn reply_attr(&self, res: io::Result<fuser::FileAttr>, reply: ReplyAttr) {
+        match res {
+            Ok(attr) => reply.attr(&self.cfg.ttl, &attr),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+}
+
 impl Filesystem for Server {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
         // Optional speed-ups; a kernel without them just does without.
@@ -54,10 +73,7 @@ impl Filesystem for Server {
             self.inodes.remember(attr.ino.0, join_str(&ppath, name));
             Ok(attr)
         })();
-        match res {
-            Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.reply_entry(res, reply)
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
@@ -65,10 +81,7 @@ impl Filesystem for Server {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.getattr_of(ino.0) {
-            Ok(attr) => reply.attr(&self.cfg.ttl, &attr),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.reply_attr(self.getattr_of(ino.0), reply)
     }
 
     fn setattr(
@@ -89,10 +102,10 @@ impl Filesystem for Server {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        match self.setattr_of(ino.0, mode, uid, gid, size, atime, mtime) {
-            Ok(attr) => reply.attr(&self.cfg.ttl, &attr),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.reply_attr(
+            self.setattr_of(ino.0, mode, uid, gid, size, atime, mtime),
+            reply,
+        )
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -112,10 +125,7 @@ impl Filesystem for Server {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        match self.mkdir_at(parent, name, mode & !umask) {
-            Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.reply_entry(self.mkdir_at(parent, name, mode & !umask), reply)
     }
 
     fn mknod(
@@ -137,10 +147,7 @@ impl Filesystem for Server {
         let res = self
             .create_at(parent, name, mode & !umask, O_EXCL)
             .and_then(|(attr, fh)| self.release_fh(FileHandle(fh)).map(|()| attr));
-        match res {
-            Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.reply_entry(res, reply)
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -165,10 +172,7 @@ impl Filesystem for Server {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        match self.symlink_at(parent, link_name, target) {
-            Ok(attr) => reply.entry(&self.cfg.ttl, &attr, Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.reply_entry(self.symlink_at(parent, link_name, target), reply)
     }
 
     fn rename(
