@@ -132,6 +132,10 @@ fn scan(entries: Vec<memfs::DirEntry>) -> (Vec<String>, Vec<String>) {
     (dirs, files)
 }
 
+/// Files up to this size are read into a buffer and copied into the `bytes` object with the GIL
+/// held (cheaper than releasing it a second time); larger ones are filled without it.
+const SMALL_READ: usize = 64 * 1024;
+
 /// A new `bytes` object of `len` bytes, zeroed and then filled by `fill`, both without the GIL
 /// (so that threads reading large files do their copies in parallel; `PyBytes::new_with`
 /// zeroes the buffer with the GIL held, which serialised half of each read).
@@ -225,9 +229,24 @@ macro_rules! reads {
                 path: PathArg,
             ) -> PyResult<Bound<'py, PyBytes>> {
                 let path = &*path.text()?;
-                let mut file = py.detach(|| self.inner.read_only(path)).map_err(at(path))?;
-                let len = file.metadata().map_err(at(path))?.len() as usize;
-                bytes_filled_detached(py, len, |buf| file.read_exact(buf)).map_err(at(path))
+                // One release of the GIL finds the file and, if it is small, copies it; a large
+                // one is copied into the bytes object itself, also without the GIL.
+                let read = py.detach(|| {
+                    let mut file = self.inner.read_only(path)?;
+                    let len = file.metadata()?.len() as usize;
+                    if len > SMALL_READ {
+                        return Ok(Err((file, len)));
+                    }
+                    let mut data = vec![0; len];
+                    file.read_exact(&mut data)?;
+                    Ok(Ok(data))
+                });
+                match read.map_err(at(path))? {
+                    Ok(data) => Ok(PyBytes::new(py, &data)),
+                    Err((mut file, len)) => {
+                        bytes_filled_detached(py, len, |buf| file.read_exact(buf)).map_err(at(path))
+                    }
+                }
             }
             /// The content as text (UTF-8); a content that is not UTF-8 comes back as `bytes`
             /// (as the original memfs returned whatever was stored).
