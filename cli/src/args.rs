@@ -6,6 +6,15 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// A path argument: any text but the empty string (which would name the current directory and
+/// make `write "" x` fail with "is a directory").
+fn path_arg(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("a path cannot be empty".into());
+    }
+    Ok(s.to_string())
+}
+
 fn parse_size(s: &str) -> Result<u64, String> {
     memfs::parse_size(s).map_err(|e| e.to_string())
 }
@@ -55,15 +64,18 @@ pub enum Command {
     },
     /// Show the directory tree
     Tree {
-        #[arg(default_value = ".")]
+        /// The directory to show
+        #[arg(default_value = ".", value_parser = path_arg)]
         path: String,
     },
-    /// List a directory
+    /// List a directory (or show one file or symlink)
     Ls {
-        /// Long format: type and permissions, size, modification time
+        /// Long format: type and permissions, size, modification time, `-> TARGET` for a
+        /// symlink (shown itself, not followed)
         #[arg(short = 'l')]
         long: bool,
-        #[arg(default_value = ".")]
+        /// The directory (or file) to list
+        #[arg(default_value = ".", value_parser = path_arg)]
         path: String,
     },
     /// Create a directory
@@ -71,70 +83,176 @@ pub enum Command {
         /// Create missing parents; no error if it exists
         #[arg(short = 'p', long)]
         parents: bool,
+        /// The directory to create
+        #[arg(value_parser = path_arg)]
         path: String,
     },
     /// Create an empty file, or update the modification time of an existing one
-    Touch { path: String },
+    Touch {
+        /// The file to create or touch
+        #[arg(value_parser = path_arg)]
+        path: String,
+    },
     /// Write CONTENT to a file, replacing it (`-` reads standard input)
-    Write { path: String, content: String },
+    Write {
+        /// The file to write (created if missing, replaced if it exists)
+        #[arg(value_parser = path_arg)]
+        path: String,
+        /// The bytes to write, or `-` for standard input
+        content: String,
+    },
     /// Append CONTENT to a file, creating it if missing (`-` reads standard input)
-    Append { path: String, content: String },
+    Append {
+        /// The file to append to
+        #[arg(value_parser = path_arg)]
+        path: String,
+        /// The bytes to append, or `-` for standard input
+        content: String,
+    },
     /// Print a file's bytes
     #[command(alias = "cat")]
-    Read { path: String },
-    /// Remove a file (or, with -r, a directory and its contents)
+    Read {
+        /// The file to print
+        #[arg(value_parser = path_arg)]
+        path: String,
+    },
+    /// Remove a file or symlink (or, with -r, a directory and its contents)
     Rm {
+        /// Remove a directory and everything below it
         #[arg(short = 'r', short_alias = 'R', long)]
         recursive: bool,
+        /// What to remove
+        #[arg(value_parser = path_arg)]
         path: String,
     },
     /// Remove an empty directory
-    Rmdir { path: String },
-    /// Move or rename (into DST if it is a directory)
-    Mv { src: String, dst: String },
-    /// Copy a file (or, with -r, a directory) (into DST if it is a directory)
-    Cp {
-        #[arg(short = 'r', short_alias = 'R', long)]
-        recursive: bool,
+    Rmdir {
+        /// The directory to remove
+        #[arg(value_parser = path_arg)]
+        path: String,
+    },
+    /// Move or rename (into DST if it is a directory); replaces a file at DST, as mv(1)
+    Mv {
+        /// What to move
+        #[arg(value_parser = path_arg)]
         src: String,
+        /// The new path, or a directory to move into
+        #[arg(value_parser = path_arg)]
         dst: String,
     },
-    /// Show a path's metadata
-    Stat { path: String },
-    /// Find paths under START whose relative path (or name) matches a glob PATTERN
+    /// Copy a file (or, with -r, a directory) (into DST if it is a directory); replaces a file
+    /// at DST, as cp(1)
+    Cp {
+        /// Copy a directory and everything below it
+        #[arg(short = 'r', short_alias = 'R', long)]
+        recursive: bool,
+        /// What to copy
+        #[arg(value_parser = path_arg)]
+        src: String,
+        /// The new path, or a directory to copy into
+        #[arg(value_parser = path_arg)]
+        dst: String,
+    },
+    /// Make a symbolic link LINK pointing to TARGET, as ln(1) (`-s` is required: memfs has no
+    /// hard links yet)
+    Ln {
+        /// Make a symbolic link
+        #[arg(short = 's', long)]
+        symbolic: bool,
+        /// What the link points to (stored as given, relative or absolute; it need not exist)
+        target: String,
+        /// The link to create
+        #[arg(value_parser = path_arg)]
+        link: String,
+    },
+    /// Show a path's metadata (a symlink itself, not followed)
+    Stat {
+        /// The path to show
+        #[arg(value_parser = path_arg)]
+        path: String,
+    },
+    /// Find paths under START matching a glob PATTERN: a pattern without `/` matches names at
+    /// any depth, one with `/` the path relative to START, one starting with `/` the absolute
+    /// path; `**/` crosses directories
     Find {
+        /// The glob (`*`, `?`, `[abc]`, `{a,b}`, `**`)
         pattern: String,
-        #[arg(default_value = ".")]
+        /// Where to search
+        #[arg(default_value = ".", value_parser = path_arg)]
         start: String,
     },
-    /// Find files under START whose content contains TEXT
+    /// Files under START whose content contains TEXT, one path per line, sorted (as `grep -rl`).
+    /// Exits 1 when nothing matches, as grep(1)
     Grep {
+        /// Print nothing; only the exit status says whether something matched
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Print PATH:N, the number of lines containing TEXT, for each matching file
+        #[arg(short = 'c', long, conflicts_with = "quiet")]
+        count: bool,
+        /// List the matching files (the default; accepted for grep users)
+        #[arg(short = 'l', long = "files-with-matches")]
+        files_with_matches: bool,
+        /// The text to look for (plain bytes, not a pattern)
         text: String,
-        #[arg(default_value = ".")]
+        /// Where to search
+        #[arg(default_value = ".", value_parser = path_arg)]
         start: String,
     },
     /// Print the tree (or the subtree at PATH) as JSON
     Dump {
-        #[arg(default_value = "/")]
+        /// The subtree to print
+        #[arg(default_value = "/", value_parser = path_arg)]
         path: String,
     },
     /// Replace the whole filesystem by a JSON dump (of this tool or of the original memfs)
-    Load { file: PathBuf },
-    /// Copy a host directory into the filesystem
-    Import { host_dir: PathBuf, vpath: String },
-    /// Copy a directory (or file) of the filesystem to the host
-    Export { vpath: String, host_dir: PathBuf },
-    /// Save the current tree as a named snapshot (O(1); shares all data)
+    Load {
+        /// The JSON file on the host
+        file: PathBuf,
+    },
+    /// Copy a host directory into the filesystem (refuses to replace existing files unless
+    /// --force)
+    Import {
+        /// Replace files that already exist in the filesystem
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// The directory (or file) on the host
+        host_dir: PathBuf,
+        /// Where to put it in the filesystem
+        #[arg(value_parser = path_arg)]
+        vpath: String,
+    },
+    /// Copy a directory (or file) of the filesystem to the host (refuses to replace existing
+    /// host files unless --force)
+    Export {
+        /// Replace host files that already exist
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// What to copy out of the filesystem
+        #[arg(value_parser = path_arg)]
+        vpath: String,
+        /// The host directory to copy it into
+        host_dir: PathBuf,
+    },
+    /// Save the current tree as a named snapshot (O(1); shares all data); an existing
+    /// snapshot of that name is kept unless --force
     Snapshot {
+        /// The snapshot's name
         name: String,
         /// Delete the snapshot NAME instead
-        #[arg(long)]
+        #[arg(long, conflicts_with = "force")]
         delete: bool,
+        /// Replace an existing snapshot of that name
+        #[arg(short = 'f', long)]
+        force: bool,
     },
     /// List the named snapshots
     Snapshots,
     /// Make the filesystem what snapshot NAME shows
-    Restore { name: String },
+    Restore {
+        /// The snapshot to restore
+        name: String,
+    },
     /// What changed from snapshot FROM to snapshot TO (default: the live tree), one line per
     /// path, sorted: `A` added, `D` removed, `M` modified, `T` type changed
     Diff {
@@ -151,13 +269,17 @@ pub enum Command {
     /// `--remote` (a server's filesystem, changed by others); runs until the server stops or
     /// Ctrl-C
     Watch {
+        /// Only changes at or below this path
         #[arg(default_value = "/")]
         prefix: String,
     },
     /// Logical bytes vs bytes stored after deduplication
     Du,
     /// Print a shell completion script
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
     /// Interactive shell over one in-memory filesystem (saved on exit and on `save`)
     Shell,
     /// Serve the state's filesystem over gRPC until Ctrl-C, SIGTERM or SIGHUP, then save it (the

@@ -54,8 +54,22 @@ pub trait Backend {
     fn load_json(&self, text: &str) -> io::Result<()>;
     /// Empties the tree and sets its quota (`Limits::default()`: none).
     fn reset(&self, limits: memfs::Limits) -> io::Result<()>;
-    fn import_host(&self, host: &Path, vpath: &str, progress: Progress) -> io::Result<u64>;
-    fn export_host(&self, vpath: &str, host: &Path, progress: Progress) -> io::Result<u64>;
+    /// Copies a host directory in; `force` replaces existing files (else they are refused).
+    fn import_host(
+        &self,
+        host: &Path,
+        vpath: &str,
+        force: bool,
+        progress: Progress,
+    ) -> io::Result<u64>;
+    /// Copies a subtree out; `force` replaces existing host files (else they are refused).
+    fn export_host(
+        &self,
+        vpath: &str,
+        host: &Path,
+        force: bool,
+        progress: Progress,
+    ) -> io::Result<u64>;
     fn snapshot(&self, name: &str) -> io::Result<()>;
     fn delete_snapshot(&self, name: &str) -> io::Result<()>;
     fn snapshots(&self) -> io::Result<Vec<SnapshotInfo>>;
@@ -151,6 +165,14 @@ impl LocalBackend {
     }
 }
 
+fn existing(force: bool) -> memfs::persist::hostdir::Existing {
+    if force {
+        memfs::persist::hostdir::Existing::Replace
+    } else {
+        memfs::persist::hostdir::Existing::Refuse
+    }
+}
+
 fn no_snapshot(name: &str) -> io::Error {
     memfs::error::err(
         io::ErrorKind::NotFound,
@@ -178,11 +200,25 @@ impl Backend for LocalBackend {
         self.fs.set_limits(limits);
         Ok(())
     }
-    fn import_host(&self, host: &Path, vpath: &str, progress: Progress) -> io::Result<u64> {
-        memfs::persist::hostdir::import(&self.fs, host, vpath, progress)
+    fn import_host(
+        &self,
+        host: &Path,
+        vpath: &str,
+        force: bool,
+        progress: Progress,
+    ) -> io::Result<u64> {
+        let existing = existing(force);
+        memfs::persist::hostdir::import(&self.fs, host, vpath, existing, progress)
     }
-    fn export_host(&self, vpath: &str, host: &Path, progress: Progress) -> io::Result<u64> {
-        memfs::persist::hostdir::export(&self.fs, vpath, host, progress)
+    fn export_host(
+        &self,
+        vpath: &str,
+        host: &Path,
+        force: bool,
+        progress: Progress,
+    ) -> io::Result<u64> {
+        let existing = existing(force);
+        memfs::persist::hostdir::export(&self.fs, vpath, host, existing, progress)
     }
     fn snapshot(&self, name: &str) -> io::Result<()> {
         memfs::check_snapshot_name(name)?;

@@ -51,19 +51,48 @@ fn content_arg(content: &str) -> io::Result<Vec<u8>> {
     }
 }
 
+/// How a command that ran without an error ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Outcome {
+    Done,
+    /// A search found nothing: exit status 1, as grep(1), with no error message.
+    NoMatch,
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Runs `cmd`. `Init` empties the tree and sets its quota; `Shell` and `Completions` are the
 /// caller's.
-pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -> io::Result<()> {
+pub fn execute(
+    cmd: &Command,
+    b: &dyn Backend,
+    cwd: &str,
+    out: &mut dyn Write,
+) -> io::Result<Outcome> {
     let abs = |p: &str| absolute(cwd, p);
     match cmd {
         Command::Init {
             max_bytes,
             max_inodes,
             ..
-        } => b.reset(memfs::Limits {
-            max_bytes: *max_bytes,
-            max_inodes: *max_inodes,
-        })?,
+        } => {
+            let before = b.usage()?;
+            b.reset(memfs::Limits {
+                max_bytes: *max_bytes,
+                max_inodes: *max_inodes,
+            })?;
+            let (files, dirs) = (before.files + before.symlinks, before.dirs - 1);
+            if files + dirs > 0 {
+                eprintln!(
+                    "emptied the filesystem: removed {} and {} (named snapshots are kept)",
+                    plural(files, "file", "files"),
+                    plural(dirs, "directory", "directories")
+                );
+            }
+        }
         Command::Tree { path } => tree(b, &normalised(cwd, path)?, out)?,
         Command::Ls { long, path } => ls(b, &abs(path), *long, out)?,
         Command::Mkdir { parents, path } => {
@@ -79,6 +108,13 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
         Command::Read { path } => out.write_all(&b.read(&abs(path))?)?,
         Command::Rm { recursive, path } => {
             let p = abs(path);
+            if normalised(cwd, path)? == "/" {
+                return Err(memfs::error::err(
+                    io::ErrorKind::InvalidInput,
+                    "refusing to remove the root directory / (use `memfs init` to empty the \
+                     filesystem)",
+                ));
+            }
             let m = b.symlink_metadata(&p)?;
             if m.is_dir() {
                 if !*recursive {
@@ -119,11 +155,33 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
                 writeln!(out, "{p}")?;
             }
         }
-        Command::Grep { text, start } => {
+        Command::Grep {
+            quiet,
+            count,
+            files_with_matches: _,
+            text,
+            start,
+        } => {
             let mut found = b.grep(text, &abs(start))?;
             found.sort();
+            if found.is_empty() {
+                return Ok(Outcome::NoMatch);
+            }
             for p in found {
-                writeln!(out, "{p}")?;
+                if *quiet {
+                    break;
+                }
+                if *count {
+                    let data = b.read(&p)?;
+                    let needle = text.as_bytes();
+                    let n = data
+                        .split(|&c| c == b'\n')
+                        .filter(|line| line.windows(needle.len().max(1)).any(|w| w == needle))
+                        .count();
+                    writeln!(out, "{p}:{n}")?;
+                } else {
+                    writeln!(out, "{p}")?;
+                }
             }
         }
         Command::Dump { path } => writeln!(out, "{}", b.dump_json(&abs(path))?)?,
@@ -133,30 +191,72 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
             b.load_json(&text)
                 .map_err(|e| memfs::error::err(e.kind(), format!("{}: {e}", file.display())))?
         }
-        Command::Import { host_dir, vpath } => {
+        Command::Import {
+            force,
+            host_dir,
+            vpath,
+        } => {
             let target = normalised(cwd, vpath)?;
-            let n = with_progress("importing", |p| b.import_host(host_dir, &target, p))?;
+            let n = with_progress("importing", |p| b.import_host(host_dir, &target, *force, p))?;
             writeln!(
                 out,
-                "imported {n} files from {} into {target}",
+                "imported {} from {} into {target}",
+                plural(n, "file", "files"),
                 host_dir.display()
             )?
         }
-        Command::Export { vpath, host_dir } => {
+        Command::Export {
+            force,
+            vpath,
+            host_dir,
+        } => {
             let source = normalised(cwd, vpath)?;
-            let n = with_progress("exporting", |p| b.export_host(&source, host_dir, p))?;
+            let n = with_progress("exporting", |p| b.export_host(&source, host_dir, *force, p))?;
             writeln!(
                 out,
-                "exported {n} files from {source} to {}",
+                "exported {} from {source} to {}",
+                plural(n, "file", "files"),
                 host_dir.display()
             )?
         }
-        Command::Snapshot { name, delete } => {
+        Command::Snapshot {
+            name,
+            delete,
+            force,
+        } => {
             if *delete {
                 b.delete_snapshot(name)?
             } else {
+                if !*force && b.snapshots()?.iter().any(|s| s.name == *name) {
+                    return Err(memfs::error::err(
+                        io::ErrorKind::AlreadyExists,
+                        format!(
+                            "a snapshot named {name:?} already exists (snapshot --force {name} \
+                             replaces it)"
+                        ),
+                    ));
+                }
                 b.snapshot(name)?
             }
+        }
+        Command::Ln {
+            symbolic,
+            target,
+            link,
+        } => {
+            if !*symbolic {
+                return Err(memfs::error::err(
+                    io::ErrorKind::Unsupported,
+                    "hard links are not supported yet (no two names can share one file); \
+                     use ln -s TARGET LINK for a symbolic link",
+                ));
+            }
+            let mut link = abs(link);
+            if b.metadata(&link).is_ok_and(|m| m.is_dir()) {
+                // As ln(1): into an existing directory, under the target's name.
+                link = join(&link, base_name(target.trim_end_matches('/')));
+            }
+            b.symlink(target, &link)?
         }
         Command::Snapshots => {
             for s in b.snapshots()? {
@@ -230,7 +330,7 @@ pub fn execute(cmd: &Command, b: &dyn Backend, cwd: &str, out: &mut dyn Write) -
             ))
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Runs `f` with a progress bar on stderr when stderr is a terminal.
@@ -349,20 +449,34 @@ fn format_time(t: SystemTime) -> String {
     )
 }
 
+/// As ls(1): a directory's entries (a symlink to a directory given as PATH is followed, except
+/// with `-l`, which shows the link itself); `-l` shows each symlink as `NAME -> TARGET`.
 fn ls(b: &dyn Backend, path: &str, long: bool, out: &mut dyn Write) -> io::Result<()> {
-    let m = b.metadata(path)?;
-    let entries: Vec<(String, Metadata)> = if m.is_dir() {
+    let own = b.symlink_metadata(path)?;
+    let m = if own.is_symlink() && !long {
+        b.metadata(path)?
+    } else {
+        own
+    };
+    // (name, path, metadata of the entry itself)
+    let entries: Vec<(String, String, Metadata)> = if m.is_dir() {
         b.read_dir(path)?
             .into_iter()
-            .map(|e| Ok((e.file_name(), e.metadata()?)))
+            .map(|e| Ok((e.file_name(), e.path(), e.metadata()?)))
             .collect::<io::Result<_>>()?
     } else {
-        vec![(path.to_owned(), m)]
+        vec![(path.to_owned(), path.to_owned(), m)]
     };
-    for (name, m) in entries {
+    for (name, entry_path, m) in entries {
         if long {
             let modified = m.modified().map(format_time).unwrap_or_default();
-            let suffix = if m.is_dir() { "/" } else { "" };
+            let suffix = if m.is_dir() {
+                "/".to_owned()
+            } else if m.is_symlink() {
+                format!(" -> {}", b.read_link(&entry_path)?)
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
                 "{} {:>10} {} {name}{suffix}",

@@ -100,10 +100,10 @@ impl Backend for RemoteBackend {
     fn reset(&self, _limits: memfs::Limits) -> io::Result<()> {
         Err(unsupported("init"))
     }
-    fn import_host(&self, _host: &Path, _vpath: &str, _progress: Progress) -> io::Result<u64> {
+    fn import_host(&self, _: &Path, _: &str, _: bool, _: Progress) -> io::Result<u64> {
         Err(unsupported("import"))
     }
-    fn export_host(&self, _vpath: &str, _host: &Path, _progress: Progress) -> io::Result<u64> {
+    fn export_host(&self, _: &str, _: &Path, _: bool, _: Progress) -> io::Result<u64> {
         Err(unsupported("export"))
     }
     fn snapshot(&self, name: &str) -> io::Result<()> {

@@ -28,6 +28,15 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// 0 for success, 1 for a search that found nothing (as grep(1)); errors are 1 too, with a
+/// message, and usage errors clap's 2.
+fn exit_code(outcome: commands::Outcome) -> ExitCode {
+    match outcome {
+        commands::Outcome::Done => ExitCode::SUCCESS,
+        commands::Outcome::NoMatch => ExitCode::from(1),
+    }
+}
+
 fn run(cli: Cli) -> io::Result<ExitCode> {
     if let Command::Completions { shell } = &cli.command {
         let mut out = io::stdout().lock();
@@ -79,11 +88,12 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
     let force = matches!(cli.command, Command::Init { force: true, .. });
     let backend = open(&image, force, !matches!(cli.command, Command::Load { .. }))?;
     let generation = backend.fs.generation();
-    {
+    let outcome = {
         let mut out = BufWriter::new(io::stdout().lock());
-        commands::execute(&cli.command, &backend, "/", &mut out)?;
+        let outcome = commands::execute(&cli.command, &backend, "/", &mut out)?;
         out.flush()?;
-    }
+        outcome
+    };
     let changed = backend.fs.generation() != generation || backend.dirty.get();
     if exclusive && (changed || (mutates && !image.exists())) {
         state::save(&image, &backend)?;
@@ -93,7 +103,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
     }
     // The process ends now: freeing a large tree node by node would cost more than the command.
     std::mem::forget(backend);
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(outcome))
 }
 
 #[cfg(feature = "grpc")]
@@ -144,9 +154,9 @@ fn run_remote(url: &str, token: Option<&str>, command: &Command) -> io::Result<E
     }
     let backend = super::remote::RemoteBackend::connect(url, token)?;
     let mut out = BufWriter::new(io::stdout().lock());
-    commands::execute(command, &backend, "/", &mut out)?;
+    let outcome = commands::execute(command, &backend, "/", &mut out)?;
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(outcome))
 }
 
 /// `mount --remote`: the FUSE layer serves a local `MemFs`, not a `RemoteFs`.
@@ -209,6 +219,14 @@ pub(crate) fn open(image: &Path, force: bool, offer_json: bool) -> io::Result<Lo
             eprintln!("warning: replacing the unreadable state ({e})");
             Ok(LocalBackend::default())
         }
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(memfs::error::err(
+            e.kind(),
+            format!(
+                "{e}. The state is left as it is; to start over, `memfs init --force` replaces \
+                 it with an empty filesystem (copy {} first to keep it)",
+                image.display()
+            ),
+        )),
         Err(e) => Err(e),
     }
 }

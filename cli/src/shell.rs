@@ -2,16 +2,19 @@
 //!
 //! Lines are split like a POSIX shell (`shlex`) and parsed with the same grammar as the command
 //! line, plus the builtins `cd`, `pwd`, `help`, `save [--force]` and `exit [--force]`. A bad line
-//! prints an error and the shell goes on. Editing, history (`STATE.history`) and tab completion
-//! of commands and paths come from `rustyline`; when standard input is not a terminal, rustyline
-//! reads plain lines, so scripts can be piped in.
+//! prints an error and the shell goes on (a script piped in, standard input not a terminal,
+//! then exits with status 1 at its end). Editing, history (`STATE.history`) and tab completion
+//! of commands and paths come from `rustyline` (Tab lists the candidates, as bash; names are
+//! completed escaped, or inside the quote the word opened); when standard input is not a
+//! terminal, rustyline reads plain lines, so scripts can be piped in. In a terminal, output
+//! that does not end its line gets a newline, so the next prompt does not overwrite it.
 //!
 //! The state is loaded once (under a shared lock) and saved on `save`, on `exit` and at end of
 //! input, under the exclusive lock. If another process changed the state since the shell loaded
 //! or last saved it, the save is refused (nothing is overwritten) unless `--force` is given.
 
 use std::cell::RefCell;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -39,6 +42,76 @@ struct ShellHelper {
     cwd: Rc<RefCell<String>>,
 }
 
+/// The word being completed: where it starts in the line (its opening quote included), its
+/// text with quotes and backslashes removed, and the quote it is inside, if any.
+struct Word {
+    start: usize,
+    text: String,
+    quote: Option<char>,
+}
+
+/// Splits `before` (the line up to the cursor) as `shlex` does, far enough to know the last
+/// word: whitespace outside quotes separates words, `'...'` and `"..."` quote, a backslash
+/// escapes the next character outside single quotes.
+fn current_word(before: &str) -> Word {
+    let mut word = Word {
+        start: 0,
+        text: String::new(),
+        quote: None,
+    };
+    let mut chars = before.char_indices().peekable();
+    let mut fresh = true;
+    while let Some((i, c)) = chars.next() {
+        if fresh && !c.is_whitespace() {
+            word.start = i;
+            fresh = false;
+        }
+        match (word.quote, c) {
+            (None, c) if c.is_whitespace() => {
+                word.text.clear();
+                fresh = true;
+            }
+            (None, '\'' | '"') => word.quote = Some(c),
+            (Some(q), c) if c == q => word.quote = None,
+            (None, '\\') | (Some('"'), '\\') => {
+                if let Some((_, next)) = chars.next() {
+                    word.text.push(next);
+                }
+            }
+            (_, c) => word.text.push(c),
+        }
+    }
+    if fresh {
+        word.start = before.len();
+    }
+    word
+}
+
+/// `name` as it must be typed: inside `quote`, or escaped with backslashes outside quotes.
+fn quoted(name: &str, quote: Option<char>) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    match quote {
+        Some('\'') => out.push_str(&name.replace('\'', "'\\''")),
+        Some(_) => {
+            for c in name.chars() {
+                if matches!(c, '"' | '\\' | '$' | '`') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+        }
+        None => {
+            for c in name.chars() {
+                if c.is_whitespace() || "\\'\"$`&|;<>()*?[]{}~#!".contains(c) {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
 impl Completer for ShellHelper {
     type Candidate = Pair;
 
@@ -49,13 +122,8 @@ impl Completer for ShellHelper {
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
-        let start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
-        let word = &before[start..];
-        let first_word = before[..start].trim().is_empty();
-        let pair = |s: String| Pair {
-            display: s.clone(),
-            replacement: s,
-        };
+        let word = current_word(before);
+        let first_word = before[..word.start].trim().is_empty();
         if first_word {
             let mut names: Vec<String> = ShellLine::command()
                 .get_subcommands()
@@ -64,18 +132,23 @@ impl Completer for ShellHelper {
                         .chain(c.get_all_aliases().map(str::to_owned))
                 })
                 .chain(BUILTINS.iter().map(|s| s.to_string()))
-                .filter(|n| n.starts_with(word))
+                .filter(|n| n.starts_with(&word.text))
                 .collect();
             names.sort();
             names.dedup();
-            return Ok((
-                start,
-                names.into_iter().map(|n| pair(format!("{n} "))).collect(),
-            ));
+            let pairs = names
+                .into_iter()
+                .map(|n| Pair {
+                    display: n.clone(),
+                    replacement: format!("{n} "),
+                })
+                .collect();
+            return Ok((word.start, pairs));
         }
-        let (dir_part, prefix) = match word.rfind('/') {
-            Some(i) => (&word[..=i], &word[i + 1..]),
-            None => ("", word),
+        let text = word.text.as_str();
+        let (dir_part, prefix) = match text.rfind('/') {
+            Some(i) => (&text[..=i], &text[i + 1..]),
+            None => ("", text),
         };
         let cwd = self.cwd.borrow().clone();
         let dir = if dir_part.is_empty() {
@@ -83,18 +156,31 @@ impl Completer for ShellHelper {
         } else {
             commands::absolute(&cwd, dir_part)
         };
+        let open = word.quote.map(String::from).unwrap_or_default();
         let mut out = Vec::new();
         if let Ok(entries) = self.fs.read_dir(&dir) {
             for e in entries {
                 let name = e.file_name();
-                if name.starts_with(prefix) {
-                    let is_dir = self.fs.isdir(e.path());
-                    let suffix = if is_dir { "/" } else { " " };
-                    out.push(pair(format!("{dir_part}{name}{suffix}")));
+                if !name.starts_with(prefix) {
+                    continue;
                 }
+                let is_dir = self.fs.isdir(e.path());
+                let typed = quoted(&format!("{dir_part}{name}"), word.quote);
+                // A directory stays open for more (inside its quote); a file is finished: its
+                // quote closed and a space after it.
+                let replacement = if is_dir {
+                    format!("{open}{typed}/")
+                } else {
+                    format!("{open}{typed}{open} ")
+                };
+                let display = if is_dir { format!("{name}/") } else { name };
+                out.push(Pair {
+                    display,
+                    replacement,
+                });
             }
         }
-        Ok((start, out))
+        Ok((word.start, out))
     }
 }
 
@@ -105,6 +191,35 @@ impl Highlighter for ShellHelper {}
 impl Validator for ShellHelper {}
 impl Helper for ShellHelper {}
 
+/// A writer that remembers whether what it wrote so far ends in the middle of a line.
+struct EndsLine<'a> {
+    inner: &'a mut dyn Write,
+    open_line: bool,
+}
+
+impl<'a> EndsLine<'a> {
+    fn new(inner: &'a mut dyn Write) -> Self {
+        EndsLine {
+            inner,
+            open_line: false,
+        }
+    }
+}
+
+impl Write for EndsLine<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if n > 0 {
+            self.open_line = buf[n - 1] != b'\n';
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 struct Session {
     image: PathBuf,
     backend: LocalBackend,
@@ -112,6 +227,8 @@ struct Session {
     /// The identity of the image on disk as of the last load or save.
     base: Option<Vec<u8>>,
     saved_generation: u64,
+    /// Whether a line failed (a script piped in then exits with status 1).
+    failed: bool,
 }
 
 enum Flow {
@@ -137,8 +254,13 @@ pub fn run(image: &Path) -> io::Result<ExitCode> {
         backend,
         cwd: cwd.clone(),
         base,
+        failed: false,
     };
-    let mut editor: Editor<ShellHelper, FileHistory> = Editor::new()
+    // Tab lists the candidates (after completing what they share), as bash does.
+    let config = rustyline::Config::builder()
+        .completion_type(rustyline::CompletionType::List)
+        .build();
+    let mut editor: Editor<ShellHelper, FileHistory> = Editor::with_config(config)
         .map_err(|e| io::Error::other(format!("cannot start the line editor: {e}")))?;
     editor.set_helper(Some(ShellHelper {
         fs: session.backend.fs.clone(),
@@ -179,8 +301,15 @@ pub fn run(image: &Path) -> io::Result<ExitCode> {
         }
     }
     let _ = editor.save_history(&history);
+    let failed = session.failed && !io::stdin().is_terminal();
     std::mem::forget(session.backend);
-    Ok(ExitCode::SUCCESS)
+    // A script (standard input not a terminal) in which a line failed exits with status 1,
+    // after running every line, as `sh script` without `set -e` reports its failures.
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 impl Session {
@@ -214,6 +343,7 @@ impl Session {
     fn line(&mut self, line: &str) -> Flow {
         let Some(words) = shlex::split(line) else {
             eprintln!("error: unbalanced quotes");
+            self.failed = true;
             return Flow::Continue;
         };
         let Some(first) = words.first() else {
@@ -240,6 +370,7 @@ impl Session {
         };
         if let Err(e) = result {
             eprintln!("error: {e}");
+            self.failed = true;
         }
         Flow::Continue
     }
@@ -263,6 +394,9 @@ impl Session {
             Err(e) => {
                 // clap renders its own "error: ..." (or the requested help).
                 let _ = e.print();
+                if e.use_stderr() {
+                    self.failed = true;
+                }
                 return Ok(());
             }
         };
@@ -283,7 +417,13 @@ impl Session {
             }
             cmd => {
                 let cwd = self.cwd.borrow().clone();
-                let r = commands::execute(cmd, &self.backend, &cwd, &mut out);
+                let mut out = EndsLine::new(&mut out);
+                let r = commands::execute(cmd, &self.backend, &cwd, &mut out).map(drop);
+                // In a terminal, output without a final newline (a `read` of such a file)
+                // would be overwritten by the next prompt: end its line, as zsh does.
+                if out.open_line && io::stdout().is_terminal() {
+                    out.write_all(b"\n")?;
+                }
                 out.flush()?;
                 // A restore or load may have removed the current directory.
                 if !self.backend.fs.isdir(&cwd) {

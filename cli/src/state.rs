@@ -63,6 +63,20 @@ impl StateLock {
 
 fn open_lock_file(image: &Path) -> io::Result<(File, PathBuf)> {
     let path = sibling(image, ".lock");
+    let dir = match image.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(memfs::error::err(
+            io::ErrorKind::NotFound,
+            format!(
+                "the state's directory {} does not exist (create it, or give --state a path in \
+                 an existing directory)",
+                dir.display()
+            ),
+        ));
+    }
     let file = OpenOptions::new()
         .read(true)
         .write(true)

@@ -189,7 +189,9 @@ fn remote_commands_token_and_save_on_sigterm() {
     assert_eq!(c.ok(&["find", "/deep/**"]), "/deep/copy.txt\n");
     assert_eq!(c.ok(&["grep", "beta"]), "/deep/copy.txt\n/docs/a.txt\n");
     assert_eq!(c.ok(&["grep", "state", "/"]), "/before\n");
-    assert_eq!(c.ok(&["grep", "absent"]), "");
+    // No match: exit status 1 and no output, as grep(1).
+    let none = c.run(&["grep", "absent"]);
+    assert_eq!((none.status.code(), none.stdout.len()), (Some(1), 0));
     assert!(c.fails(&["find", "[", "/"]).contains("invalid glob"));
     // Compared with the local commands on the saved state below.
     let searches: [&[&str]; 6] = [

@@ -22,12 +22,31 @@ enum Item {
     Symlink(String),
 }
 
+/// Whether copying may replace files that exist at the destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// Replace them (as `cp`).
+    Replace,
+    /// Refuse, naming the first one, before anything is copied (as `cp -n` users expect, but
+    /// an error rather than a silent skip).
+    Refuse,
+}
+
+fn exists_error(path: impl std::fmt::Display) -> io::Error {
+    crate::error::err(
+        io::ErrorKind::AlreadyExists,
+        format!("{path} already exists (nothing was copied; --force replaces existing files)"),
+    )
+}
+
 /// Copies the contents of the host directory `host` into the memfs directory `vpath` (created
-/// if missing; existing files are overwritten). Returns the number of files and symlinks copied.
+/// if missing); files that exist there are replaced or refused as `existing` says. Returns the
+/// number of files and symlinks copied.
 pub fn import(
     fs: &MemFs,
     host: &Path,
     vpath: &str,
+    existing: Existing,
     progress: &mut dyn FnMut(u64, u64),
 ) -> io::Result<u64> {
     let top = VPath::parse(vpath)?.as_string();
@@ -68,6 +87,14 @@ pub fn import(
             }
         }
     }
+    if existing == Existing::Refuse {
+        let taken = items.iter().find(|(_, vp, k)| {
+            !matches!(k, Item::Dir) && fs.symlink_metadata(vp).is_ok_and(|m| !m.is_dir())
+        });
+        if let Some((_, vp, _)) = taken {
+            return Err(exists_error(vp));
+        }
+    }
     let total = items
         .iter()
         .filter(|(_, _, k)| !matches!(k, Item::Dir))
@@ -99,17 +126,28 @@ pub fn import(
 }
 
 /// Copies the memfs directory (or file) `vpath` to the host path `host` (directories are
-/// created; existing host files are overwritten). Returns the number of files and symlinks
-/// written.
+/// created); host files that exist are replaced or refused as `existing` says. Returns the
+/// number of files and symlinks written.
 pub fn export(
     fs: &MemFs,
     vpath: &str,
     host: &Path,
+    existing: Existing,
     progress: &mut dyn FnMut(u64, u64),
 ) -> io::Result<u64> {
     let snap = fs.snapshot(); // one consistent version, whatever happens meanwhile
     let top = snap.canonicalize(vpath)?;
+    let refuse = |p: &Path| {
+        let taken =
+            existing == Existing::Refuse && std::fs::symlink_metadata(p).is_ok_and(|m| !m.is_dir());
+        if taken {
+            Err(exists_error(p.display()))
+        } else {
+            Ok(())
+        }
+    };
     if snap.isfile(&top) {
+        refuse(host)?;
         progress(0, 1);
         std::fs::write(host, snap.read(&top)?).map_err(|e| named(host, e))?;
         progress(1, 1);
@@ -131,6 +169,11 @@ pub fn export(
             } else {
                 items.push((vp, hpath, Item::File));
             }
+        }
+    }
+    for (_, hpath, kind) in &items {
+        if !matches!(kind, Item::Dir) {
+            refuse(hpath)?;
         }
     }
     let total = items
@@ -178,7 +221,10 @@ mod tests {
         std::os::unix::fs::symlink("a/b/x.txt", src.path().join("ln")).unwrap();
         let fs = MemFs::new();
         let mut calls = Vec::new();
-        let n = import(&fs, src.path(), "/in", &mut |d, t| calls.push((d, t))).unwrap();
+        let n = import(&fs, src.path(), "/in", Existing::Replace, &mut |d, t| {
+            calls.push((d, t))
+        })
+        .unwrap();
         assert_eq!(n, 3);
         assert_eq!(calls.first(), Some(&(0, 3)));
         assert_eq!(calls.last(), Some(&(3, 3)));
@@ -186,7 +232,10 @@ mod tests {
         assert_eq!(fs.read_to_string("/in/ln").unwrap(), "x");
         let dst = tempfile::tempdir().unwrap();
         let out = dst.path().join("out");
-        assert_eq!(export(&fs, "/in", &out, &mut |_, _| {}).unwrap(), 3);
+        assert_eq!(
+            export(&fs, "/in", &out, Existing::Replace, &mut |_, _| {}).unwrap(),
+            3
+        );
         assert_eq!(std::fs::read(out.join("top.bin")).unwrap(), [1u8, 2, 3]);
         assert_eq!(std::fs::read_to_string(out.join("ln")).unwrap(), "x");
         assert!(std::fs::symlink_metadata(out.join("ln"))
@@ -198,7 +247,14 @@ mod tests {
     #[test]
     fn import_of_a_missing_dir_names_it() {
         let fs = MemFs::new();
-        let e = import(&fs, Path::new("/no/such/dir"), "/x", &mut |_, _| {}).unwrap_err();
+        let e = import(
+            &fs,
+            Path::new("/no/such/dir"),
+            "/x",
+            Existing::Replace,
+            &mut |_, _| {},
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
         assert!(e.to_string().contains("/no/such/dir"));
     }
