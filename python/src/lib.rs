@@ -10,6 +10,8 @@
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::Mutex;
 
+mod pipeline;
+
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -312,8 +314,15 @@ macro_rules! reads {
 /// The live filesystem: `memfs.MemoryFS` is a Python subclass (adding `open`, `walk`, ...), so
 /// the methods here are called without a Python layer in between.
 #[pyclass(module = "memfs._memfs", frozen, subclass)]
-struct Fs {
+pub(crate) struct Fs {
     inner: memfs::MemFs,
+}
+
+impl Fs {
+    /// The engine's filesystem (for the pipeline's components).
+    pub(crate) fn engine(&self) -> &memfs::MemFs {
+        &self.inner
+    }
 }
 
 /// A pinned version (`fs.snapshot()`).
@@ -830,6 +839,8 @@ fn _memfs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Snapshot>()?;
     m.add_class::<Tx>()?;
     m.add_class::<RawFile>()?;
+    m.add_class::<pipeline::Component>()?;
+    m.add_class::<pipeline::Pipeline>()?;
     m.add("CHUNK_SIZE", memfs::CHUNK_SIZE)?;
     Ok(())
 }

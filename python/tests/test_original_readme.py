@@ -153,3 +153,43 @@ def test_encrypted_and_compressed_files(capsys):
     assert compressed_size < 32 * 1000 / 10
     with fs.open_compressed("/compressed.txt") as f:
         assert f.read() == "This content will be compressed " * 1000
+
+
+def test_grpc_service_pipeline(capsys):
+    from memfs import create_fs
+    from memfs.api import DynamicgRPCComponent, PipelineOrchestrator
+
+    def transform_data(data):
+        if isinstance(data, dict):
+            data["transformed"] = True
+        return data
+
+    def format_data(data):
+        if isinstance(data, dict):
+            data["formatted"] = True
+        return data
+
+    fs = create_fs()
+    fs.makedirs("/proto/transform", exist_ok=True)
+    fs.makedirs("/proto/format", exist_ok=True)
+    fs.makedirs("/generated/transform", exist_ok=True)
+    fs.makedirs("/generated/format", exist_ok=True)
+    transform_component = DynamicgRPCComponent(
+        transform_data,
+        proto_dir="/proto/transform",
+        generated_dir="/generated/transform",
+        port=50051,
+    )
+    format_component = DynamicgRPCComponent(
+        format_data, proto_dir="/proto/format", generated_dir="/generated/format", port=50052
+    )
+    pipeline = PipelineOrchestrator()
+    pipeline.add_component(transform_component)
+    pipeline.add_component(format_component)
+    result = pipeline.execute_pipeline({"input": "data"})
+    print(result)  # {"input": "data", "transformed": true, "formatted": true}
+    pipeline.stop()
+    assert result == {"input": "data", "transformed": True, "formatted": True}
+    assert capsys.readouterr().out == "{'input': 'data', 'transformed': True, 'formatted': True}\n"
+    # The component wrote its proto and service description into its filesystem.
+    assert transform_component.fs.listdir("/proto/transform") == ["transform_data.proto"]
