@@ -323,7 +323,7 @@ pub(crate) fn join_names(names: &[Name]) -> String {
 
 /// Whether the absolute, normalised `path` is `prefix` or lies below it (`/a/b` is below `/a`,
 /// `/ab` is not; everything is below `/`).
-pub(crate) fn at_or_below(prefix: &str, path: &str) -> bool {
+pub fn at_or_below(prefix: &str, path: &str) -> bool {
     prefix == "/"
         || path == prefix
         || (path.starts_with(prefix) && path.as_bytes().get(prefix.len()) == Some(&b'/'))

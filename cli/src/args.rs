@@ -35,6 +35,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "TOKEN")]
     pub token: Option<String>,
 
+    /// For `serve` and `mount --serve`: accept the tokens of FILE, one per line `TOKEN ro|rw
+    /// [PREFIX]` (`#` comments), instead of --token: a read-only token cannot change anything,
+    /// a prefixed one reaches only that subtree
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "token")]
+    pub tokens: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }

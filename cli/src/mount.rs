@@ -54,7 +54,7 @@ fn mount_locked(
             loaded.fs.clone(),
             loaded.snapshots.clone(),
             addr,
-            args.token,
+            &args.access,
         )?),
         None => None,
     };

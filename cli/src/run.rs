@@ -37,6 +37,29 @@ fn exit_code(outcome: commands::Outcome) -> ExitCode {
     }
 }
 
+/// Who may call a server this process starts: one token (`--token`), a token file
+/// (`--tokens`), or anyone.
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+pub(super) struct Access {
+    pub token: Option<String>,
+    pub tokens_file: Option<std::path::PathBuf>,
+}
+
+impl Access {
+    fn of(token: Option<String>, tokens_file: Option<std::path::PathBuf>) -> Self {
+        Access {
+            // A token file replaces the single token (even one from $MEMFS_TOKEN).
+            token: if tokens_file.is_some() { None } else { token },
+            tokens_file,
+        }
+    }
+
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub fn required(&self) -> bool {
+        self.token.is_some() || self.tokens_file.is_some()
+    }
+}
+
 fn run(cli: Cli) -> io::Result<ExitCode> {
     if let Command::Completions { shell } = &cli.command {
         let mut out = io::stdout().lock();
@@ -52,7 +75,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
     }
     let image = state::state_path(cli.state)?;
     if let Command::Serve { addr } = &cli.command {
-        return serve(&image, addr, token);
+        return serve(&image, addr, Access::of(token, cli.tokens));
     }
     if let Command::Mount {
         mountpoint,
@@ -65,7 +88,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
             read_only: *read_only,
             threads: threads.map(usize::from),
             serve: serve.as_deref(),
-            token,
+            access: Access::of(token, cli.tokens.clone()),
         };
         return mount(&image, mountpoint, opts);
     }
@@ -107,12 +130,12 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
 }
 
 #[cfg(feature = "grpc")]
-fn serve(image: &Path, addr: &str, token: Option<String>) -> io::Result<ExitCode> {
-    super::serve::run(image, addr, token)
+fn serve(image: &Path, addr: &str, access: Access) -> io::Result<ExitCode> {
+    super::serve::run(image, addr, access)
 }
 
 #[cfg(not(feature = "grpc"))]
-fn serve(_image: &Path, _addr: &str, _token: Option<String>) -> io::Result<ExitCode> {
+fn serve(_image: &Path, _addr: &str, _access: Access) -> io::Result<ExitCode> {
     Err(no_grpc("serve"))
 }
 
@@ -124,7 +147,7 @@ pub(super) struct MountArgs<'a> {
     /// Also serve gRPC on this address.
     pub serve: Option<&'a str>,
     #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
-    pub token: Option<String>,
+    pub access: Access,
 }
 
 #[cfg(feature = "fuse")]

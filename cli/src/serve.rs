@@ -19,27 +19,28 @@ use memfs::{MemFs, Snapshot};
 use memfs_grpc::{FsServer, ServerHandle};
 
 use super::daemon::{self, Loaded, Signals};
+use super::run::Access;
 use super::state;
 
 /// Serves the state at `image` on `addr` until a stop signal; prints `listening on ADDR` on
 /// standard output once clients can connect.
-pub fn run(image: &Path, addr: &str, token: Option<String>) -> io::Result<ExitCode> {
+pub fn run(image: &Path, addr: &str, access: Access) -> io::Result<ExitCode> {
     daemon::with_exclusive_state(image, "`memfs serve`", |lock| {
-        serve_locked(image, addr, token, lock)
+        serve_locked(image, addr, &access, lock)
     })
 }
 
 fn serve_locked(
     image: &Path,
     addr: &str,
-    token: Option<String>,
+    access: &Access,
     lock: &mut state::StateLock,
 ) -> io::Result<ExitCode> {
     let loaded = Loaded::open(image)?;
-    let authenticated = token.is_some();
+    let authenticated = access.required();
     // Listen for the signals before anyone can learn the address (a client may stop us at once).
     let mut signals = Signals::new()?;
-    let (server, handle) = start(loaded.fs.clone(), loaded.snapshots.clone(), addr, token)?;
+    let (server, handle) = start(loaded.fs.clone(), loaded.snapshots.clone(), addr, access)?;
     let bound = handle.local_addr();
     lock.set_note(&format!(
         "`memfs serve` on http://{bound} (pid {})",
@@ -73,11 +74,13 @@ pub(super) fn start(
     fs: MemFs,
     snapshots: BTreeMap<String, Snapshot>,
     addr: &str,
-    token: Option<String>,
+    access: &Access,
 ) -> io::Result<(FsServer, ServerHandle)> {
-    let server = FsServer::new(fs)
-        .with_token(token)
-        .with_snapshots(snapshots);
+    let server = match &access.tokens_file {
+        Some(file) => FsServer::new(fs).with_tokens(memfs_grpc::Tokens::load(file)?),
+        None => FsServer::new(fs).with_token(access.token.clone()),
+    }
+    .with_snapshots(snapshots);
     let handle = server
         .serve(addr)
         .map_err(|e| memfs::error::err(e.kind(), format!("cannot listen on {addr}: {e}")))?;

@@ -483,3 +483,63 @@ fn watch_over_remote_prints_changes_as_they_happen() {
     // A missing prefix fails at once, naming it.
     assert!(c.fails(&["watch", "/nope"]).contains("/nope"));
 }
+
+#[test]
+fn serve_with_a_token_file_gives_each_token_its_rights() {
+    let env = Env::new();
+    env.local_ok(&["mkdir", "-p", "/shared/in"]);
+    env.local_ok(&["write", "/private", "p"]);
+    let file = env.dir.path().join("tokens");
+    std::fs::write(&file, "ops rw\nviewer ro\nstage rw /shared\n").unwrap();
+    let server = serve(&env, &["--tokens", file.to_str().unwrap()]);
+    let url = server.url().to_owned();
+    let as_ = |token: &'static str| Client {
+        env: &env,
+        url: url.clone(),
+        token: Some(token),
+    };
+    as_("stage").ok(&["write", "/shared/in/job", "1"]);
+    assert!(as_("stage")
+        .fails(&["read", "/private"])
+        .contains("reaches only /shared"));
+    assert_eq!(as_("viewer").ok(&["read", "/shared/in/job"]), "1");
+    assert!(as_("viewer")
+        .fails(&["rm", "/shared/in/job"])
+        .contains("read-only"));
+    assert!(as_("viewer").fails(&["restore", "x"]).contains("read-only"));
+    as_("ops").ok(&["snapshot", "s"]);
+    assert!(as_("nobody")
+        .fails(&["ls", "/"])
+        .contains("UNAUTHENTICATED"));
+    // --token and --tokens together are a usage error; a bad file is refused at start.
+    let both = env
+        .bare()
+        .args([
+            "--state",
+            env.state().to_str().unwrap(),
+            "--token",
+            "t",
+            "--tokens",
+            "f",
+            "serve",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2));
+    drop(server);
+    std::fs::write(&file, "ok rw\nbroken\n").unwrap();
+    let bad = env
+        .bare()
+        .args([
+            "--state",
+            env.state().to_str().unwrap(),
+            "--tokens",
+            file.to_str().unwrap(),
+        ])
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(bad.stderr).unwrap();
+    assert_eq!(bad.status.code(), Some(1), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+}

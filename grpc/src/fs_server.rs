@@ -18,7 +18,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::auth::CheckToken;
+use super::auth::{self, CheckToken, Grant, Tokens};
 use super::proto::{self, file_system_server};
 use super::runtime::{self, ServerHandle};
 use super::status::status_of_io;
@@ -29,7 +29,7 @@ use memfs::{FileType, MemFs, Metadata, Snapshot};
 #[derive(Clone, Debug)]
 pub struct FsServer {
     fs: MemFs,
-    token: Option<String>,
+    tokens: Option<Tokens>,
     max_message_size: usize,
     snapshots: Arc<Mutex<BTreeMap<String, Snapshot>>>,
 }
@@ -40,7 +40,7 @@ impl FsServer {
     pub fn new(fs: MemFs) -> Self {
         FsServer {
             fs,
-            token: None,
+            tokens: None,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             snapshots: Arc::default(),
         }
@@ -48,7 +48,17 @@ impl FsServer {
 
     /// With `Some(token)`, calls need `authorization: Bearer <token>` (else `UNAUTHENTICATED`).
     pub fn with_token(mut self, token: Option<String>) -> Self {
-        self.token = token;
+        self.tokens = token.as_deref().map(Tokens::single);
+        self
+    }
+
+    /// Accepts exactly these tokens (replacing any set before), each with its rights: a
+    /// read-only token gets `PERMISSION_DENIED` on every change (writes, removes, renames,
+    /// snapshots, restore), a prefix-limited one on every path outside its prefix (checked on
+    /// the path as given and on where its symlinks lead) and on whole-tree operations (restore,
+    /// snapshots, diff). The refusal says which right the token lacks.
+    pub fn with_tokens(mut self, tokens: Tokens) -> Self {
+        self.tokens = Some(tokens);
         self
     }
 
@@ -89,7 +99,7 @@ impl FsServer {
             .max_encoding_message_size(limit);
         let svc = tonic::service::interceptor::InterceptedService::new(
             server,
-            CheckToken::new(self.token.as_deref()),
+            CheckToken::with_tokens(self.tokens.clone()),
         );
         runtime::spawn_server("filesystem server", addr, |incoming, stop| {
             super::server_builder().serve_with_incoming_shutdown(svc, incoming, stop)
@@ -105,6 +115,74 @@ struct FsService {
 }
 
 type Reply<T> = Result<Response<T>, Status>;
+
+impl FsService {
+    /// Refuses a call its token may not make: a change (`write`) by a read-only token, or a
+    /// path outside the token's prefix, as given or where its symlinks lead (a path that does
+    /// not parse is left to the operation, which reports it).
+    fn allow<T>(&self, req: &Request<T>, write: bool, paths: &[&str]) -> Result<(), Status> {
+        let grant = auth::grant_of(req);
+        if write && !grant.write {
+            let what = paths.first().map_or(String::new(), |p| format!(": {p}"));
+            return Err(Status::permission_denied(format!(
+                "this token is read-only (ro): it may not change anything{what}"
+            )));
+        }
+        if grant.is_whole_tree() {
+            return Ok(());
+        }
+        for p in paths {
+            for reached in self.reached(p) {
+                if !memfs::path::at_or_below(&grant.prefix, &reached) {
+                    return Err(Status::permission_denied(format!(
+                        "this token reaches only {} and below, not {reached}",
+                        grant.prefix
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The paths a call on `p` touches: `p` normalised, and where it resolves through
+    /// symlinks (for a missing last name, where its parent resolves).
+    fn reached(&self, p: &str) -> Vec<String> {
+        let Ok(vp) = memfs::VPath::parse_str(p) else {
+            return Vec::new();
+        };
+        let plain = vp.as_string();
+        let resolved = self.fs.canonicalize(&plain).ok().or_else(|| {
+            let (parent, name) = plain.rsplit_once('/')?;
+            let parent = self
+                .fs
+                .canonicalize(if parent.is_empty() { "/" } else { parent });
+            parent.ok().map(|d| {
+                if d == "/" {
+                    format!("/{name}")
+                } else {
+                    format!("{d}/{name}")
+                }
+            })
+        });
+        let mut out = vec![plain];
+        out.extend(resolved);
+        out
+    }
+
+    /// Refuses a whole-tree operation to a token limited to a prefix, or a change to a
+    /// read-only one.
+    fn allow_whole_tree<T>(&self, req: &Request<T>, write: bool, what: &str) -> Result<(), Status> {
+        let grant: Grant = auth::grant_of(req);
+        self.allow(req, write, &[])?;
+        if !grant.is_whole_tree() {
+            return Err(Status::permission_denied(format!(
+                "{what} needs a token for the whole tree; this one reaches only {}",
+                grant.prefix
+            )));
+        }
+        Ok(())
+    }
+}
 
 fn io<T>(r: io::Result<T>) -> Result<T, Status> {
     r.map_err(|e| status_of_io(&e))
@@ -165,6 +243,7 @@ pub(crate) fn stat_of(m: &Metadata) -> proto::Stat {
 #[tonic::async_trait]
 impl file_system_server::FileSystem for FsService {
     async fn stat(&self, req: Request<proto::StatRequest>) -> Reply<proto::Stat> {
+        self.allow(&req, false, &[&req.get_ref().path])?;
         let r = req.into_inner();
         let m = if r.no_follow {
             self.fs.symlink_metadata(&r.path)
@@ -177,6 +256,7 @@ impl file_system_server::FileSystem for FsService {
     type ReadStream = Pin<Box<dyn Stream<Item = Result<proto::Chunk, Status>> + Send>>;
 
     async fn read(&self, req: Request<proto::ReadRequest>) -> Reply<Self::ReadStream> {
+        self.allow(&req, false, &[&req.get_ref().path])?;
         let r = req.into_inner();
         let chunk = match r.chunk_size as usize {
             0 => self.read_chunk,
@@ -222,10 +302,14 @@ impl file_system_server::FileSystem for FsService {
         &self,
         req: Request<Streaming<proto::WriteRequest>>,
     ) -> Reply<proto::WriteReply> {
+        let grant = auth::grant_of(&req);
         let mut stream = req.into_inner();
         let Some(first) = stream.next().await.transpose()? else {
             return Err(Status::invalid_argument("write: empty request stream"));
         };
+        let mut check = Request::new(());
+        check.extensions_mut().insert(grant);
+        self.allow(&check, true, &[&first.path])?;
         if first.path.is_empty() {
             return Err(Status::invalid_argument(
                 "write: the first message must name the file",
@@ -256,6 +340,7 @@ impl file_system_server::FileSystem for FsService {
     }
 
     async fn list(&self, req: Request<proto::PathRequest>) -> Reply<proto::ListReply> {
+        self.allow(&req, false, &[&req.get_ref().path])?;
         let entries = io(self.fs.read_dir(req.into_inner().path))?
             .into_iter()
             .map(|e| proto::DirEntry {
@@ -269,6 +354,7 @@ impl file_system_server::FileSystem for FsService {
     }
 
     async fn mkdir(&self, req: Request<proto::MkdirRequest>) -> Reply<proto::Empty> {
+        self.allow(&req, true, &[&req.get_ref().path])?;
         let r = req.into_inner();
         io(if r.parents {
             self.fs.create_dir_all(&r.path)
@@ -279,6 +365,7 @@ impl file_system_server::FileSystem for FsService {
     }
 
     async fn remove(&self, req: Request<proto::RemoveRequest>) -> Reply<proto::Empty> {
+        self.allow(&req, true, &[&req.get_ref().path])?;
         let r = req.into_inner();
         let kind = proto::RemoveKind::try_from(r.kind)
             .map_err(|_| Status::invalid_argument(format!("unknown remove kind {}", r.kind)))?;
@@ -291,18 +378,21 @@ impl file_system_server::FileSystem for FsService {
     }
 
     async fn rename(&self, req: Request<proto::RenameRequest>) -> Reply<proto::Empty> {
+        self.allow(&req, true, &[&req.get_ref().from, &req.get_ref().to])?;
         let r = req.into_inner();
         io(self.fs.rename(&r.from, &r.to))?;
         Ok(Response::new(proto::Empty {}))
     }
 
     async fn copy(&self, req: Request<proto::RenameRequest>) -> Reply<proto::CopyReply> {
+        self.allow(&req, true, &[&req.get_ref().from, &req.get_ref().to])?;
         let r = req.into_inner();
         let bytes = io(self.fs.copy(&r.from, &r.to))?;
         Ok(Response::new(proto::CopyReply { bytes }))
     }
 
     async fn snapshot(&self, req: Request<proto::SnapshotRequest>) -> Reply<proto::SnapshotReply> {
+        self.allow_whole_tree(&req, true, "a snapshot")?;
         let mut name = req.into_inner().name;
         if !name.is_empty() {
             io(memfs::check_snapshot_name(&name))?;
@@ -324,6 +414,7 @@ impl file_system_server::FileSystem for FsService {
     }
 
     async fn restore(&self, req: Request<proto::RestoreRequest>) -> Reply<proto::Empty> {
+        self.allow_whole_tree(&req, true, "restore")?;
         let name = req.into_inner().name;
         let snap = self
             .snapshots
@@ -351,6 +442,7 @@ impl file_system_server::FileSystem for FsService {
     }
 
     async fn drop_snapshot(&self, req: Request<proto::RestoreRequest>) -> Reply<proto::Empty> {
+        self.allow_whole_tree(&req, true, "deleting a snapshot")?;
         let name = req.into_inner().name;
         let removed = self
             .snapshots
@@ -366,22 +458,26 @@ impl file_system_server::FileSystem for FsService {
     }
 
     async fn symlink(&self, req: Request<proto::SymlinkRequest>) -> Reply<proto::Empty> {
+        self.allow(&req, true, &[&req.get_ref().link])?;
         let r = req.into_inner();
         io(self.fs.symlink(&r.target, &r.link))?;
         Ok(Response::new(proto::Empty {}))
     }
 
     async fn read_link(&self, req: Request<proto::PathRequest>) -> Reply<proto::PathReply> {
+        self.allow(&req, false, &[&req.get_ref().path])?;
         let path = io(self.fs.read_link(req.into_inner().path))?;
         Ok(Response::new(proto::PathReply { path }))
     }
 
     async fn touch(&self, req: Request<proto::PathRequest>) -> Reply<proto::Empty> {
+        self.allow(&req, true, &[&req.get_ref().path])?;
         io(self.fs.touch(req.into_inner().path))?;
         Ok(Response::new(proto::Empty {}))
     }
 
     async fn set_permissions(&self, req: Request<proto::ModeRequest>) -> Reply<proto::Empty> {
+        self.allow(&req, true, &[&req.get_ref().path])?;
         let r = req.into_inner();
         io(self.fs.set_permissions(&r.path, r.mode))?;
         Ok(Response::new(proto::Empty {}))
@@ -394,6 +490,7 @@ impl file_system_server::FileSystem for FsService {
     type WalkStream = Pin<Box<dyn Stream<Item = Result<proto::WalkBatch, Status>> + Send>>;
 
     async fn walk(&self, req: Request<proto::PathRequest>) -> Reply<Self::WalkStream> {
+        self.allow(&req, false, &[&req.get_ref().path])?;
         let top = req.into_inner().path;
         let snap = self.fs.snapshot();
         // Errors about the top itself come back as the call's status.
@@ -446,6 +543,7 @@ impl file_system_server::FileSystem for FsService {
     type DiffStream = Pin<Box<dyn Stream<Item = Result<proto::DiffBatch, Status>> + Send>>;
 
     async fn diff(&self, req: Request<proto::DiffRequest>) -> Reply<Self::DiffStream> {
+        self.allow_whole_tree(&req, false, "a diff")?;
         let r = req.into_inner();
         let named = |name: &str| {
             self.snapshots
@@ -481,6 +579,7 @@ impl file_system_server::FileSystem for FsService {
     type WatchStream = Pin<Box<dyn Stream<Item = Result<proto::WatchEvent, Status>> + Send>>;
 
     async fn watch(&self, req: Request<proto::WatchRequest>) -> Reply<Self::WatchStream> {
+        self.allow(&req, false, &[&req.get_ref().prefix])?;
         let mut watcher = io(self.fs.watch(req.into_inner().prefix))?;
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         // One blocking thread per watch; it ends when the client goes away (the next send

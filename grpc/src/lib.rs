@@ -15,6 +15,7 @@ mod remote;
 mod runtime;
 pub mod status;
 
+pub use auth::{Grant, Tokens};
 pub use component::{Component, ComponentClient, ComponentConfig, Data};
 pub use fs_server::FsServer;
 pub use pipeline::{PipelineError, PipelineOrchestrator, StageFailure};

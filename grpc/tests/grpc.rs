@@ -749,3 +749,111 @@ fn ctrl_c_child() {
     h.wait_for_ctrl_c().unwrap();
     println!("STOPPED files={}", fs.stats().files);
 }
+
+#[test]
+fn scoped_tokens_read_only_and_prefixed() {
+    bounded(60, || {
+        let fs = MemFs::new();
+        fs.create_dir_all("/team/a/in").unwrap();
+        fs.create_dir_all("/other").unwrap();
+        fs.write("/team/a/in/x", "data").unwrap();
+        fs.write("/other/secret", "no").unwrap();
+        let tokens = memfs_grpc::Tokens::parse(
+            "# who may do what\n\
+             admin rw\n\
+             reader ro          # everything, read-only\n\
+             team-a rw /team/a\n\
+             peek ro /team/a/in\n",
+        )
+        .unwrap();
+        let server = FsServer::new(fs.clone())
+            .with_tokens(tokens)
+            .serve("127.0.0.1:0")
+            .unwrap();
+        let url = server.url();
+        let denied = |e: std::io::Error, needle: &str| {
+            assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+            assert!(e.to_string().contains(needle), "{e}");
+        };
+        let admin = RemoteFs::connect(&url, Some("admin")).unwrap();
+        admin.write("/other/new", "ok").unwrap();
+        let snap = admin.snapshot(Some("before")).unwrap();
+        // Read-only: reads work, every change is refused and says why.
+        let reader = RemoteFs::connect(&url, Some("reader")).unwrap();
+        assert_eq!(reader.read_to_string("/other/secret").unwrap(), "no");
+        denied(reader.write("/other/x", "x").unwrap_err(), "read-only");
+        denied(
+            reader.remove_file("/other/secret").unwrap_err(),
+            "read-only",
+        );
+        denied(
+            reader.rename("/other/secret", "/other/s2").unwrap_err(),
+            "read-only",
+        );
+        denied(reader.create_dir("/other/d").unwrap_err(), "read-only");
+        denied(reader.restore(&snap).unwrap_err(), "read-only");
+        denied(reader.drop_snapshot(&snap).unwrap_err(), "read-only");
+        // Prefixed: its subtree only, as given and through symlinks.
+        let team = RemoteFs::connect(&url, Some("team-a")).unwrap();
+        team.write("/team/a/out", "result").unwrap();
+        assert_eq!(team.read_to_string("/team/a/in/x").unwrap(), "data");
+        denied(
+            team.read("/other/secret").unwrap_err(),
+            "reaches only /team/a",
+        );
+        denied(
+            team.write("/team/b", "x").unwrap_err(),
+            "reaches only /team/a",
+        );
+        denied(
+            team.read("/team/a/../../other/secret").unwrap_err(),
+            "reaches only",
+        );
+        denied(
+            team.rename("/team/a/out", "/other/out").unwrap_err(),
+            "reaches only",
+        );
+        denied(team.restore(&snap).unwrap_err(), "whole tree");
+        team.symlink("/other", "/team/a/escape").unwrap();
+        denied(
+            team.read("/team/a/escape/secret").unwrap_err(),
+            "not /other/secret",
+        );
+        denied(
+            team.write("/team/a/escape/planted", "x").unwrap_err(),
+            "reaches only",
+        );
+        let peek = RemoteFs::connect(&url, Some("peek")).unwrap();
+        assert_eq!(peek.listdir("/team/a/in").unwrap(), ["x"]);
+        denied(peek.write("/team/a/in/y", "y").unwrap_err(), "read-only");
+        // Nothing refused landed; an unknown token is still UNAUTHENTICATED.
+        assert!(!fs.exists("/other/x") && !fs.exists("/team/b") && !fs.exists("/other/out"));
+        assert!(!fs.exists("/other/planted"));
+        let stranger = RemoteFs::connect(&url, Some("team-b")).unwrap();
+        assert!(stranger
+            .read("/team/a/in/x")
+            .unwrap_err()
+            .to_string()
+            .contains("UNAUTHENTICATED"));
+        server.shutdown().unwrap();
+    });
+}
+
+#[test]
+fn malformed_token_files_name_the_line() {
+    for (text, needle) in [
+        ("a rw\nb maybe\n", "line 2: access must be ro or rw"),
+        ("a\n", "line 1: expected `TOKEN ro|rw [PREFIX]`"),
+        (
+            "a rw relative/path\n",
+            "line 1: the prefix \"relative/path\" is not an absolute path",
+        ),
+        ("a rw /x /y\n", "line 1: expected"),
+        ("# only\n\n", "no token"),
+        ("a rw\n# c\na ro\n", "line 3: this token is already given"),
+    ] {
+        let e = memfs_grpc::Tokens::parse(text).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidData);
+        assert!(e.to_string().contains(needle), "{text:?}: {e}");
+    }
+}
