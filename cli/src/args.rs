@@ -41,6 +41,28 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE", conflicts_with = "token")]
     pub tokens: Option<PathBuf>,
 
+    /// TLS certificate chain (PEM): the server's for `serve`/`mount --serve`, the client's
+    /// (mutual TLS) with `--remote`
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// For `serve`: require client certificates issued by this CA (PEM): mutual TLS
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
+
+    /// With `--remote https://...`: trust this CA (PEM) instead of the system's roots
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
+    /// For `serve`: allow a non-loopback address without TLS (tokens and files then cross the
+    /// network in clear text)
+    #[arg(long, global = true)]
+    pub insecure: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

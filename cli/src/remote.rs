@@ -22,9 +22,13 @@ pub struct RemoteBackend {
 
 impl RemoteBackend {
     /// Connects to `url`, sending `token` with every call.
-    pub fn connect(url: &str, token: Option<&str>) -> io::Result<Self> {
+    pub fn connect(
+        url: &str,
+        token: Option<&str>,
+        tls: &memfs_grpc::ClientTls,
+    ) -> io::Result<Self> {
         Ok(RemoteBackend {
-            fs: RemoteFs::connect(url, token)?,
+            fs: RemoteFs::connect_tls(url, token, tls)?,
         })
     }
 }

@@ -43,14 +43,28 @@ fn exit_code(outcome: commands::Outcome) -> ExitCode {
 pub(super) struct Access {
     pub token: Option<String>,
     pub tokens_file: Option<std::path::PathBuf>,
+    /// The server's TLS certificate and key, and the CA of its clients (mutual TLS).
+    pub tls: Option<(
+        std::path::PathBuf,
+        std::path::PathBuf,
+        Option<std::path::PathBuf>,
+    )>,
+    /// Serve on a non-loopback address without TLS.
+    pub insecure: bool,
 }
 
 impl Access {
-    fn of(token: Option<String>, tokens_file: Option<std::path::PathBuf>) -> Self {
+    fn of(token: Option<String>, cli: &Cli) -> Self {
+        let tokens_file = cli.tokens.clone();
         Access {
             // A token file replaces the single token (even one from $MEMFS_TOKEN).
             token: if tokens_file.is_some() { None } else { token },
             tokens_file,
+            tls: match (&cli.tls_cert, &cli.tls_key) {
+                (Some(c), Some(k)) => Some((c.clone(), k.clone(), cli.client_ca.clone())),
+                _ => None,
+            },
+            insecure: cli.insecure,
         }
     }
 
@@ -71,11 +85,11 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
         .clone()
         .or_else(|| std::env::var("MEMFS_TOKEN").ok().filter(|t| !t.is_empty()));
     if let Some(url) = &cli.remote {
-        return run_remote(url, token.as_deref(), &cli.command);
+        return run_remote(url, token.as_deref(), &cli);
     }
-    let image = state::state_path(cli.state)?;
+    let image = state::state_path(cli.state.clone())?;
     if let Command::Serve { addr } = &cli.command {
-        return serve(&image, addr, Access::of(token, cli.tokens));
+        return serve(&image, addr, Access::of(token, &cli));
     }
     if let Command::Mount {
         mountpoint,
@@ -88,7 +102,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
             read_only: *read_only,
             threads: threads.map(usize::from),
             serve: serve.as_deref(),
-            access: Access::of(token, cli.tokens.clone()),
+            access: Access::of(token, &cli),
         };
         return mount(&image, mountpoint, opts);
     }
@@ -165,7 +179,8 @@ fn mount(_image: &Path, _mountpoint: &Path, _opts: MountArgs) -> io::Result<Exit
 
 /// Runs one command against the server at `url`.
 #[cfg(feature = "grpc")]
-fn run_remote(url: &str, token: Option<&str>, command: &Command) -> io::Result<ExitCode> {
+fn run_remote(url: &str, token: Option<&str>, cli: &Cli) -> io::Result<ExitCode> {
+    let command = &cli.command;
     let what = match command {
         Command::Shell => Some("shell"),
         Command::Serve { .. } => Some("serve"),
@@ -175,7 +190,12 @@ fn run_remote(url: &str, token: Option<&str>, command: &Command) -> io::Result<E
     if let Some(what) = what {
         return Err(super::remote::unsupported(what));
     }
-    let backend = super::remote::RemoteBackend::connect(url, token)?;
+    let tls = memfs_grpc::ClientTls::load(
+        cli.ca.as_deref(),
+        cli.tls_cert.as_deref(),
+        cli.tls_key.as_deref(),
+    )?;
+    let backend = super::remote::RemoteBackend::connect(url, token, &tls)?;
     let mut out = BufWriter::new(io::stdout().lock());
     let outcome = commands::execute(command, &backend, "/", &mut out)?;
     out.flush()?;
@@ -194,7 +214,7 @@ fn mount_remote_unsupported() -> io::Error {
 }
 
 #[cfg(not(feature = "grpc"))]
-fn run_remote(_url: &str, _token: Option<&str>, _command: &Command) -> io::Result<ExitCode> {
+fn run_remote(_url: &str, _token: Option<&str>, _cli: &Cli) -> io::Result<ExitCode> {
     Err(no_grpc("--remote"))
 }
 

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -43,7 +44,8 @@ fn serve_locked(
     let (server, handle) = start(loaded.fs.clone(), loaded.snapshots.clone(), addr, access)?;
     let bound = handle.local_addr();
     lock.set_note(&format!(
-        "`memfs serve` on http://{bound} (pid {})",
+        "`memfs serve` on {} (pid {})",
+        handle.url(),
         std::process::id()
     ))?;
     {
@@ -52,8 +54,9 @@ fn serve_locked(
         out.flush()?;
     }
     eprintln!(
-        "serving {} on http://{bound}{}; Ctrl-C saves and stops",
+        "serving {} on {}{}; Ctrl-C saves and stops",
         image.display(),
+        handle.url(),
         if authenticated {
             " (token required)"
         } else {
@@ -68,6 +71,35 @@ fn serve_locked(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuses to serve a non-loopback address without TLS unless `--insecure` (then warns):
+/// tokens and files would cross the network in clear text.
+fn check_exposure(addr: &str, access: &Access) -> io::Result<()> {
+    if access.tls.is_some() {
+        return Ok(());
+    }
+    let loopback = addr
+        .to_socket_addrs()
+        .map(|mut a| a.all(|a| a.ip().is_loopback()))
+        .unwrap_or(false);
+    if loopback {
+        return Ok(());
+    }
+    if !access.insecure {
+        return Err(memfs::error::err(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{addr} is reachable from other machines, and without TLS tokens and files \
+                 cross the network in clear text: give --tls-cert and --tls-key (and \
+                 --client-ca for mutual TLS), or --insecure to serve it in clear text anyway"
+            ),
+        ));
+    }
+    eprintln!(
+        "warning: serving {addr} without TLS (--insecure): tokens and files are not encrypted"
+    );
+    Ok(())
+}
+
 /// Serves `fs` and its named `snapshots` on `addr` (also for `memfs mount --serve`); the
 /// server's snapshots (taken or dropped remotely) are read back with `FsServer::snapshots`.
 pub(super) fn start(
@@ -76,11 +108,19 @@ pub(super) fn start(
     addr: &str,
     access: &Access,
 ) -> io::Result<(FsServer, ServerHandle)> {
-    let server = match &access.tokens_file {
+    check_exposure(addr, access)?;
+    let mut server = match &access.tokens_file {
         Some(file) => FsServer::new(fs).with_tokens(memfs_grpc::Tokens::load(file)?),
         None => FsServer::new(fs).with_token(access.token.clone()),
     }
     .with_snapshots(snapshots);
+    if let Some((cert, key, client_ca)) = &access.tls {
+        let mut tls = memfs_grpc::ServerTls::load(cert, key)?;
+        if let Some(ca) = client_ca {
+            tls = tls.require_client_cert_from(ca)?;
+        }
+        server = server.with_tls(tls);
+    }
     let handle = server
         .serve(addr)
         .map_err(|e| memfs::error::err(e.kind(), format!("cannot listen on {addr}: {e}")))?;

@@ -543,3 +543,115 @@ fn serve_with_a_token_file_gives_each_token_its_rights() {
     assert_eq!(bad.status.code(), Some(1), "{err}");
     assert!(err.contains("line 2"), "{err}");
 }
+
+/// A CA (certificate PEM) and a certificate it issued for `names` (certificate, key PEMs).
+fn certificates(names: &[&str]) -> (String, String, String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let issue = |names: Vec<String>| {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (cert, key) = issue(names.iter().map(|s| s.to_string()).collect());
+    let (client_cert, client_key) = issue(vec!["client".into()]);
+    (ca.pem(), cert, key, client_cert, client_key)
+}
+
+#[test]
+fn serve_over_tls_and_mutual_tls_and_refuse_clear_text_off_loopback() {
+    let env = Env::new();
+    env.local_ok(&["write", "/f", "secret bytes"]);
+    let (ca, cert, key, client_cert, client_key) = certificates(&["localhost"]);
+    let dir = env.dir.path();
+    for (name, pem) in [
+        ("ca.pem", &ca),
+        ("cert.pem", &cert),
+        ("key.pem", &key),
+        ("client.pem", &client_cert),
+        ("client.key", &client_key),
+    ] {
+        std::fs::write(dir.join(name), pem).unwrap();
+    }
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    let server = serve(
+        &env,
+        &[
+            "--tls-cert",
+            &p("cert.pem"),
+            "--tls-key",
+            &p("key.pem"),
+            "--client-ca",
+            &p("ca.pem"),
+        ],
+    );
+    let url = server
+        .url()
+        .replace("http://127.0.0.1", "https://localhost");
+    let remote = |extra: &[&str], args: &[&str]| {
+        env.bare()
+            .args(["--remote", &url])
+            .args(extra)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let with_cert = [
+        "--ca",
+        &p("ca.pem"),
+        "--tls-cert",
+        &p("client.pem"),
+        "--tls-key",
+        &p("client.key"),
+    ];
+    let out = remote(&with_cert, &["read", "/f"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "secret bytes",
+        "{out:?}"
+    );
+    // No client certificate: refused, saying so; the system's roots do not know our CA.
+    let no_cert = remote(&["--ca", &p("ca.pem")], &["read", "/f"]);
+    let err = String::from_utf8_lossy(&no_cert.stderr);
+    assert_eq!(no_cert.status.code(), Some(1));
+    assert!(err.contains("requires client certificates"), "{err}");
+    let no_ca = remote(&[], &["read", "/f"]);
+    assert!(
+        String::from_utf8_lossy(&no_ca.stderr).contains("certificate"),
+        "{no_ca:?}"
+    );
+    // Plain HTTP/2 against the TLS port: the error says to use https://.
+    let plain = env
+        .bare()
+        .args(["--remote", server.url(), "read", "/f"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).contains("https://"),
+        "{plain:?}"
+    );
+    drop(server);
+    // Off loopback without TLS: refused unless --insecure.
+    let open = env
+        .bare()
+        .args([
+            "--state",
+            env.state().to_str().unwrap(),
+            "serve",
+            "--addr",
+            "0.0.0.0:0",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&open.stderr);
+    assert_eq!(open.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--insecure") && err.contains("clear text"),
+        "{err}"
+    );
+}

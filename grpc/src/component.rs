@@ -370,8 +370,17 @@ pub(crate) fn normalize_url(url: &str) -> String {
 }
 
 pub(crate) fn endpoint(url: &str, connect_timeout: Duration) -> io::Result<Endpoint> {
+    endpoint_tls(url, connect_timeout, &super::ClientTls::default())
+}
+
+/// The endpoint for `url`; an `https://` one uses `tls` (the system's roots by default).
+pub(crate) fn endpoint_tls(
+    url: &str,
+    connect_timeout: Duration,
+    tls: &super::ClientTls,
+) -> io::Result<Endpoint> {
     let url = normalize_url(url);
-    Endpoint::from_shared(url.clone())
+    let e = Endpoint::from_shared(url.clone())
         .map(|e| {
             e.connect_timeout(connect_timeout)
                 .tcp_nodelay(true)
@@ -379,7 +388,16 @@ pub(crate) fn endpoint(url: &str, connect_timeout: Duration) -> io::Result<Endpo
                 .initial_connection_window_size(super::CONNECTION_WINDOW)
                 .max_frame_size(super::MAX_FRAME)
         })
-        .map_err(|e| error::invalid_input(format!("bad server URL {url:?}: {e}")))
+        .map_err(|e| error::invalid_input(format!("bad server URL {url:?}: {e}")))?;
+    if !url.starts_with("https://") {
+        return Ok(e);
+    }
+    e.tls_config(tls.config()).map_err(|e| {
+        error::invalid_input(format!(
+            "TLS for {url}: {}",
+            super::runtime::error_chain(&e)
+        ))
+    })
 }
 
 /// A connection to a served component.

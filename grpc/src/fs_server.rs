@@ -30,6 +30,7 @@ use memfs::{FileType, MemFs, Metadata, Snapshot};
 pub struct FsServer {
     fs: MemFs,
     tokens: Option<Tokens>,
+    tls: Option<crate::ServerTls>,
     max_message_size: usize,
     snapshots: Arc<Mutex<BTreeMap<String, Snapshot>>>,
 }
@@ -41,6 +42,7 @@ impl FsServer {
         FsServer {
             fs,
             tokens: None,
+            tls: None,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             snapshots: Arc::default(),
         }
@@ -59,6 +61,12 @@ impl FsServer {
     /// snapshots, diff). The refusal says which right the token lacks.
     pub fn with_tokens(mut self, tokens: Tokens) -> Self {
         self.tokens = Some(tokens);
+        self
+    }
+
+    /// Serves over TLS (`https://`; mutual TLS if `tls` requires client certificates).
+    pub fn with_tls(mut self, tls: crate::ServerTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -101,9 +109,21 @@ impl FsServer {
             server,
             CheckToken::with_tokens(self.tokens.clone()),
         );
-        runtime::spawn_server("filesystem server", addr, |incoming, stop| {
-            super::server_builder().serve_with_incoming_shutdown(svc, incoming, stop)
-        })
+        let mut builder = super::server_builder();
+        if let Some(tls) = &self.tls {
+            builder = builder.tls_config(tls.config()).map_err(|e| {
+                memfs::error::invalid_input(format!(
+                    "TLS certificate or key: {}",
+                    runtime::error_chain(&e)
+                ))
+            })?;
+        }
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let mut handle = runtime::spawn_server("filesystem server", addr, |incoming, stop| {
+            builder.serve_with_incoming_shutdown(svc, incoming, stop)
+        })?;
+        handle.set_scheme(scheme);
+        Ok(handle)
     }
 }
 

@@ -14,6 +14,7 @@ pub mod proto;
 mod remote;
 mod runtime;
 pub mod status;
+mod tls;
 
 pub use auth::{Grant, Tokens};
 pub use component::{Component, ComponentClient, ComponentConfig, Data};
@@ -21,6 +22,7 @@ pub use fs_server::FsServer;
 pub use pipeline::{PipelineError, PipelineOrchestrator, StageFailure};
 pub use remote::RemoteFs;
 pub use runtime::ServerHandle;
+pub use tls::{ClientTls, ServerTls};
 
 /// Default limit on one gRPC message, both directions: 64 MiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;

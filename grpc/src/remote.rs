@@ -14,10 +14,11 @@ use tonic::transport::Channel;
 use tonic::Request;
 
 use super::auth;
-use super::component::{endpoint, normalize_url};
+use super::component::{endpoint_tls, normalize_url};
 use super::proto::{self, file_system_client::FileSystemClient};
 use super::runtime::{self, block_on};
 use super::status::io_of_status;
+use super::ClientTls;
 use super::{DEFAULT_MAX_MESSAGE_SIZE, STREAM_CHUNK_SIZE};
 use memfs::error;
 use memfs::{DirEntry, FileType, Metadata, Stats};
@@ -31,6 +32,8 @@ pub struct RemoteFs {
     token: Option<MetadataValue<Ascii>>,
     max_message_size: usize,
     chunk_size: usize,
+    /// Whether a client certificate is presented (for the hint on a refused connection).
+    client_cert: bool,
 }
 
 fn path_str(p: &Path) -> io::Result<String> {
@@ -98,7 +101,15 @@ impl RemoteFs {
     /// `authorization: Bearer <token>` with every call. Fails with `ConnectionRefused` when
     /// nothing answers within 5 s. (The token is checked by the first call, not here.)
     pub fn connect(url: &str, token: Option<&str>) -> io::Result<Self> {
-        let endpoint = endpoint(url, Duration::from_secs(5))?;
+        Self::connect_tls(url, token, &ClientTls::default())
+    }
+
+    /// Like [`RemoteFs::connect`], with `tls` for an `https://` URL: the CAs to trust (the
+    /// system's roots by default) and a client certificate for mutual TLS. A server whose
+    /// certificate does not verify, or that refuses ours, fails here or on the first call
+    /// with an error saying so.
+    pub fn connect_tls(url: &str, token: Option<&str>, tls: &ClientTls) -> io::Result<Self> {
+        let endpoint = endpoint_tls(url, Duration::from_secs(5), tls)?;
         let channel = block_on(endpoint.connect())?.map_err(|e| {
             error::err(
                 io::ErrorKind::ConnectionRefused,
@@ -111,6 +122,7 @@ impl RemoteFs {
             token: token.map(auth::bearer).transpose()?,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             chunk_size: STREAM_CHUNK_SIZE,
+            client_cert: tls.has_identity(),
         })
     }
 
@@ -142,6 +154,25 @@ impl RemoteFs {
     }
 
     /// Runs one unary call and maps its status.
+    /// The `io::Error` for a failed call; a connection the transport refused (a TLS
+    /// handshake, or plain HTTP/2 against a TLS port) says what to try.
+    fn status_error(&self, s: &tonic::Status) -> io::Error {
+        let e = io_of_status(s);
+        let m = s.message();
+        if !(m.contains("transport error") || m.contains("h2 protocol error")) {
+            return e;
+        }
+        let hint = if !self.url.starts_with("https://") {
+            "the connection failed: if the server uses TLS, connect to https://"
+        } else if !self.client_cert {
+            "the TLS connection failed: if the server requires client certificates (mutual \
+             TLS), present one (--tls-cert and --tls-key)"
+        } else {
+            "the TLS connection failed: the server may not accept this client certificate"
+        };
+        error::err(e.kind(), format!("{e} ({hint})"))
+    }
+
     fn call<T, F, Fut>(&self, f: F) -> io::Result<T>
     where
         T: Send,
@@ -150,7 +181,7 @@ impl RemoteFs {
     {
         block_on(f(self.client()))?
             .map(tonic::Response::into_inner)
-            .map_err(|s| io_of_status(&s))
+            .map_err(|s| self.status_error(&s))
     }
 
     /// Metadata of `p`, following symlinks.
@@ -207,7 +238,7 @@ impl RemoteFs {
             }
             Ok(out)
         })?
-        .map_err(|s: tonic::Status| io_of_status(&s))
+        .map_err(|s: tonic::Status| self.status_error(&s))
     }
 
     /// The content of a file as UTF-8 (`InvalidData` if it is not).
@@ -369,7 +400,7 @@ impl RemoteFs {
             }
             Ok(out)
         })?
-        .map_err(|s: tonic::Status| io_of_status(&s))?;
+        .map_err(|s: tonic::Status| self.status_error(&s))?;
         changes
             .into_iter()
             .map(|c| {
@@ -393,7 +424,7 @@ impl RemoteFs {
         });
         let mut client = self.client();
         let mut stream = block_on(async move { client.watch(req).await })?
-            .map_err(|s| io_of_status(&s))?
+            .map_err(|s| self.status_error(&s))?
             .into_inner();
         let (tx, rx) = std::sync::mpsc::sync_channel(256);
         std::thread::spawn(move || {
@@ -511,7 +542,7 @@ impl RemoteFs {
             }
             Ok(out)
         })?
-        .map_err(|s: tonic::Status| io_of_status(&s))?;
+        .map_err(|s: tonic::Status| self.status_error(&s))?;
         entries.into_iter().map(dir_entry_of).collect()
     }
 

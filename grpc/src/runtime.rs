@@ -93,6 +93,7 @@ where
         let _ = done_tx.send(result);
     });
     Ok(ServerHandle {
+        scheme: "http",
         addr: local_addr,
         stop: Some(stop_tx),
         done: Some(done_rx),
@@ -120,6 +121,8 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
     stop: Option<oneshot::Sender<()>>,
     done: Option<oneshot::Receiver<Result<(), String>>>,
     task: tokio::task::JoinHandle<()>,
@@ -131,9 +134,13 @@ impl ServerHandle {
         self.addr
     }
 
-    /// `http://ADDR`: what clients connect to.
+    /// `http://ADDR` (`https://` for a TLS server): what clients connect to.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    pub(crate) fn set_scheme(&mut self, scheme: &'static str) {
+        self.scheme = scheme;
     }
 
     /// Stops accepting calls, lets in-flight ones finish (up to 5 s, then drops them) and
