@@ -316,6 +316,22 @@ pub enum Command {
         /// Address to listen on (port 0 picks a free port)
         #[arg(long, default_value = "127.0.0.1:50051")]
         addr: String,
+        /// Connections served at once; one more is closed as it arrives
+        #[arg(long, value_name = "N", default_value_t = 4096)]
+        max_connections: usize,
+        /// Concurrent calls on one connection
+        #[arg(long, value_name = "N", default_value_t = 128)]
+        max_streams: u32,
+        /// Longest a call may take, in seconds (streamed reads and writes included)
+        #[arg(long, value_name = "SECS", default_value_t = 600)]
+        request_timeout: u64,
+        /// A connection whose peer answers no keepalive ping for this many seconds is closed
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        idle_timeout: u64,
+        /// Bytes of streamed writes buffered at once, over all calls (`1G`, `256M`); a write
+        /// past it fails with RESOURCE_EXHAUSTED
+        #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
+        max_write_buffer: u64,
     },
     /// Mount the state's filesystem with FUSE (needs the `fuse` feature) in the foreground
     /// until Ctrl-C, SIGTERM, SIGHUP or `fusermount3 -u MOUNTPOINT`, then save it (the state

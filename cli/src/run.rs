@@ -51,6 +51,18 @@ pub(super) struct Access {
     )>,
     /// Serve on a non-loopback address without TLS.
     pub insecure: bool,
+    /// `serve`'s limits (`mount --serve` uses the defaults).
+    pub limits: Option<Limits>,
+}
+
+/// The limits `memfs serve` takes as flags (`memfs_grpc::ServerLimits`).
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+pub(super) struct Limits {
+    pub max_connections: usize,
+    pub max_streams: u32,
+    pub request_timeout: std::time::Duration,
+    pub idle_timeout: std::time::Duration,
+    pub max_write_buffer: u64,
 }
 
 impl Access {
@@ -65,6 +77,7 @@ impl Access {
                 _ => None,
             },
             insecure: cli.insecure,
+            limits: None,
         }
     }
 
@@ -88,8 +101,24 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
         return run_remote(url, token.as_deref(), &cli);
     }
     let image = state::state_path(cli.state.clone())?;
-    if let Command::Serve { addr } = &cli.command {
-        return serve(&image, addr, Access::of(token, &cli));
+    if let Command::Serve {
+        addr,
+        max_connections,
+        max_streams,
+        request_timeout,
+        idle_timeout,
+        max_write_buffer,
+    } = &cli.command
+    {
+        let mut access = Access::of(token, &cli);
+        access.limits = Some(Limits {
+            max_connections: *max_connections,
+            max_streams: *max_streams,
+            request_timeout: std::time::Duration::from_secs(*request_timeout),
+            idle_timeout: std::time::Duration::from_secs(*idle_timeout),
+            max_write_buffer: *max_write_buffer,
+        });
+        return serve(&image, addr, access);
     }
     if let Command::Mount {
         mountpoint,

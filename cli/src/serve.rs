@@ -114,6 +114,15 @@ pub(super) fn start(
         None => FsServer::new(fs).with_token(access.token.clone()),
     }
     .with_snapshots(snapshots);
+    if let Some(l) = &access.limits {
+        server = server.with_limits(memfs_grpc::ServerLimits {
+            max_connections: l.max_connections,
+            max_streams_per_connection: l.max_streams,
+            request_timeout: l.request_timeout,
+            idle_timeout: l.idle_timeout,
+            max_buffered_write_bytes: l.max_write_buffer,
+        });
+    }
     if let Some((cert, key, client_ca)) = &access.tls {
         let mut tls = memfs_grpc::ServerTls::load(cert, key)?;
         if let Some(ca) = client_ca {

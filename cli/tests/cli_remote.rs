@@ -655,3 +655,28 @@ fn serve_over_tls_and_mutual_tls_and_refuse_clear_text_off_loopback() {
         "{err}"
     );
 }
+
+#[test]
+fn serve_limits_are_flags() {
+    let env = Env::new();
+    let server = serve(&env, &["--max-write-buffer", "1K", "--max-streams", "4"]);
+    let c = Client {
+        env: &env,
+        url: server.url().to_owned(),
+        token: None,
+    };
+    c.ok(&["write", "/small", "fits"]);
+    let big = "x".repeat(4096);
+    let err = c.fails(&["write", "/big", &big]);
+    assert!(
+        err.contains("buffering") && err.contains("limit is 1024"),
+        "{err}"
+    );
+    assert_eq!(c.ok(&["read", "/small"]), "fits");
+    let bad = env
+        .bare()
+        .args(["serve", "--max-write-buffer", "lots"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

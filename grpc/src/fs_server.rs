@@ -31,6 +31,7 @@ pub struct FsServer {
     fs: MemFs,
     tokens: Option<Tokens>,
     tls: Option<crate::ServerTls>,
+    limits: crate::ServerLimits,
     max_message_size: usize,
     snapshots: Arc<Mutex<BTreeMap<String, Snapshot>>>,
 }
@@ -43,6 +44,7 @@ impl FsServer {
             fs,
             tokens: None,
             tls: None,
+            limits: crate::ServerLimits::default(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             snapshots: Arc::default(),
         }
@@ -61,6 +63,13 @@ impl FsServer {
     /// snapshots, diff). The refusal says which right the token lacks.
     pub fn with_tokens(mut self, tokens: Tokens) -> Self {
         self.tokens = Some(tokens);
+        self
+    }
+
+    /// The limits on what clients can make the server hold (connections, streams, time,
+    /// buffered write bytes; see [`crate::ServerLimits`] for the defaults).
+    pub fn with_limits(mut self, limits: crate::ServerLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -101,6 +110,7 @@ impl FsServer {
             snapshots: self.snapshots.clone(),
             next_snapshot: Arc::new(AtomicU64::new(1)),
             read_chunk: STREAM_CHUNK_SIZE.min(limit.saturating_sub(64)).max(512),
+            writes: crate::limits::WriteBudget::new(self.limits.max_buffered_write_bytes),
         };
         let server = file_system_server::FileSystemServer::new(service)
             .max_decoding_message_size(limit)
@@ -109,7 +119,8 @@ impl FsServer {
             server,
             CheckToken::with_tokens(self.tokens.clone()),
         );
-        let mut builder = super::server_builder();
+        let mut builder = self.limits.apply(super::server_builder());
+        let max_connections = self.limits.max_connections;
         if let Some(tls) = &self.tls {
             builder = builder.tls_config(tls.config()).map_err(|e| {
                 memfs::error::invalid_input(format!(
@@ -120,6 +131,7 @@ impl FsServer {
         }
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let mut handle = runtime::spawn_server("filesystem server", addr, |incoming, stop| {
+            let incoming = crate::limits::limit_connections(incoming, max_connections);
             builder.serve_with_incoming_shutdown(svc, incoming, stop)
         })?;
         handle.set_scheme(scheme);
@@ -132,6 +144,8 @@ struct FsService {
     snapshots: Arc<Mutex<BTreeMap<String, Snapshot>>>,
     next_snapshot: Arc<AtomicU64>,
     read_chunk: usize,
+    /// Bytes of streamed writes buffered now, against `ServerLimits::max_buffered_write_bytes`.
+    writes: crate::limits::WriteBudget,
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -339,12 +353,22 @@ impl file_system_server::FileSystem for FsService {
         // The size hint is the client's word: allocate ahead for at most 256 MiB of it (larger
         // files grow the buffer as their bytes actually arrive).
         let hint = first.total_len.min(super::MAX_SIZE_HINT) as usize;
-        let mut content = BytesMut::with_capacity(hint.max(first.data.len()));
+        let mut taken = self.writes.empty_take();
+        self.writes.take(&mut taken, first.data.len() as u64)?;
+        let mut content = BytesMut::with_capacity(hint.min(8 << 20).max(first.data.len()));
         content.extend_from_slice(&first.data);
         while let Some(msg) = stream.next().await.transpose()? {
+            self.writes.take(&mut taken, msg.data.len() as u64)?;
             content.extend_from_slice(&msg.data);
         }
         let written = content.len() as u64;
+        if first.total_len > 0 && written != first.total_len {
+            return Err(Status::data_loss(format!(
+                "write {path}: the stream ended after {written} of the {} bytes it announced; \
+                 nothing was written",
+                first.total_len
+            )));
+        }
         let fs = self.fs.clone();
         let result = tokio::task::spawn_blocking(move || {
             if append {

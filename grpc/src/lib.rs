@@ -9,6 +9,7 @@
 mod auth;
 mod component;
 mod fs_server;
+mod limits;
 mod pipeline;
 pub mod proto;
 mod remote;
@@ -19,6 +20,7 @@ mod tls;
 pub use auth::{Grant, Tokens};
 pub use component::{Component, ComponentClient, ComponentConfig, Data};
 pub use fs_server::FsServer;
+pub use limits::ServerLimits;
 pub use pipeline::{PipelineError, PipelineOrchestrator, StageFailure};
 pub use remote::RemoteFs;
 pub use runtime::ServerHandle;
