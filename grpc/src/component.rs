@@ -38,6 +38,8 @@ pub struct ComponentConfig {
     pub max_message_size: usize,
     /// With a token, calls need `authorization: Bearer <token>` (else `UNAUTHENTICATED`).
     pub token: Option<String>,
+    /// Serve over TLS (`https://`; mutual TLS if it requires client certificates).
+    pub tls: Option<super::ServerTls>,
 }
 
 impl Default for ComponentConfig {
@@ -49,6 +51,7 @@ impl Default for ComponentConfig {
             host: "127.0.0.1".into(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             token: None,
+            tls: None,
         }
     }
 }
@@ -292,13 +295,24 @@ impl Component {
             server,
             CheckToken::new(self.config.token.as_deref()),
         );
-        let handle = runtime::spawn_server(
+        let mut builder = super::server_builder();
+        if let Some(tls) = &self.config.tls {
+            builder = builder.tls_config(tls.config()).map_err(|e| {
+                error::invalid_input(format!(
+                    "component {}: TLS certificate or key: {}",
+                    self.name,
+                    runtime::error_chain(&e)
+                ))
+            })?;
+        }
+        let mut handle = runtime::spawn_server(
             &format!("component {}", self.name),
             (self.config.host.as_str(), self.config.port),
-            |incoming, stop| {
-                super::server_builder().serve_with_incoming_shutdown(svc, incoming, stop)
-            },
+            |incoming, stop| builder.serve_with_incoming_shutdown(svc, incoming, stop),
         )?;
+        if self.config.tls.is_some() {
+            handle.set_scheme("https");
+        }
         self.write_description(Some(handle.local_addr()))?;
         Ok(handle)
     }
@@ -369,11 +383,8 @@ pub(crate) fn normalize_url(url: &str) -> String {
     }
 }
 
-pub(crate) fn endpoint(url: &str, connect_timeout: Duration) -> io::Result<Endpoint> {
-    endpoint_tls(url, connect_timeout, &super::ClientTls::default())
-}
-
-/// The endpoint for `url`; an `https://` one uses `tls` (the system's roots by default).
+/// The endpoint for `url` (`http://host:port` or `host:port`); an `https://` one uses `tls`
+/// (the system's roots by default).
 pub(crate) fn endpoint_tls(
     url: &str,
     connect_timeout: Duration,
@@ -413,7 +424,12 @@ impl ComponentClient {
     /// Connects to the component at `url` (`http://host:port` or `host:port`); fails with
     /// `ConnectionRefused` if nothing answers within 5 s.
     pub fn connect(url: &str, token: Option<&str>) -> io::Result<Self> {
-        let endpoint = endpoint(url, Duration::from_secs(5))?;
+        Self::connect_tls(url, token, &super::ClientTls::default())
+    }
+
+    /// Like [`ComponentClient::connect`], with `tls` for an `https://` URL.
+    pub fn connect_tls(url: &str, token: Option<&str>, tls: &super::ClientTls) -> io::Result<Self> {
+        let endpoint = endpoint_tls(url, Duration::from_secs(5), tls)?;
         let channel = runtime::block_on(endpoint.connect())?.map_err(|e| {
             error::err(
                 io::ErrorKind::ConnectionRefused,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::component::{endpoint, CallError, Component, ComponentClient, Data};
+use super::component::{endpoint_tls, CallError, Component, ComponentClient, Data};
 use super::runtime::{self, ServerHandle};
 use super::status::{code_name, kind_of_code};
 
@@ -99,6 +99,8 @@ struct Stage {
 pub struct PipelineOrchestrator {
     stages: Vec<Stage>,
     stage_timeout: Duration,
+    /// What the orchestrator trusts and presents when a stage's URL is `https://`.
+    tls: super::ClientTls,
 }
 
 impl Default for PipelineOrchestrator {
@@ -125,7 +127,16 @@ impl PipelineOrchestrator {
         PipelineOrchestrator {
             stages: Vec::new(),
             stage_timeout: DEFAULT_STAGE_TIMEOUT,
+            tls: super::ClientTls::default(),
         }
+    }
+
+    /// The CAs to trust (the system's roots by default) and the client certificate to present
+    /// when calling a stage over TLS (a component served with `ComponentConfig::tls`, or an
+    /// `https://` remote stage).
+    pub fn with_client_tls(mut self, tls: super::ClientTls) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Appends a local component (served by `start_servers`).
@@ -287,7 +298,7 @@ impl PipelineOrchestrator {
         let client = match cached {
             Some(c) => c,
             None => {
-                let ep = endpoint(url, self.stage_timeout)
+                let ep = endpoint_tls(url, self.stage_timeout, &self.tls)
                     .map_err(|e| CallError::Unreachable(e.to_string()))?;
                 let channel = match tokio::time::timeout_at(deadline, ep.connect()).await {
                     Err(_) => return Err(CallError::Timeout),

@@ -141,3 +141,46 @@ fn bad_certificate_material_is_an_error_at_start() {
         .unwrap_err();
     assert!(e.to_string().contains("TLS certificate or key"), "{e}");
 }
+
+#[test]
+fn a_pipeline_of_tls_components_runs_with_mutual_tls() {
+    use memfs_grpc::{Component, ComponentConfig, PipelineOrchestrator};
+    use serde_json::json;
+    bounded(60, || {
+        let ca = Ca::new();
+        let (cert, key) = ca.issue(&["localhost", "127.0.0.1"]);
+        let (client_cert, client_key) = ca.issue(&["orchestrator"]);
+        let fs = MemFs::new();
+        let tls = ServerTls::from_pem(cert, key).require_client_cert(ca.pem());
+        let stage = |name: &str, field: &'static str| {
+            let mut cfg = ComponentConfig::new(format!("/proto/{name}"), format!("/gen/{name}"), 0);
+            cfg.tls = Some(tls.clone());
+            Component::new(name, &fs, cfg, move |mut v| {
+                v[field] = json!(true);
+                Ok(v)
+            })
+            .unwrap()
+        };
+        let trusted = ClientTls::default()
+            .with_ca(ca.pem())
+            .with_identity(client_cert, client_key);
+        let mut p = PipelineOrchestrator::new().with_client_tls(trusted);
+        p.add_component(stage("transform", "transformed"));
+        p.add_component(stage("format", "formatted"));
+        p.start_servers().unwrap();
+        let out = p.execute_pipeline(json!({"input": "data"})).unwrap();
+        assert_eq!(
+            out,
+            json!({"input": "data", "transformed": true, "formatted": true})
+        );
+        p.stop_servers().unwrap();
+        // Without a client certificate the first stage refuses the orchestrator.
+        let mut anonymous =
+            PipelineOrchestrator::new().with_client_tls(ClientTls::default().with_ca(ca.pem()));
+        anonymous.add_component(stage("again", "x"));
+        anonymous.start_servers().unwrap();
+        let e = anonymous.execute_pipeline(json!({})).unwrap_err();
+        assert!(e.to_string().contains("again"), "{e}");
+        anonymous.stop_servers().unwrap();
+    });
+}
