@@ -159,7 +159,12 @@ impl RemoteFs {
     fn status_error(&self, s: &tonic::Status) -> io::Error {
         let e = io_of_status(s);
         let m = s.message();
-        if !(m.contains("transport error") || m.contains("h2 protocol error")) {
+        // How a connection the peer cut (a failed handshake) surfaces, depending on timing.
+        let cut = m.contains("transport error")
+            || m.contains("h2 protocol error")
+            || (s.code() == tonic::Code::Cancelled && m.contains("operation was canceled"))
+            || (s.code() == tonic::Code::Unavailable && m.contains("connection"));
+        if !cut {
             return e;
         }
         let hint = if !self.url.starts_with("https://") {
