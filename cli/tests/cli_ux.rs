@@ -2,47 +2,31 @@
 //! codes, what replaces what, messages that say what happened and what to do, `ln`, `ls -l` of
 //! symlinks, `--help` that describes every argument.
 
-use std::path::PathBuf;
 use std::process::Output;
 
 use assert_cmd::Command;
 
-struct Env {
-    dir: tempfile::TempDir,
-}
+#[path = "common/cli_env.rs"]
+mod common;
+
+/// The shared test environment, with the checks these tests use.
+struct Env(common::Env);
 
 impl Env {
     fn new() -> Self {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
+        Env(common::Env::new())
     }
 
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
+    fn state(&self) -> std::path::PathBuf {
+        self.0.state()
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::cargo_bin("memfs")
-            .unwrap()
-            .env_remove("MEMFS_STATE")
-            .env_remove("MEMFS_FAULT")
-            .env("HOME", self.dir.path())
-            .arg("--state")
-            .arg(self.state())
-            .args(args)
-            .output()
-            .unwrap()
+        self.0.local(args)
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "memfs {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        self.0.local_ok(args)
     }
 
     /// Runs `args`, which must exit with `code`; returns (stdout, stderr).
@@ -115,7 +99,7 @@ fn init_on_a_non_empty_state_says_what_it_removed() {
 #[test]
 fn import_and_export_refuse_to_replace_files_without_force() {
     let env = Env::new();
-    let host = env.dir.path().join("host");
+    let host = env.0.dir.path().join("host");
     std::fs::create_dir_all(host.join("sub")).unwrap();
     std::fs::write(host.join("sub/a.txt"), "from host").unwrap();
     let h = host.to_str().unwrap();
@@ -133,7 +117,7 @@ fn import_and_export_refuse_to_replace_files_without_force() {
     env.ok(&["import", "--force", h, "/in"]);
     assert_eq!(env.ok(&["read", "/in/sub/a.txt"]), "from host");
     // Export: the host file is kept unless --force.
-    let out = env.dir.path().join("out");
+    let out = env.0.dir.path().join("out");
     std::fs::create_dir_all(out.join("sub")).unwrap();
     std::fs::write(out.join("sub/a.txt"), "host copy").unwrap();
     let o = out.to_str().unwrap();
@@ -149,7 +133,7 @@ fn import_and_export_refuse_to_replace_files_without_force() {
         "from host"
     );
     env.ok(&["write", "/in/sub/b.txt", "two"]);
-    let fresh = env.dir.path().join("fresh");
+    let fresh = env.0.dir.path().join("fresh");
     let f = fresh.to_str().unwrap();
     assert_eq!(
         env.ok(&["export", "/in", f]),
@@ -168,10 +152,10 @@ fn messages_say_what_happened_and_what_to_do() {
     );
     let (_, err) = env.status(&["write", "", "x"], 2);
     assert!(err.contains("a path cannot be empty"), "{err}");
-    let missing = env.dir.path().join("no/such/dir/state");
+    let missing = env.0.dir.path().join("no/such/dir/state");
     let out = Command::cargo_bin("memfs")
         .unwrap()
-        .env("HOME", env.dir.path())
+        .env("HOME", env.0.dir.path())
         .arg("--state")
         .arg(&missing)
         .args(["ls", "/"])
