@@ -304,13 +304,63 @@ impl Transaction {
             Access::Listing | Access::Subtree => true,
         };
         // `Owned` only when resolution met a symlink (the fast path borrows `p`'s names).
-        if let Ok(Cow::Owned(canon)) = resolve(&self.root.node, p, follow) {
-            if canon.as_slice() != p.names() {
-                let at = match access {
-                    Access::Entry { .. } => Access::Entry { follow: false },
-                    other => other,
-                };
-                self.note_base(&VPath::from_names(canon), at);
+        match resolve(&self.root.node, p, follow) {
+            Ok(Cow::Owned(canon)) => {
+                if canon.as_slice() != p.names() {
+                    let at = match access {
+                        Access::Entry { .. } => Access::Entry { follow: false },
+                        other => other,
+                    };
+                    self.note_base(&VPath::from_names(canon), at);
+                }
+            }
+            Ok(Cow::Borrowed(_)) => {}
+            // The resolution failed part way (a symlink leading to a file or to nothing): what
+            // made it fail is the node the deepest resolvable prefix leads to, and the name
+            // looked up below it. Record both where they really are, so a concurrent change
+            // there (the file removed, the name created) is a conflict.
+            Err(_) => self.note_failed_resolution(p),
+        }
+    }
+
+    /// Follows `p` through the private tree step by step (symlinks expanded) to where its
+    /// resolution fails, recording what `base` has at every real path met on the way (rare:
+    /// only for a failed resolution through a symlink, so the extra records cost little).
+    fn note_failed_resolution(&self, p: &VPath) {
+        const NOFOLLOW: Access = Access::Entry { follow: false };
+        /// More symlinks than this on one path is a loop (`ELOOP` on Linux at 40).
+        const MAX_HOPS: usize = 40;
+        let mut pending: std::collections::VecDeque<Name> = p.names().iter().cloned().collect();
+        let mut cur: Vec<Name> = Vec::new();
+        let mut hops = 0;
+        while let Some(name) = pending.pop_front() {
+            let mut at = cur.clone();
+            at.push(name);
+            let here = VPath::from_names(at.clone());
+            self.note_base(&here, NOFOLLOW);
+            match crate::tree::resolve::lookup(&self.root.node, &here, false) {
+                Some(Node::Dir(_)) => cur = at,
+                Some(Node::Symlink(link)) if hops < MAX_HOPS => {
+                    hops += 1;
+                    let target = if link.target.starts_with('/') {
+                        link.target.clone()
+                    } else {
+                        format!(
+                            "{}/{}",
+                            VPath::from_names(cur.clone()).as_string(),
+                            link.target
+                        )
+                    };
+                    let Ok(t) = VPath::parse_str(&target) else {
+                        return;
+                    };
+                    cur.clear();
+                    for n in t.names().iter().rev() {
+                        pending.push_front(n.clone());
+                    }
+                }
+                // Missing, a file (with names left), or a loop: the resolution fails here.
+                _ => return,
             }
         }
     }
