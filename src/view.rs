@@ -149,10 +149,12 @@ pub(crate) fn stats(root: &Root, store: &BlobStore, limits: crate::Limits) -> St
     let mut s = Stats {
         stored_bytes: store.stored_bytes(),
         blobs: store.blob_count() as u64,
-        live_bytes: crate::quota::usage_of(root).bytes,
         limits,
         ..Stats::default()
     };
+    // One walk counts everything, `live_bytes` included: inline bytes by length, each chunk the
+    // live tree refers to once (what a quota charges, `quota.rs`).
+    let mut chunks = rustc_hash::FxHashSet::default();
     let mut stack: Vec<&Node> = vec![&root.node];
     while let Some(node) = stack.pop() {
         match node {
@@ -163,7 +165,14 @@ pub(crate) fn stats(root: &Root, store: &BlobStore, limits: crate::Limits) -> St
             Node::File(f) => {
                 s.files += 1;
                 s.logical_bytes += f.content.len();
-                s.stored_bytes += f.content.inline_bytes();
+                let inline = f.content.inline_bytes();
+                s.stored_bytes += inline;
+                s.live_bytes += inline;
+                for c in f.content.chunk_refs() {
+                    if chunks.insert(c.hash()) {
+                        s.live_bytes += c.data().len() as u64;
+                    }
+                }
             }
             Node::Symlink(_) => s.symlinks += 1,
         }

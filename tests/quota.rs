@@ -66,6 +66,16 @@ fn bytes_are_counted_after_deduplication() {
     // A million zeros past the end are one stored zero chunk (plus the partial last one).
     fs.set_len("/copy", 2 * chunk + 10 * chunk).unwrap();
     assert_eq!(fs.usage().bytes, 3 * chunk);
+    // `stats` counts live bytes in its own walk: the same figure, with or without limits.
+    fs.set_limits(Limits::default());
+    fs.write("/small", "inline").unwrap();
+    assert_eq!(fs.stats().live_bytes, 3 * chunk + 6);
+    assert_eq!(fs.stats().live_bytes, recount(&fs).bytes);
+    fs.remove_file("/small").unwrap();
+    fs.set_limits(Limits {
+        max_bytes: Some(3 * chunk),
+        max_inodes: None,
+    });
     full(fs.write("/other", vec![9u8; chunk as usize + 1]));
     // Removing one of three sharers frees nothing; removing all frees the chunks.
     fs.remove_file("/same").unwrap();
@@ -254,4 +264,5 @@ fn four_concurrent_writers_never_pass_the_limits() {
     });
     assert!(refused.into_inner() > 0, "the limits were never reached");
     assert_eq!(fs.usage(), recount(&fs));
+    assert_eq!(fs.stats().live_bytes, fs.usage().bytes);
 }

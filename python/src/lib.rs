@@ -610,10 +610,10 @@ impl Tx {
         let tx = guard
             .as_mut()
             .ok_or_else(|| PyValueError::new_err("the transaction is finished"))?;
-        // The transaction is not `Sync` (it records reads in a `RefCell`): it stays on this
-        // thread, under the lock, with the GIL held.
-        let _ = py;
-        f(tx).map_err(|e| os_error(&e, None, None))
+        // The transaction is not `Sync` (it records reads in a `RefCell`), but it is `Send`:
+        // the lock gives this call the only `&mut`, which may cross into the GIL-free section
+        // (another Python thread using this transaction waits on the lock, not on the GIL).
+        py.detach(|| f(tx)).map_err(|e| os_error(&e, None, None))
     }
 }
 
