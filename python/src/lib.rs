@@ -606,14 +606,18 @@ impl Tx {
     where
         T: Send,
     {
-        let mut guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = guard
-            .as_mut()
-            .ok_or_else(|| PyValueError::new_err("the transaction is finished"))?;
         // The transaction is not `Sync` (it records reads in a `RefCell`), but it is `Send`:
-        // the lock gives this call the only `&mut`, which may cross into the GIL-free section
-        // (another Python thread using this transaction waits on the lock, not on the GIL).
-        py.detach(|| f(tx)).map_err(|e| os_error(&e, None, None))
+        // the lock gives this call the only `&mut`. The lock is taken and released without the
+        // GIL: a thread that waited for it holding the GIL would deadlock with the holder, who
+        // needs the GIL back to return (tests/test_beyond_the_original.py, four threads).
+        let done = py.detach(|| {
+            let mut guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+            guard.as_mut().map(f)
+        });
+        match done {
+            None => Err(PyValueError::new_err("the transaction is finished")),
+            Some(r) => r.map_err(|e| os_error(&e, None, None)),
+        }
     }
 }
 
