@@ -20,6 +20,10 @@
 //! lands in part and concurrent writers can never pass a limit together. An operation that
 //! does not grow usage (a removal, a rename, a shrinking write) is allowed even over a limit
 //! (after limits were lowered below what is used). Without limits none of this runs.
+//!
+//! The bytes rule is counted two ways: incrementally per commit (`Charge`, which keeps a count
+//! of the live tree's references to each chunk), and from scratch over a walk (`LiveBytes`,
+//! for `stats` and `usage` without limits); `tests/quota.rs` checks that they agree.
 
 use std::collections::HashMap;
 use std::io;
@@ -223,7 +227,41 @@ impl Quota {
 
 /// What `root` uses, counted by a walk of the whole tree.
 pub(crate) fn usage_of(root: &Root) -> Usage {
-    Quota::new(Limits::default(), root).usage()
+    let mut usage = Usage {
+        bytes: 0,
+        inodes: 0,
+    };
+    let mut live = LiveBytes::default();
+    let mut stack: Vec<&Node> = vec![&root.node];
+    while let Some(node) = stack.pop() {
+        usage.inodes += 1;
+        match node {
+            Node::Dir(d) => stack.extend(d.children.values()),
+            Node::File(f) => live.add(&f.content),
+            Node::Symlink(_) => {}
+        }
+    }
+    usage.bytes = live.bytes;
+    usage
+}
+
+/// The bytes a quota charges for the contents of a walk: inline contents by length, each stored
+/// chunk once however many files share it. Fed by whole-tree walks (`usage_of`, `stats`).
+#[derive(Default)]
+pub(crate) struct LiveBytes {
+    seen: rustc_hash::FxHashSet<Hash>,
+    pub bytes: u64,
+}
+
+impl LiveBytes {
+    pub(crate) fn add(&mut self, content: &Content) {
+        self.bytes += content.inline_bytes();
+        for c in content.chunk_refs() {
+            if self.seen.insert(*c.hash()) {
+                self.bytes += c.data().len() as u64;
+            }
+        }
+    }
 }
 
 /// Parses a size as `memfs init --max-bytes` takes it: a number of bytes, optionally followed

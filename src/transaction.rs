@@ -328,8 +328,7 @@ impl Transaction {
     /// only for a failed resolution through a symlink, so the extra records cost little).
     fn note_failed_resolution(&self, p: &VPath) {
         const NOFOLLOW: Access = Access::Entry { follow: false };
-        /// More symlinks than this on one path is a loop (`ELOOP` on Linux at 40).
-        const MAX_HOPS: usize = 40;
+        use crate::tree::resolve::MAX_HOPS;
         let mut pending: std::collections::VecDeque<Name> = p.names().iter().cloned().collect();
         let mut cur: Vec<Name> = Vec::new();
         let mut hops = 0;

@@ -152,9 +152,8 @@ pub(crate) fn stats(root: &Root, store: &BlobStore, limits: crate::Limits) -> St
         limits,
         ..Stats::default()
     };
-    // One walk counts everything, `live_bytes` included: inline bytes by length, each chunk the
-    // live tree refers to once (what a quota charges, `quota.rs`).
-    let mut chunks = rustc_hash::FxHashSet::default();
+    // One walk counts everything, `live_bytes` included (the quota's rule, `quota::LiveBytes`).
+    let mut live = crate::quota::LiveBytes::default();
     let mut stack: Vec<&Node> = vec![&root.node];
     while let Some(node) = stack.pop() {
         match node {
@@ -165,18 +164,13 @@ pub(crate) fn stats(root: &Root, store: &BlobStore, limits: crate::Limits) -> St
             Node::File(f) => {
                 s.files += 1;
                 s.logical_bytes += f.content.len();
-                let inline = f.content.inline_bytes();
-                s.stored_bytes += inline;
-                s.live_bytes += inline;
-                for c in f.content.chunk_refs() {
-                    if chunks.insert(c.hash()) {
-                        s.live_bytes += c.data().len() as u64;
-                    }
-                }
+                s.stored_bytes += f.content.inline_bytes();
+                live.add(&f.content);
             }
             Node::Symlink(_) => s.symlinks += 1,
         }
     }
+    s.live_bytes = live.bytes;
     s
 }
 

@@ -14,7 +14,7 @@ use crate::error;
 use crate::path::{join_names, plain_component, plain_rest, Name, VPath};
 
 /// Linux's limit on symlinks followed during one lookup.
-const MAX_HOPS: usize = 40;
+pub(crate) const MAX_HOPS: usize = 40;
 
 /// Returns the node at a canonical path (no symlinks inside), if any.
 pub(crate) fn node_at<'a>(root: &'a Node, canon: &[Name]) -> Option<&'a Node> {
