@@ -59,7 +59,7 @@ const HEADER_LEN: usize = 60;
 /// lz4 cannot expand a block by more than this factor (255:1 plus slack).
 const MAX_RATIO: u64 = 256;
 /// No directory can be deeper than this (each level costs at least 2 bytes of a path).
-const MAX_DEPTH: usize = PATH_MAX / 2;
+pub(super) const MAX_DEPTH: usize = PATH_MAX / 2;
 
 const TAG_DIR: u8 = 0;
 const TAG_INLINE: u8 = 1;
@@ -187,7 +187,7 @@ impl Encoder {
         match node {
             Node::Dir(d) => {
                 self.nodes.push(TAG_DIR);
-                put_meta(&mut self.nodes, &d.meta);
+                put_meta(&mut self.nodes, &d.meta, true);
                 put_varint(&mut self.nodes, d.children.len() as u64);
                 for (name, child) in d.children.iter() {
                     put_bytes(&mut self.nodes, name.as_bytes());
@@ -197,7 +197,7 @@ impl Encoder {
             Node::File(f) => match &f.content {
                 Content::Inline(bytes) => {
                     self.nodes.push(TAG_INLINE);
-                    put_meta(&mut self.nodes, &f.meta);
+                    put_meta(&mut self.nodes, &f.meta, true);
                     put_bytes(&mut self.nodes, bytes);
                 }
                 Content::Chunks(_) => {
@@ -208,7 +208,7 @@ impl Encoder {
                         .map(|c| self.blob_id(c))
                         .collect();
                     self.nodes.push(TAG_CHUNKED);
-                    put_meta(&mut self.nodes, &f.meta);
+                    put_meta(&mut self.nodes, &f.meta, true);
                     put_varint(&mut self.nodes, ids.len() as u64);
                     for id in ids {
                         put_varint(&mut self.nodes, id as u64);
@@ -217,7 +217,7 @@ impl Encoder {
             },
             Node::Symlink(s) => {
                 self.nodes.push(TAG_SYMLINK);
-                put_meta(&mut self.nodes, &s.meta);
+                put_meta(&mut self.nodes, &s.meta, true);
                 put_bytes(&mut self.nodes, s.target.as_bytes());
             }
         }
@@ -237,7 +237,7 @@ impl Encoder {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -245,12 +245,12 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+pub(super) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_varint(out, b.len() as u64);
     out.extend_from_slice(b);
 }
 
-fn put_time(out: &mut Vec<u8>, t: SystemTime) {
+pub(super) fn put_time(out: &mut Vec<u8>, t: SystemTime) {
     let (secs, nanos) = crate::time::to_unix(t);
     put_varint(out, ((secs << 1) ^ (secs >> 63)) as u64);
     put_varint(out, nanos as u64);
@@ -263,7 +263,9 @@ const META_MODIFIED: u8 = 2; // modified differs from created
 const META_ACCESSED: u8 = 4; // accessed differs from modified
 const META_CHANGED: u8 = 8; // changed differs from modified
 
-fn put_meta(out: &mut Vec<u8>, m: &Meta) {
+/// A node's metadata; `with_ino` false leaves the inode number out (store objects, where
+/// the same tree in two filesystems must encode alike).
+pub(super) fn put_meta(out: &mut Vec<u8>, m: &Meta, with_ino: bool) {
     let mut flags = 0;
     if m.user.is_some() {
         flags |= META_USER;
@@ -278,7 +280,9 @@ fn put_meta(out: &mut Vec<u8>, m: &Meta) {
         flags |= META_CHANGED;
     }
     out.push(flags);
-    put_varint(out, m.ino);
+    if with_ino {
+        put_varint(out, m.ino);
+    }
     put_varint(out, m.mode as u64);
     put_time(out, m.created);
     if flags & META_MODIFIED != 0 {
@@ -358,31 +362,41 @@ fn verified_body(bytes: &[u8]) -> io::Result<(u32, Vec<u8>)> {
     Ok((version, raw))
 }
 
+const IMAGE: &str = "memfs state image";
+
 fn corrupt(what: &str) -> io::Error {
-    error::invalid_data(format!("corrupt memfs state image: {what}"))
+    error::invalid_data(format!("corrupt {IMAGE}: {what}"))
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// A cursor over an encoding (the image's body, or one object of `objects`); its errors say
+/// what is corrupt.
+pub(super) struct Reader<'a> {
+    pub(super) buf: &'a [u8],
+    pub(super) pos: usize,
+    /// What is being read, for errors ("memfs state image", "memfs object <hash>").
+    pub(super) of: &'a str,
 }
 
 impl<'a> Reader<'a> {
-    fn remaining(&self) -> usize {
+    pub(super) fn corrupt(&self, what: &str) -> io::Error {
+        error::invalid_data(format!("corrupt {}: {what}", self.of))
+    }
+
+    pub(super) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
-    fn u8(&mut self) -> io::Result<u8> {
+    pub(super) fn u8(&mut self) -> io::Result<u8> {
         let b = *self
             .buf
             .get(self.pos)
-            .ok_or_else(|| corrupt("unexpected end"))?;
+            .ok_or_else(|| self.corrupt("unexpected end"))?;
         self.pos += 1;
         Ok(b)
     }
 
     #[inline]
-    fn varint(&mut self) -> io::Result<u64> {
+    pub(super) fn varint(&mut self) -> io::Result<u64> {
         if let Some(&b) = self.buf.get(self.pos) {
             if b < 0x80 {
                 self.pos += 1;
@@ -394,59 +408,60 @@ impl<'a> Reader<'a> {
             let b = self.u8()?;
             let bits = (b & 0x7f) as u64;
             if shift == 63 && bits > 1 {
-                return Err(corrupt("integer overflow"));
+                return Err(self.corrupt("integer overflow"));
             }
             v |= bits << shift;
             if b & 0x80 == 0 {
                 return Ok(v);
             }
         }
-        Err(corrupt("integer too long"))
+        Err(self.corrupt("integer too long"))
     }
 
     /// A count of items each at least `min_size` bytes long: bounded by what is left.
-    fn count(&mut self, min_size: usize) -> io::Result<usize> {
+    pub(super) fn count(&mut self, min_size: usize) -> io::Result<usize> {
         let n = self.varint()?;
         if n > (self.remaining() / min_size.max(1)) as u64 {
-            return Err(corrupt("count larger than the data"));
+            return Err(self.corrupt("count larger than the data"));
         }
         Ok(n as usize)
     }
 
-    fn bytes(&mut self) -> io::Result<&'a [u8]> {
+    pub(super) fn bytes(&mut self) -> io::Result<&'a [u8]> {
         let n = self.varint()?;
         if n > self.remaining() as u64 {
-            return Err(corrupt("length past the end"));
+            return Err(self.corrupt("length past the end"));
         }
         let s = &self.buf[self.pos..self.pos + n as usize];
         self.pos += n as usize;
         Ok(s)
     }
 
-    fn str(&mut self) -> io::Result<&'a str> {
-        std::str::from_utf8(self.bytes()?).map_err(|_| corrupt("invalid UTF-8 in a name"))
+    pub(super) fn str(&mut self) -> io::Result<&'a str> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| self.corrupt("invalid UTF-8 in a name"))
     }
 
-    fn u32(&mut self) -> io::Result<u32> {
-        u32::try_from(self.varint()?).map_err(|_| corrupt("value out of range"))
+    pub(super) fn u32(&mut self) -> io::Result<u32> {
+        u32::try_from(self.varint()?).map_err(|_| self.corrupt("value out of range"))
     }
 
-    fn time(&mut self) -> io::Result<SystemTime> {
+    pub(super) fn time(&mut self) -> io::Result<SystemTime> {
         let z = self.varint()?;
         let secs = ((z >> 1) as i64) ^ -((z & 1) as i64);
         let nanos = self.u32()?;
-        crate::time::from_unix(secs, nanos).ok_or_else(|| corrupt("bad or out-of-range timestamp"))
+        crate::time::from_unix(secs, nanos)
+            .ok_or_else(|| self.corrupt("bad or out-of-range timestamp"))
     }
 
-    fn meta(&mut self) -> io::Result<Meta> {
+    pub(super) fn meta(&mut self, with_ino: bool) -> io::Result<Meta> {
         let flags = self.u8()?;
         if flags & !(META_USER | META_MODIFIED | META_ACCESSED | META_CHANGED) != 0 {
-            return Err(corrupt("bad metadata flags"));
+            return Err(self.corrupt("bad metadata flags"));
         }
-        let ino = self.varint()?;
+        let ino = if with_ino { self.varint()? } else { 0 };
         let mode = self.u32()?;
         if mode > 0o7777 {
-            return Err(corrupt("bad permission bits"));
+            return Err(self.corrupt("bad permission bits"));
         }
         let created = self.time()?;
         let modified = if flags & META_MODIFIED != 0 {
@@ -546,7 +561,11 @@ pub fn read_file(bytes: &[u8], path: &str) -> io::Result<Option<Vec<u8>>> {
 }
 
 fn read_in_body(raw: &[u8], vpath: &crate::path::VPath) -> io::Result<Option<Vec<u8>>> {
-    let mut r = Reader { buf: raw, pos: 0 };
+    let mut r = Reader {
+        buf: raw,
+        pos: 0,
+        of: IMAGE,
+    };
     r.varint()?;
     let blob_count = r.count(2)?;
     let mut blobs = Vec::with_capacity(blob_count);
@@ -565,7 +584,11 @@ fn read_in_body(raw: &[u8], vpath: &crate::path::VPath) -> io::Result<Option<Vec
         let pos = *offsets
             .get(usize::try_from(id).unwrap_or(usize::MAX))
             .ok_or_else(|| corrupt("bad node reference"))?;
-        Ok(Reader { buf: raw, pos })
+        Ok(Reader {
+            buf: raw,
+            pos,
+            of: IMAGE,
+        })
     };
     for name in vpath.names() {
         let mut node = at(id)?;
@@ -605,7 +628,7 @@ fn read_in_body(raw: &[u8], vpath: &crate::path::VPath) -> io::Result<Option<Vec
     }
 }
 
-fn valid_name(name: &str) -> bool {
+pub(super) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= NAME_MAX
         && name != "."
@@ -614,7 +637,11 @@ fn valid_name(name: &str) -> bool {
 }
 
 fn decode_body(raw: &[u8], version: u32) -> io::Result<Image> {
-    let mut r = Reader { buf: raw, pos: 0 };
+    let mut r = Reader {
+        buf: raw,
+        pos: 0,
+        of: IMAGE,
+    };
     let fs = MemFs::new();
     let store = fs.store().clone();
     let next_ino = r.varint()?;
@@ -637,7 +664,7 @@ fn decode_body(raw: &[u8], version: u32) -> io::Result<Image> {
     let mut heights: Vec<u16> = Vec::with_capacity(node_count);
     for index in 0..node_count {
         let tag = r.u8()?;
-        let meta = r.meta()?;
+        let meta = r.meta(true)?;
         max_ino = max_ino.max(meta.ino);
         let node = match tag {
             TAG_DIR => {

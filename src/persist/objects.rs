@@ -1,0 +1,529 @@
+//! Content-addressed objects: a snapshot as immutable objects, each named by the blake3 hash of
+//! its bytes — the shape in which `memfs-store` keeps trees in object storage (S3 and the
+//! servers that speak its protocol, GCS, Azure, a local directory).
+//!
+//! Two kinds of object:
+//! - a **chunk**: bytes of a file. A file over [`INLINE_MAX`](crate::INLINE_MAX) is already
+//!   cut into [`CHUNK_SIZE`](crate::CHUNK_SIZE) chunks named by their blake3 hash in the chunk
+//!   store: the objects are those chunks, under the same names. A smaller (inline) file is one
+//!   chunk of its own, so a directory object stays small however large its files are, and
+//!   reading one file fetches that file's bytes only.
+//! - a **directory**: its metadata and its entries in name order; a subdirectory by the name of
+//!   its object, a file by its metadata, length and chunk names, a symlink by its metadata and
+//!   target. Inode numbers are left out (they are local to a filesystem): the same tree encodes
+//!   to the same objects in every filesystem, so an unchanged subtree keeps its name and a push
+//!   skips it whole.
+//!
+//! ```text
+//! directory object:  "MFSD" 1 | meta | count | entries
+//! entry:             name | 0 subdir-id(32)
+//!                         | 1 meta len count chunk-id(32)...
+//!                         | 2 meta target
+//! meta:              the state image's metadata encoding without the inode number
+//! ```
+//!
+//! Nothing here does I/O. [`Snapshot::objects`] lists what a snapshot is made of (the
+//! encodings of its directories, its chunks by reference, without copying them);
+//! [`Import`] builds a snapshot of a filesystem from objects fetched in any order, checking
+//! every object against its name.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+
+use imbl::OrdMap;
+
+use super::image::{put_bytes, put_meta, put_varint, valid_name, Reader, MAX_DEPTH};
+use crate::blob::{BlobRef, Content, CHUNK_SIZE, INLINE_MAX};
+use crate::error;
+use crate::fs::MemFs;
+use crate::path::Name;
+use crate::snapshot::Snapshot;
+use crate::sync::Ordering;
+use crate::tree::node::{Dir, FileNode, Meta, Node, SymlinkNode};
+use crate::tree::ops::Root;
+
+/// The name of an object: the blake3 hash of its bytes.
+pub type ObjectId = [u8; 32];
+
+const DIR_MAGIC: &[u8; 4] = b"MFSD";
+const DIR_VERSION: u8 = 1;
+const ENTRY_DIR: u8 = 0;
+const ENTRY_FILE: u8 = 1;
+const ENTRY_SYMLINK: u8 = 2;
+
+/// The object id of `bytes`.
+pub fn object_id(bytes: &[u8]) -> ObjectId {
+    *blake3::hash(bytes).as_bytes()
+}
+
+/// `id` in lowercase hex (64 characters): how stores name objects.
+pub fn hex(id: &ObjectId) -> String {
+    blake3::Hash::from_bytes(*id).to_hex().to_string()
+}
+
+/// Parses 64 hex digits back into an id.
+pub fn parse_hex(s: &str) -> Option<ObjectId> {
+    blake3::Hash::from_hex(s).ok().map(|h| *h.as_bytes())
+}
+
+/// `Ok` when `bytes` are the object named `id`; else `InvalidData` naming the object (what
+/// a truncated, altered or substituted object gives).
+pub fn verify(kind: &str, id: &ObjectId, bytes: &[u8]) -> io::Result<()> {
+    if object_id(bytes) == *id {
+        Ok(())
+    } else {
+        Err(error::invalid_data(format!(
+            "{kind} object {} does not match its hash ({} bytes fetched): truncated or altered",
+            hex(id),
+            bytes.len()
+        )))
+    }
+}
+
+/// One directory of a snapshot, encoded.
+#[derive(Debug, Clone)]
+pub struct DirObject {
+    /// The object's bytes (its id is their hash).
+    pub bytes: Vec<u8>,
+    /// The directory objects it names (its subdirectories), in name order.
+    pub subdirs: Vec<ObjectId>,
+    /// The chunk objects its files name, each once, in name order.
+    pub chunks: Vec<ObjectId>,
+}
+
+enum ChunkData {
+    Stored(BlobRef),
+    Inline(Arc<[u8]>),
+}
+
+/// What a snapshot is made of, as objects: built by [`Snapshot::objects`].
+pub struct TreeObjects {
+    root: ObjectId,
+    dirs: HashMap<ObjectId, DirObject>,
+    chunks: HashMap<ObjectId, ChunkData>,
+    files: u64,
+}
+
+impl std::fmt::Debug for TreeObjects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeObjects")
+            .field("root", &hex(&self.root))
+            .field("dirs", &self.dirs.len())
+            .field("chunks", &self.chunks.len())
+            .finish()
+    }
+}
+
+impl TreeObjects {
+    /// The root directory's object id: with the chunk and directory objects, it names the
+    /// whole tree.
+    pub fn root(&self) -> ObjectId {
+        self.root
+    }
+
+    /// A directory object by id.
+    pub fn dir(&self, id: &ObjectId) -> Option<&DirObject> {
+        self.dirs.get(id)
+    }
+
+    /// A chunk's bytes by id (borrowed from the snapshot: nothing is copied).
+    pub fn chunk(&self, id: &ObjectId) -> Option<&[u8]> {
+        self.chunks.get(id).map(|c| match c {
+            ChunkData::Stored(b) => b.data(),
+            ChunkData::Inline(b) => &b[..],
+        })
+    }
+
+    /// Every distinct directory object.
+    pub fn dir_ids(&self) -> impl Iterator<Item = &ObjectId> {
+        self.dirs.keys()
+    }
+
+    /// Every distinct chunk object.
+    pub fn chunk_ids(&self) -> impl Iterator<Item = &ObjectId> {
+        self.chunks.keys()
+    }
+
+    /// Distinct directory objects.
+    pub fn dir_count(&self) -> usize {
+        self.dirs.len()
+    }
+
+    /// Distinct chunk objects.
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Regular files in the tree (each path once).
+    pub fn files(&self) -> u64 {
+        self.files
+    }
+
+    /// Bytes of every distinct object (what a push to an empty store uploads).
+    pub fn total_bytes(&self) -> u64 {
+        let dirs: u64 = self.dirs.values().map(|d| d.bytes.len() as u64).sum();
+        let chunks: u64 = self
+            .chunks
+            .keys()
+            .map(|id| self.chunk(id).map_or(0, |c| c.len() as u64))
+            .sum();
+        dirs + chunks
+    }
+}
+
+impl Snapshot {
+    /// This snapshot as content-addressed objects (see [`crate::persist::objects`]): the
+    /// encoding of each directory and a reference to each chunk. Costs a walk of the tree and
+    /// a blake3 hash of every inline file; chunks over `INLINE_MAX` are already named.
+    pub fn objects(&self) -> TreeObjects {
+        let mut enc = ObjectEncoder {
+            dirs: HashMap::new(),
+            chunks: HashMap::new(),
+            memo: HashMap::new(),
+            files: 0,
+        };
+        let root = self.with_root(|r| match &r.node {
+            Node::Dir(d) => enc.dir(d),
+            _ => unreachable!("a root is a directory"),
+        });
+        TreeObjects {
+            root,
+            dirs: enc.dirs,
+            chunks: enc.chunks,
+            files: enc.files,
+        }
+    }
+}
+
+struct ObjectEncoder {
+    dirs: HashMap<ObjectId, DirObject>,
+    chunks: HashMap<ObjectId, ChunkData>,
+    /// Directory node (address of its `Arc`, kept alive by the snapshot) -> its id, so a
+    /// subtree shared by two paths is encoded once.
+    memo: HashMap<usize, ObjectId>,
+    files: u64,
+}
+
+impl ObjectEncoder {
+    /// Encodes `d` and every directory below it not encoded yet; returns `d`'s id. Recursion
+    /// is bounded by the tree's depth, which no path can exceed.
+    fn dir(&mut self, d: &Arc<Dir>) -> ObjectId {
+        let addr = Arc::as_ptr(d) as usize;
+        if let Some(id) = self.memo.get(&addr) {
+            return *id;
+        }
+        let mut out = Vec::with_capacity(16 + d.children.len() * 48);
+        out.extend_from_slice(DIR_MAGIC);
+        out.push(DIR_VERSION);
+        put_meta(&mut out, &d.meta, false);
+        put_varint(&mut out, d.children.len() as u64);
+        let mut subdirs = Vec::new();
+        let mut chunks = Vec::new();
+        for (name, child) in d.children.iter() {
+            put_bytes(&mut out, name.as_bytes());
+            match child {
+                Node::Dir(sub) => {
+                    let id = self.dir(sub);
+                    out.push(ENTRY_DIR);
+                    out.extend_from_slice(&id);
+                    subdirs.push(id);
+                }
+                Node::File(f) => {
+                    self.files += 1;
+                    out.push(ENTRY_FILE);
+                    put_meta(&mut out, &f.meta, false);
+                    put_varint(&mut out, f.content.len());
+                    let ids = self.file_chunks(&f.content);
+                    put_varint(&mut out, ids.len() as u64);
+                    for id in ids {
+                        out.extend_from_slice(&id);
+                        chunks.push(id);
+                    }
+                }
+                Node::Symlink(s) => {
+                    out.push(ENTRY_SYMLINK);
+                    put_meta(&mut out, &s.meta, false);
+                    put_bytes(&mut out, s.target.as_bytes());
+                }
+            }
+        }
+        chunks.sort_unstable();
+        chunks.dedup();
+        let id = object_id(&out);
+        self.memo.insert(addr, id);
+        self.dirs.entry(id).or_insert(DirObject {
+            bytes: out,
+            subdirs,
+            chunks,
+        });
+        id
+    }
+
+    fn file_chunks(&mut self, content: &Content) -> Vec<ObjectId> {
+        match content {
+            Content::Inline(bytes) if bytes.is_empty() => Vec::new(),
+            Content::Inline(bytes) => {
+                let id = object_id(bytes);
+                self.chunks
+                    .entry(id)
+                    .or_insert_with(|| ChunkData::Inline(bytes.clone()));
+                vec![id]
+            }
+            Content::Chunks(_) => content
+                .chunk_refs()
+                .iter()
+                .map(|c| {
+                    let id = *c.hash();
+                    self.chunks
+                        .entry(id)
+                        .or_insert_with(|| ChunkData::Stored(c.clone()));
+                    id
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What one directory object refers to: read by [`refs_of`] while fetching a tree.
+#[derive(Debug, Clone, Default)]
+pub struct DirRefs {
+    /// Subdirectory objects.
+    pub subdirs: Vec<ObjectId>,
+    /// Chunk objects of its files, each once.
+    pub chunks: Vec<ObjectId>,
+    /// Sum of its files' lengths.
+    pub file_bytes: u64,
+    /// Its regular files.
+    pub files: u64,
+}
+
+/// Checks that `bytes` are the directory object `id` and lists what it names.
+pub fn refs_of(id: &ObjectId, bytes: &[u8]) -> io::Result<DirRefs> {
+    verify("directory", id, bytes)?;
+    let mut refs = DirRefs::default();
+    let of = format!("memfs directory object {}", hex(id));
+    let mut r = dir_reader(bytes, &of)?;
+    r.meta(false)?;
+    for _ in 0..r.count(2)? {
+        let _name = r.str()?;
+        match r.u8()? {
+            ENTRY_DIR => refs.subdirs.push(r.id()?),
+            ENTRY_FILE => {
+                r.meta(false)?;
+                refs.file_bytes += r.varint()?;
+                refs.files += 1;
+                for _ in 0..r.count(32)? {
+                    refs.chunks.push(r.id()?);
+                }
+            }
+            ENTRY_SYMLINK => {
+                r.meta(false)?;
+                r.bytes()?;
+            }
+            _ => return Err(r.corrupt("unknown entry kind")),
+        }
+    }
+    if r.remaining() != 0 {
+        return Err(r.corrupt("trailing bytes"));
+    }
+    refs.chunks.sort_unstable();
+    refs.chunks.dedup();
+    Ok(refs)
+}
+
+fn dir_reader<'a>(bytes: &'a [u8], of: &'a str) -> io::Result<Reader<'a>> {
+    let r = Reader {
+        buf: bytes,
+        pos: 5,
+        of,
+    };
+    if bytes.len() < 5 || &bytes[..4] != DIR_MAGIC {
+        return Err(r.corrupt("not a directory object"));
+    }
+    if bytes[4] != DIR_VERSION {
+        return Err(r.corrupt(&format!(
+            "directory format version {} (this build reads {DIR_VERSION})",
+            bytes[4]
+        )));
+    }
+    Ok(r)
+}
+
+impl Reader<'_> {
+    fn id(&mut self) -> io::Result<ObjectId> {
+        let end = self.pos + 32;
+        let s = self
+            .buf
+            .get(self.pos..end)
+            .ok_or_else(|| self.corrupt("unexpected end"))?;
+        self.pos = end;
+        Ok(s.try_into().expect("32 bytes"))
+    }
+}
+
+/// Builds a snapshot of a filesystem from fetched objects. Give it every directory object
+/// (with [`add_dir`](Import::add_dir), which checks it and says what else it names) and every
+/// chunk ([`add_chunk`](Import::add_chunk)), in any order, then [`finish`](Import::finish).
+/// Chunks go into the filesystem's chunk store as they arrive (deduplicated against what it
+/// holds); inode numbers are the filesystem's own, fresh.
+pub struct Import {
+    fs: MemFs,
+    dirs: HashMap<ObjectId, Vec<u8>>,
+    /// Chunks of at most `INLINE_MAX` bytes, which may become inline contents.
+    small: HashMap<ObjectId, Arc<[u8]>>,
+    stored: HashMap<ObjectId, BlobRef>,
+}
+
+impl Import {
+    /// An import into `fs` (its chunk store and inode numbers).
+    pub fn new(fs: &MemFs) -> Self {
+        Import {
+            fs: fs.clone(),
+            dirs: HashMap::new(),
+            small: HashMap::new(),
+            stored: HashMap::new(),
+        }
+    }
+
+    /// Adds the directory object `id` (checked against its hash) and returns what it names.
+    pub fn add_dir(&mut self, id: ObjectId, bytes: Vec<u8>) -> io::Result<DirRefs> {
+        let refs = refs_of(&id, &bytes)?;
+        self.dirs.insert(id, bytes);
+        Ok(refs)
+    }
+
+    /// Adds the chunk `id`, checked against its hash.
+    pub fn add_chunk(&mut self, id: ObjectId, bytes: &[u8]) -> io::Result<()> {
+        verify("chunk", &id, bytes)?;
+        if bytes.len() > CHUNK_SIZE {
+            return Err(error::invalid_data(format!(
+                "chunk object {} is {} bytes, over the {CHUNK_SIZE}-byte chunk size",
+                hex(&id),
+                bytes.len()
+            )));
+        }
+        if bytes.len() <= INLINE_MAX {
+            self.small.insert(id, Arc::from(bytes));
+        } else {
+            self.stored
+                .insert(id, self.fs.store().insert_hashed(id, bytes));
+        }
+        Ok(())
+    }
+
+    /// Whether the chunk `id` was added.
+    pub fn has_chunk(&self, id: &ObjectId) -> bool {
+        self.small.contains_key(id) || self.stored.contains_key(id)
+    }
+
+    /// The snapshot whose root directory is the object `root`: `InvalidData` naming the
+    /// object when one is missing or inconsistent.
+    pub fn finish(self, root: ObjectId) -> io::Result<Snapshot> {
+        let node = self.build_dir(&root, 0)?;
+        let snap_root = Root {
+            node: Node::Dir(node),
+            generation: 0,
+        };
+        Ok(Snapshot::from_parts(
+            Arc::new(snap_root),
+            self.fs.store().clone(),
+        ))
+    }
+
+    fn fresh_meta(&self, mut meta: Meta) -> Meta {
+        meta.ino = self.fs.inos().fetch_add(1, Ordering::Relaxed);
+        meta
+    }
+
+    fn build_dir(&self, id: &ObjectId, depth: usize) -> io::Result<Arc<Dir>> {
+        if depth > MAX_DEPTH {
+            return Err(error::invalid_data(format!(
+                "directory object {}: tree deeper than any path",
+                hex(id)
+            )));
+        }
+        let bytes = self.dirs.get(id).ok_or_else(|| missing("directory", id))?;
+        let of = format!("memfs directory object {}", hex(id));
+        let mut r = dir_reader(bytes, &of)?;
+        let meta = self.fresh_meta(r.meta(false)?);
+        let mut children = OrdMap::new();
+        for _ in 0..r.count(2)? {
+            let name = r.str()?;
+            if !valid_name(name) {
+                return Err(r.corrupt("invalid file name"));
+            }
+            let node = match r.u8()? {
+                ENTRY_DIR => Node::Dir(self.build_dir(&r.id()?, depth + 1)?),
+                ENTRY_FILE => {
+                    let meta = self.fresh_meta(r.meta(false)?);
+                    let len = r.varint()?;
+                    let n = r.count(32)?;
+                    let mut ids = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        ids.push(r.id()?);
+                    }
+                    let content = self.content(&ids, len).map_err(|e| r.corrupt(&e))?;
+                    Node::File(Arc::new(FileNode { content, meta }))
+                }
+                ENTRY_SYMLINK => {
+                    let meta = self.fresh_meta(r.meta(false)?);
+                    let target = r.str()?.to_owned();
+                    Node::Symlink(Arc::new(SymlinkNode { target, meta }))
+                }
+                _ => return Err(r.corrupt("unknown entry kind")),
+            };
+            if children.insert(Name::new(name), node).is_some() {
+                return Err(r.corrupt("duplicate name"));
+            }
+        }
+        if r.remaining() != 0 {
+            return Err(r.corrupt("trailing bytes"));
+        }
+        Ok(Arc::new(Dir { children, meta }))
+    }
+
+    /// A file's content from its chunks; `Err` says what is wrong (for the directory's error).
+    fn content(&self, ids: &[ObjectId], len: u64) -> Result<Content, String> {
+        let missing_chunk = |id: &ObjectId| format!("chunk {} is missing", hex(id));
+        if len <= INLINE_MAX as u64 {
+            let mut bytes = Vec::with_capacity(len as usize);
+            for id in ids {
+                let data = self.small.get(id).ok_or_else(|| missing_chunk(id))?;
+                bytes.extend_from_slice(data);
+            }
+            if bytes.len() as u64 != len {
+                return Err(format!(
+                    "file of {len} bytes has {} in its chunks",
+                    bytes.len()
+                ));
+            }
+            return Ok(Content::Inline(Arc::from(bytes)));
+        }
+        let mut refs = Vec::with_capacity(ids.len());
+        for id in ids {
+            let chunk = match self.stored.get(id) {
+                Some(c) => c.clone(),
+                // A short last chunk may be small.
+                None => {
+                    let data = self.small.get(id).ok_or_else(|| missing_chunk(id))?;
+                    self.fs.store().insert_hashed(*id, data)
+                }
+            };
+            refs.push(chunk);
+        }
+        let content = Content::from_chunk_refs(refs)
+            .ok_or_else(|| "chunks not laid out in chunk-size pieces".to_owned())?;
+        if content.len() != len {
+            return Err(format!(
+                "file of {len} bytes has {} in its chunks",
+                content.len()
+            ));
+        }
+        Ok(content)
+    }
+}
+
+fn missing(kind: &str, id: &ObjectId) -> io::Error {
+    error::invalid_data(format!("{kind} object {} is missing", hex(id)))
+}
