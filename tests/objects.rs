@@ -20,9 +20,9 @@ fn sample() -> MemFs {
     let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     fs.write("/a/b/c/big.bin", &big).unwrap();
     fs.write("/a/b/c/big-copy.bin", &big).unwrap();
-    fs.write("/inline-max", &vec![9u8; memfs::INLINE_MAX])
+    fs.write("/inline-max", vec![9u8; memfs::INLINE_MAX])
         .unwrap();
-    fs.write("/just-over", &vec![8u8; memfs::INLINE_MAX + 1])
+    fs.write("/just-over", vec![8u8; memfs::INLINE_MAX + 1])
         .unwrap();
     fs.symlink("a/small.txt", "/link").unwrap();
     fs.set_permissions("/a/small.txt", 0o600).unwrap();
