@@ -1053,7 +1053,7 @@ mod tests {
         put_varint(&mut body, levels as u64);
         for i in 0..levels {
             body.push(TAG_DIR);
-            put_meta(&mut body, &Meta::new(1, 0o755));
+            put_meta(&mut body, &Meta::new(1, 0o755), true);
             if i == 0 {
                 put_varint(&mut body, 0);
             } else {
