@@ -1,0 +1,465 @@
+//! memfs-store against a real S3-protocol server (moto's S3, started here on loopback by
+//! `s3_server.py`; see there why one request at a time), the local-directory backend and the
+//! in-memory one: push, incremental push, pull, concurrent pushes of one ref, corrupted and
+//! missing objects, and a server that goes away mid-push.
+//!
+//! The server needs a Python with `moto[server]`: `MEMFS_TEST_PYTHON`, or the venv `.ci/test`
+//! makes (`target/python-venv`).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, ErrorKind};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use memfs::MemFs;
+use memfs_store::{conflict_of, BackoffConfig, Options, Remote, RetryConfig};
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("MEMFS_TEST_PYTHON") {
+        return p.into();
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/python-venv/bin/python")
+}
+
+fn start_server() -> Server {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/s3_server.py");
+    let mut child = Command::new(python())
+        .arg(&script)
+        .arg("memfs")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start the S3 test server with {}: {e} (run .ci/test, which installs \
+                 moto[server] in target/python-venv, or set MEMFS_TEST_PYTHON)",
+                python().display()
+            )
+        });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .strip_prefix("ready ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("S3 test server did not start: {line:?}"));
+    Server { child, port }
+}
+
+/// One server for the whole test binary (each test uses its own prefix); killed when the
+/// binary exits (the static's child is reaped by the `Drop` of nothing: see `s3_server.py`,
+/// which exits when its parent does).
+fn server() -> &'static Mutex<Server> {
+    static SERVER: OnceLock<Mutex<Server>> = OnceLock::new();
+    SERVER.get_or_init(|| Mutex::new(start_server()))
+}
+
+fn s3_options(port: u16, retry: RetryConfig) -> Options {
+    Options {
+        concurrency: 8,
+        retry,
+        config: [
+            ("aws_endpoint", format!("http://127.0.0.1:{port}")),
+            ("aws_allow_http", "true".into()),
+            ("aws_access_key_id", "test".into()),
+            ("aws_secret_access_key", "test".into()),
+            ("aws_region", "us-east-1".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+    }
+}
+
+fn s3(prefix: &str) -> Remote {
+    let port = server().lock().unwrap().port;
+    Remote::open_with(
+        &format!("s3://memfs/{prefix}"),
+        s3_options(port, Options::default().retry),
+    )
+    .unwrap()
+}
+
+#[derive(Debug, PartialEq)]
+enum Entry {
+    Dir(u32),
+    File(Vec<u8>, u32),
+    Link(String),
+}
+
+fn tree(fs: &MemFs) -> BTreeMap<String, Entry> {
+    let mut out = BTreeMap::new();
+    for (dir, dirs, files) in fs.walk("/").unwrap() {
+        for name in dirs.iter().chain(files.iter()) {
+            let path = format!("{}/{name}", dir.trim_end_matches('/'));
+            let m = fs.symlink_metadata(&path).unwrap();
+            let mode = m.permissions().mode();
+            let e = if m.is_symlink() {
+                Entry::Link(fs.read_link(&path).unwrap())
+            } else if m.is_dir() {
+                Entry::Dir(mode)
+            } else {
+                Entry::File(fs.read(&path).unwrap(), mode)
+            };
+            out.insert(path, e);
+        }
+    }
+    out
+}
+
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// 20 directories × 10 files of 0-150 KiB (small inline ones and chunked ones), a symlink,
+/// an empty directory, a mode.
+fn sample() -> MemFs {
+    let fs = MemFs::new();
+    for d in 0..20u64 {
+        fs.create_dir_all(format!("/data/d{d:02}")).unwrap();
+        for f in 0..10u64 {
+            let len = ((d * 10 + f) * 7919 % 150_000) as usize;
+            fs.write(format!("/data/d{d:02}/f{f}"), noise(d * 100 + f, len))
+                .unwrap();
+        }
+    }
+    fs.create_dir("/empty").unwrap();
+    fs.symlink("data/d00/f1", "/link").unwrap();
+    fs.set_permissions("/data/d03/f3", 0o600).unwrap();
+    fs
+}
+
+async fn round_trip(remote: &Remote) {
+    let fs = sample();
+    let report = remote.push(&fs.snapshot(), "main", &|_| {}).await.unwrap();
+    assert_eq!(report.seq, 1);
+    assert_eq!(report.uploaded_objects, report.total_objects);
+    assert_eq!(report.uploaded_bytes, report.total_bytes);
+    // Pushing the same tree again uploads nothing (its root is there).
+    let again = remote.push(&fs.snapshot(), "main", &|_| {}).await.unwrap();
+    assert_eq!((again.seq, again.uploaded_objects), (2, 0));
+
+    let other = MemFs::new();
+    let (snap, pulled) = remote.pull(&other, "main", &|_| {}).await.unwrap();
+    assert_eq!(pulled.info.seq, 2);
+    assert_eq!(pulled.fetched_bytes, report.total_bytes);
+    other.restore(&snap).unwrap();
+    assert_eq!(tree(&other), tree(&fs));
+    assert_eq!(other.stats().stored_bytes, fs.stats().stored_bytes);
+
+    let refs = remote.list_refs().await.unwrap();
+    assert_eq!(refs.len(), 1);
+    assert_eq!((refs[0].name.as_str(), refs[0].seq), ("main", 2));
+    assert_eq!(refs[0].files, 200);
+    assert_eq!(refs[0].file_bytes, fs.stats().logical_bytes);
+    let e = remote.pull(&other, "nope", &|_| {}).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn push_and_pull_on_s3() {
+    round_trip(&s3("round-trip")).await;
+}
+
+#[tokio::test]
+async fn push_and_pull_on_a_local_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = url_of(&dir.path().join("store"));
+    round_trip(&Remote::open(&url).unwrap()).await;
+}
+
+#[tokio::test]
+async fn push_and_pull_in_memory() {
+    round_trip(&Remote::open("memory:///x").unwrap()).await;
+}
+
+fn url_of(p: &std::path::Path) -> String {
+    format!("file://{}", p.display())
+}
+
+#[tokio::test]
+async fn incremental_push_uploads_what_changed() {
+    let remote = s3("incremental");
+    let fs = sample();
+    let first = remote.push(&fs.snapshot(), "inc", &|_| {}).await.unwrap();
+    // Change 1 of 200 files (one of about 100 KiB) and add a small one.
+    fs.write("/data/d07/f5", noise(1, 100_000)).unwrap();
+    fs.write("/data/d11/new", b"new").unwrap();
+    let second = remote.push(&fs.snapshot(), "inc", &|_| {}).await.unwrap();
+    // The new chunks (two of the changed file, one small file) and the directories on the two
+    // paths: "/", "/data", "/data/d07", "/data/d11".
+    assert_eq!(second.uploaded_objects, 3 + 4, "{second:?}");
+    assert!(
+        second.uploaded_bytes * 50 < first.uploaded_bytes * 2,
+        "{second:?} vs {first:?}"
+    );
+    let other = MemFs::new();
+    let (snap, _) = remote.pull(&other, "inc", &|_| {}).await.unwrap();
+    other.restore(&snap).unwrap();
+    assert_eq!(tree(&other), tree(&fs));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_concurrent_pushers_lose_no_update() {
+    let remote = s3("concurrent");
+    let mut tasks = Vec::new();
+    for i in 0..8u64 {
+        let remote = remote.clone();
+        tasks.push(tokio::spawn(async move {
+            let fs = MemFs::new();
+            fs.write(format!("/pusher-{i}"), noise(i, 70_000)).unwrap();
+            let snap = fs.snapshot();
+            let mut conflicts = 0;
+            loop {
+                match remote.push(&snap, "shared", &|_| {}).await {
+                    Ok(r) => return (r.seq, snap.objects().root(), conflicts),
+                    Err(e) => {
+                        let c = conflict_of(&e).unwrap_or_else(|| panic!("{e}"));
+                        assert_eq!(c.name, "shared");
+                        assert!(e.to_string().contains("\"shared\""), "{e}");
+                        conflicts += 1;
+                    }
+                }
+            }
+        }));
+    }
+    let mut accepted = BTreeMap::new();
+    let mut conflicts = 0;
+    for t in tasks {
+        let (seq, root, c) = t.await.unwrap();
+        conflicts += c;
+        assert!(
+            accepted.insert(seq, root).is_none(),
+            "version {seq} accepted twice"
+        );
+    }
+    // Every accepted push is a version of its own, 1 to 8, holding what that pusher pushed,
+    // each naming the one before as its parent.
+    assert_eq!(
+        accepted.keys().copied().collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<_>>()
+    );
+    for (&seq, root) in &accepted {
+        let v = remote.ref_version("shared", seq).await.unwrap();
+        assert_eq!(&v.root, root);
+        assert_eq!(v.parent.as_ref(), accepted.get(&(seq - 1)));
+    }
+    eprintln!("8 pushers: {conflicts} conflicts retried, 0 updates lost");
+}
+
+#[tokio::test]
+async fn corrupt_and_missing_objects_are_invalid_data_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let remote = Remote::open(&url_of(&root)).unwrap();
+    let fs = sample();
+    remote.push(&fs.snapshot(), "main", &|_| {}).await.unwrap();
+    let mut chunks: Vec<PathBuf> = std::fs::read_dir(root.join("chunks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    chunks.sort();
+    // Altered: one byte flipped.
+    let mut bytes = std::fs::read(&chunks[0]).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&chunks[0], &bytes).unwrap();
+    let name0 = chunks[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let e = remote
+        .pull(&MemFs::new(), "main", &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidData);
+    assert!(e.to_string().contains(&name0), "{e}");
+    bytes[0] ^= 0xff;
+    // Truncated.
+    std::fs::write(&chunks[0], &bytes[..bytes.len() / 2]).unwrap();
+    let e = remote
+        .pull(&MemFs::new(), "main", &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidData);
+    assert!(e.to_string().contains(&name0), "{e}");
+    std::fs::write(&chunks[0], &bytes).unwrap();
+    // Missing.
+    std::fs::remove_file(&chunks[1]).unwrap();
+    let name1 = chunks[1]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let e = remote
+        .pull(&MemFs::new(), "main", &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidData);
+    assert!(
+        e.to_string().contains(&name1) && e.to_string().contains("missing"),
+        "{e}"
+    );
+    // A ref that is not JSON.
+    let refs = root.join("refs/main");
+    let version = std::fs::read_dir(&refs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&version, b"{not json").unwrap();
+    let e = remote
+        .pull(&MemFs::new(), "main", &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidData);
+    assert!(e.to_string().contains("ref object"), "{e}");
+    // A bad name is refused before anything is sent.
+    let e = remote
+        .push(&fs.snapshot(), "a/b", &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+}
+
+/// A TCP proxy in front of the server that can be cut: connections open when it goes down are
+/// aborted, and new ones are closed at once.
+struct Proxy {
+    port: u16,
+    down: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (d, c) = (down.clone(), conns.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if d.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                c.lock().unwrap().push(tokio::spawn(async move {
+                    if let Ok(mut out) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                }));
+            }
+        });
+        Proxy { port, down, conns }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_gone_mid_push_leaves_a_valid_store_and_the_next_push_completes() {
+    let upstream = server().lock().unwrap().port;
+    let proxy = Arc::new(Proxy::start(upstream).await);
+    let quick = RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            base: 2.0,
+        },
+        max_retries: 2,
+        retry_timeout: Duration::from_secs(2),
+    };
+    let remote = Remote::open_with("s3://memfs/gone", s3_options(proxy.port, quick)).unwrap();
+    let fs = sample();
+    let v1 = remote.push(&fs.snapshot(), "main", &|_| {}).await.unwrap();
+    // A second version with every file changed, cut off after about half its bytes.
+    for d in 0..20u64 {
+        for f in 0..10u64 {
+            fs.write(format!("/data/d{d:02}/f{f}"), noise(7 + d * 10 + f, 40_000))
+                .unwrap();
+        }
+    }
+    let p = proxy.clone();
+    let cut_at = AtomicU64::new(0);
+    let e = remote
+        .push(&fs.snapshot(), "main", &move |prog| {
+            if prog.total > 0 && prog.bytes * 2 >= prog.total && cut_at.load(Ordering::SeqCst) == 0
+            {
+                cut_at.store(prog.bytes, Ordering::SeqCst);
+                p.cut();
+            }
+        })
+        .await
+        .unwrap_err();
+    assert!(conflict_of(&e).is_none(), "{e}");
+    proxy.restore();
+    // The ref still names the first version, which pulls whole.
+    let head = remote.get_ref("main").await.unwrap().unwrap();
+    assert_eq!(head.seq, v1.seq);
+    let old = MemFs::new();
+    let (snap, _) = remote.pull(&old, "main", &|_| {}).await.unwrap();
+    old.restore(&snap).unwrap();
+    assert_eq!(old.stats().files, 200);
+    // The next push uploads only what the cut one did not, and completes.
+    let v2 = remote.push(&fs.snapshot(), "main", &|_| {}).await.unwrap();
+    assert_eq!(v2.seq, 2);
+    assert!(v2.uploaded_bytes < v2.total_bytes, "{v2:?}");
+    let new = MemFs::new();
+    let (snap, _) = remote.pull(&new, "main", &|_| {}).await.unwrap();
+    new.restore(&snap).unwrap();
+    assert_eq!(tree(&new), tree(&fs));
+}
+
+#[test]
+fn blocking_push_and_pull_on_a_memfs() {
+    use memfs_store::RemoteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let url = url_of(&dir.path().join("s"));
+    let fs = sample();
+    let report = fs.push(&fs.snapshot(), &url, "main").unwrap();
+    assert_eq!(report.seq, 1);
+    let other = MemFs::new();
+    let snap = other.pull(&url, "main").unwrap();
+    other.restore(&snap).unwrap();
+    assert_eq!(tree(&other), tree(&fs));
+    let e = Remote::open("ftp://x/y").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+}
