@@ -333,6 +333,38 @@ pub enum Command {
         #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
         max_write_buffer: u64,
     },
+    /// Upload the live tree (or snapshot SNAPSHOT) to an object store as the next version of
+    /// ref NAME: only the objects the store lacks (URL: s3://BUCKET/PREFIX with the AWS_*
+    /// variables, gs://, az://, file:///DIR); fails naming the ref if another push created that
+    /// version first
+    Push {
+        /// The store, e.g. s3://bucket/prefix
+        url: String,
+        /// The ref to create the next version of
+        name: String,
+        /// A named snapshot to push [default: the live tree]
+        snapshot: Option<String>,
+    },
+    /// Fetch the current version of ref NAME from an object store as the local snapshot NAME
+    /// (or --as), or make it the live tree with --restore
+    Pull {
+        /// The store, e.g. s3://bucket/prefix
+        url: String,
+        /// The ref to fetch
+        name: String,
+        /// Keep it as this local snapshot [default: NAME]
+        #[arg(long = "as", value_name = "SNAPSHOT")]
+        as_name: Option<String>,
+        /// Make it the live tree (instead of keeping a snapshot)
+        #[arg(long)]
+        restore: bool,
+        /// Replace a local snapshot of that name
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+    /// Refs in an object store: `remote ls URL`
+    #[command(subcommand)]
+    Remote(RemoteCommand),
     /// Mount the state's filesystem with FUSE (needs the `fuse` feature) in the foreground
     /// until Ctrl-C, SIGTERM, SIGHUP or `fusermount3 -u MOUNTPOINT`, then save it (the state
     /// stays locked meanwhile: use `--serve` and `--remote` to reach it)
@@ -349,6 +381,15 @@ pub enum Command {
         /// `memfs --remote URL snapshot/restore/...` work while it is mounted
         #[arg(long, value_name = "ADDR")]
         serve: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RemoteCommand {
+    /// List the refs of a store: name, version, files, bytes of files, bytes stored
+    Ls {
+        /// The store, e.g. s3://bucket/prefix
+        url: String,
     },
 }
 
@@ -369,6 +410,8 @@ impl Command {
                 | Command::Diff { .. }
                 | Command::Watch { .. }
                 | Command::Du
+                | Command::Push { .. }
+                | Command::Remote(_)
                 | Command::Completions { .. }
         )
     }

@@ -85,6 +85,10 @@ pub trait Backend {
     ) -> io::Result<()>;
     /// Sizes of the live tree, logical and stored (after deduplication).
     fn usage(&self) -> io::Result<Stats>;
+    /// The filesystem in this process, for what needs its trees themselves (push, pull).
+    fn local(&self) -> Option<&LocalBackend> {
+        None
+    }
 }
 
 /// The [`Backend`] methods that are one call of the method of the same name on `self.fs`
@@ -277,5 +281,8 @@ impl Backend for LocalBackend {
     }
     fn usage(&self) -> io::Result<Stats> {
         Ok(self.fs.stats())
+    }
+    fn local(&self) -> Option<&LocalBackend> {
+        Some(self)
     }
 }

@@ -286,6 +286,19 @@ pub fn execute(
                 }
             }
         }
+        Command::Push {
+            url,
+            name,
+            snapshot,
+        } => super::store::push(b, url, name, snapshot.as_deref(), out)?,
+        Command::Pull {
+            url,
+            name,
+            as_name,
+            restore,
+            force,
+        } => super::store::pull(b, url, name, as_name.as_deref(), *restore, *force, out)?,
+        Command::Remote(super::args::RemoteCommand::Ls { url }) => super::store::ls(url, out)?,
         Command::Du => {
             let s = b.usage()?;
             writeln!(out, "files        {}", s.files)?;
@@ -356,7 +369,7 @@ fn with_progress(
     result
 }
 
-fn human(n: u64) -> String {
+pub(super) fn human(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;

@@ -18,6 +18,7 @@ mod run;
 mod serve;
 mod shell;
 mod state;
+mod store;
 
 fn main() -> std::process::ExitCode {
     run::main()

@@ -655,3 +655,39 @@ fn init_with_a_quota_keeps_it_in_the_state_and_refuses_what_does_not_fit() {
     env.ok(&["write", "/big", &"z".repeat(20_000)]);
     assert!(!env.ok(&["du"]).contains("quota"));
 }
+
+#[test]
+fn push_pull_and_remote_ls_through_a_local_directory_store() {
+    let a = Env::new();
+    let b = Env::new();
+    let url = format!("file://{}", a.dir.path().join("store").display());
+    a.ok(&["mkdir", "-p", "/data/x"]);
+    a.ok(&["write", "/data/x/f", "hello"]);
+    a.ok(&["snapshot", "v1"]);
+    a.ok(&["write", "/data/x/g", "more"]);
+    let out = a.ok(&["push", &url, "main", "v1"]);
+    assert!(out.starts_with("pushed main version 1 to "), "{out}");
+    let out = a.ok(&["push", &url, "main"]);
+    // The second push uploads the new file and the three directories on its path only.
+    assert!(
+        out.contains("version 2") && out.contains(": 4 of "),
+        "{out}"
+    );
+    let ls = a.ok(&["remote", "ls", &url]);
+    assert!(ls.starts_with("main\tversion 2\t2 files\t9 bytes"), "{ls}");
+
+    let out = b.ok(&["pull", &url, "main"]);
+    assert!(out.contains("as snapshot main"), "{out}");
+    b.ok(&["restore", "main"]);
+    assert_eq!(b.ok(&["read", "/data/x/g"]), "more");
+    let err = b.fails(&["pull", &url, "main"]);
+    assert!(err.contains("already exists"), "{err}");
+    b.ok(&["write", "/local", "x"]);
+    b.ok(&["pull", "--restore", &url, "main"]);
+    assert_eq!(b.ok(&["read", "/data/x/f"]), "hello");
+    b.fails(&["read", "/local"]);
+    let err = b.fails(&["pull", &url, "nope"]);
+    assert!(err.contains("no ref named \"nope\""), "{err}");
+    let err = b.fails(&["push", "ftp://x", "main"]);
+    assert!(err.contains("unsupported scheme"), "{err}");
+}
