@@ -46,8 +46,42 @@ pub struct BlobStore {
 /// One stored chunk.
 pub(crate) struct Blob {
     hash: Hash,
-    data: Box<[u8]>,
+    data: BlobData,
     store: Arc<StoreInner>,
+}
+
+/// Where a chunk's bytes are: here, or in a [`ChunkSource`] that fetches them on first use.
+enum BlobData {
+    Here(Box<[u8]>),
+    Elsewhere {
+        len: usize,
+        source: StdArc<dyn ChunkSource>,
+    },
+}
+
+/// Where the chunks of a filesystem opened over a remote store come from: `fetch` returns the
+/// bytes of chunk `hash` (`len` bytes), checked against the hash, or an error (`InvalidData`
+/// for a missing or altered chunk, what the store said otherwise). Implementations cache what
+/// they fetched (bounded) and may be called from any thread.
+pub trait ChunkSource: Send + Sync {
+    fn fetch(&self, hash: &Hash, len: usize) -> std::io::Result<StdArc<[u8]>>;
+}
+
+/// A chunk's bytes: borrowed from the chunk, or fetched (shared with the source's cache).
+pub(crate) enum ChunkBytes<'a> {
+    Here(&'a [u8]),
+    Fetched(StdArc<[u8]>),
+}
+
+impl std::ops::Deref for ChunkBytes<'_> {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            ChunkBytes::Here(b) => b,
+            ChunkBytes::Fetched(b) => b,
+        }
+    }
 }
 
 /// A counted reference to a stored chunk; the last one dropped frees the chunk.
@@ -87,6 +121,26 @@ impl BlobStore {
     }
 
     fn insert_with(&self, hash: Hash, len: usize, data: impl FnOnce() -> Box<[u8]>) -> BlobRef {
+        self.insert_data(hash, len, || BlobData::Here(data()))
+    }
+
+    /// A reference to chunk `hash` of `len` bytes whose bytes `source` fetches on first use
+    /// (or to the chunk already stored under that hash). Such a chunk counts no stored bytes:
+    /// it is not held here.
+    pub(crate) fn insert_elsewhere(
+        &self,
+        hash: Hash,
+        len: usize,
+        source: &StdArc<dyn ChunkSource>,
+    ) -> BlobRef {
+        self.insert_data(hash, 0, || BlobData::Elsewhere {
+            len,
+            source: source.clone(),
+        })
+    }
+
+    /// `held`: the bytes the new chunk holds here.
+    fn insert_data(&self, hash: Hash, held: usize, data: impl FnOnce() -> BlobData) -> BlobRef {
         let shard = &self.inner.shards[shard_of(&hash)];
         let mut map = sync::lock(shard);
         if let Some(existing) = map.get(&hash) {
@@ -102,7 +156,7 @@ impl BlobStore {
         map.insert(hash, blob.clone());
         self.inner
             .stored_bytes
-            .fetch_add(len as u64, Ordering::Relaxed);
+            .fetch_add(held as u64, Ordering::Relaxed);
         self.inner.blobs.fetch_add(1, Ordering::Relaxed);
         BlobRef { blob: Some(blob) }
     }
@@ -129,6 +183,24 @@ impl BlobStore {
     }
 }
 
+impl BlobData {
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            BlobData::Here(b) => b.len(),
+            BlobData::Elsewhere { len, .. } => *len,
+        }
+    }
+
+    /// Bytes held in memory here.
+    fn held(&self) -> usize {
+        match self {
+            BlobData::Here(b) => b.len(),
+            BlobData::Elsewhere { .. } => 0,
+        }
+    }
+}
+
 fn shard_of(hash: &Hash) -> usize {
     hash[0] as usize % SHARDS
 }
@@ -139,9 +211,39 @@ impl BlobRef {
         self.blob.as_deref().expect("BlobRef used after release")
     }
 
-    /// The chunk's bytes.
+    /// The chunk's length.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.blob().data.len()
+    }
+
+    /// The chunk's bytes: here, or fetched from its source (which can fail).
+    #[inline]
+    pub(crate) fn bytes(&self) -> std::io::Result<ChunkBytes<'_>> {
+        let blob = self.blob();
+        match &blob.data {
+            BlobData::Here(b) => Ok(ChunkBytes::Here(b)),
+            BlobData::Elsewhere { len, source } => {
+                let got = source.fetch(&blob.hash, *len)?;
+                if got.len() != *len {
+                    return Err(crate::error::invalid_data(format!(
+                        "chunk {} fetched with {} bytes, {len} expected",
+                        blake3::Hash::from_bytes(blob.hash).to_hex(),
+                        got.len()
+                    )));
+                }
+                Ok(ChunkBytes::Fetched(got))
+            }
+        }
+    }
+
+    /// The chunk's bytes when they are held here (tests).
+    #[cfg(test)]
     pub(crate) fn data(&self) -> &[u8] {
-        &self.blob().data
+        match &self.blob().data {
+            BlobData::Here(b) => b,
+            BlobData::Elsewhere { .. } => panic!("chunk not held here"),
+        }
     }
 
     /// The chunk's blake3 hash.
@@ -178,7 +280,7 @@ impl Drop for BlobRef {
             if let Some(removed) = map.remove(&blob.hash) {
                 store
                     .stored_bytes
-                    .fetch_sub(removed.data.len() as u64, Ordering::Relaxed);
+                    .fetch_sub(removed.data.held() as u64, Ordering::Relaxed);
                 store.blobs.fetch_sub(1, Ordering::Relaxed);
             }
         }
@@ -278,13 +380,11 @@ impl Content {
     /// (the invariant `read_at` relies on).
     pub(crate) fn from_chunk_refs(chunks: Vec<BlobRef>) -> Option<Content> {
         let (last, full) = chunks.split_last()?;
-        if last.data().is_empty()
-            || last.data().len() > CHUNK_SIZE
-            || full.iter().any(|c| c.data().len() != CHUNK_SIZE)
+        if last.len() == 0 || last.len() > CHUNK_SIZE || full.iter().any(|c| c.len() != CHUNK_SIZE)
         {
             return None;
         }
-        let len = (full.len() * CHUNK_SIZE + last.data().len()) as u64;
+        let len = (full.len() * CHUNK_SIZE + last.len()) as u64;
         Some(Content::Chunks(StdArc::new(Chunks { len, chunks })))
     }
 
@@ -292,15 +392,8 @@ impl Content {
     /// keep the `CHUNK_SIZE` layout: every chunk but the last is full).
     #[cfg_attr(not(feature = "fuse"), allow(dead_code))] // used by the FUSE layer
     pub(crate) fn from_stored_chunks(chunks: Vec<BlobRef>, len: u64) -> Content {
-        debug_assert_eq!(
-            chunks.iter().map(|c| c.data().len() as u64).sum::<u64>(),
-            len
-        );
-        debug_assert!(chunks
-            .iter()
-            .rev()
-            .skip(1)
-            .all(|c| c.data().len() == CHUNK_SIZE));
+        debug_assert_eq!(chunks.iter().map(|c| c.len() as u64).sum::<u64>(), len);
+        debug_assert!(chunks.iter().rev().skip(1).all(|c| c.len() == CHUNK_SIZE));
         Content::Chunks(StdArc::new(Chunks { len, chunks }))
     }
 
@@ -312,31 +405,31 @@ impl Content {
         }
     }
 
-    /// Copies the whole content into a new vector.
-    pub(crate) fn to_vec(&self) -> Vec<u8> {
+    /// Copies the whole content into a new vector (fetching chunks held elsewhere).
+    pub(crate) fn to_vec(&self) -> std::io::Result<Vec<u8>> {
         match self {
-            Content::Inline(b) => b.to_vec(),
+            Content::Inline(b) => Ok(b.to_vec()),
             Content::Chunks(c) => {
                 let mut out = Vec::with_capacity(c.len as usize);
                 for chunk in &c.chunks {
-                    out.extend_from_slice(chunk.data());
+                    out.extend_from_slice(&chunk.bytes()?);
                 }
-                out
+                Ok(out)
             }
         }
     }
 
     /// Copies bytes starting at `offset` into `buf`; returns how many (0 at or past the end).
-    pub(crate) fn read_at(&self, offset: u64, buf: &mut [u8]) -> usize {
+    pub(crate) fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
         if offset >= self.len() || buf.is_empty() {
-            return 0;
+            return Ok(0);
         }
         match self {
             Content::Inline(b) => {
                 let src = &b[offset as usize..];
                 let n = src.len().min(buf.len());
                 buf[..n].copy_from_slice(&src[..n]);
-                n
+                Ok(n)
             }
             Content::Chunks(c) => {
                 let mut done = 0;
@@ -344,28 +437,33 @@ impl Content {
                 while done < buf.len() && pos < c.len {
                     let idx = (pos / CHUNK_SIZE as u64) as usize;
                     let within = (pos % CHUNK_SIZE as u64) as usize;
-                    let src = &c.chunks[idx].data()[within..];
+                    let chunk = c.chunks[idx].bytes()?;
+                    let src = &chunk[within..];
                     let n = src.len().min(buf.len() - done);
                     buf[done..done + n].copy_from_slice(&src[..n]);
                     done += n;
                     pos += n as u64;
                 }
-                done
+                Ok(done)
             }
         }
     }
 
-    /// The bytes from `offset` to the end of the chunk holding it (empty at or past the end):
-    /// the longest slice readable without copying, for `BufRead`.
-    pub(crate) fn contiguous_at(&self, offset: u64) -> &[u8] {
+    /// The chunk holding `offset` and where `offset` is in it (`None` at or past the end): the
+    /// longest run readable without copying, for `BufRead`.
+    pub(crate) fn contiguous_at(
+        &self,
+        offset: u64,
+    ) -> std::io::Result<Option<(ChunkBytes<'_>, usize)>> {
         if offset >= self.len() {
-            return &[];
+            return Ok(None);
         }
         match self {
-            Content::Inline(b) => &b[offset as usize..],
+            Content::Inline(b) => Ok(Some((ChunkBytes::Here(b), offset as usize))),
             Content::Chunks(c) => {
                 let idx = (offset / CHUNK_SIZE as u64) as usize;
-                &c.chunks[idx].data()[(offset % CHUNK_SIZE as u64) as usize..]
+                let within = (offset % CHUNK_SIZE as u64) as usize;
+                Ok(Some((c.chunks[idx].bytes()?, within)))
             }
         }
     }
@@ -389,18 +487,18 @@ impl Content {
 
     /// The full chunks of a chunked content and the bytes of its partial last chunk (or the
     /// inline bytes), cut at `len` (at most `self.len()`).
-    fn split_at_chunk(&self, len: u64) -> (Vec<BlobRef>, &[u8]) {
+    fn split_at_chunk(&self, len: u64) -> std::io::Result<(Vec<BlobRef>, Vec<u8>)> {
         match self {
-            Content::Inline(b) => (Vec::new(), &b[..len as usize]),
+            Content::Inline(b) => Ok((Vec::new(), b[..len as usize].to_vec())),
             Content::Chunks(c) => {
                 let full = (len / CHUNK_SIZE as u64) as usize;
                 let part = (len % CHUNK_SIZE as u64) as usize;
                 let tail = if part > 0 {
-                    &c.chunks[full].data()[..part]
+                    c.chunks[full].bytes()?[..part].to_vec()
                 } else {
-                    &[][..]
+                    Vec::new()
                 };
-                (c.chunks[..full].to_vec(), tail)
+                Ok((c.chunks[..full].to_vec(), tail))
             }
         }
     }
@@ -415,9 +513,7 @@ impl Content {
                 format!("file size {len} over the limit of {MAX_FILE_SIZE} bytes"),
             ));
         }
-        let (prefix, tail) = self.split_at_chunk(self.len());
-        let mut all = Vec::with_capacity(tail.len() + bytes.len());
-        all.extend_from_slice(tail);
+        let (prefix, mut all) = self.split_at_chunk(self.len())?;
         all.extend_from_slice(bytes);
         Ok(assemble(store, prefix, &all, 0))
     }
@@ -435,8 +531,8 @@ impl Content {
             return Ok(self.clone());
         }
         let keep = len.min(self.len());
-        let (prefix, tail) = self.split_at_chunk(keep);
-        Ok(assemble(store, prefix, tail, len - keep))
+        let (prefix, tail) = self.split_at_chunk(keep)?;
+        Ok(assemble(store, prefix, &tail, len - keep))
     }
 
     /// Whether both name the same stored bytes (cheap identity check, not a byte comparison).
@@ -458,7 +554,7 @@ mod tests {
     fn small_content_is_inline_and_not_stored() {
         let store = BlobStore::new();
         let c = Content::from_bytes(&store, b"hello");
-        assert_eq!(c.to_vec(), b"hello");
+        assert_eq!(c.to_vec().unwrap(), b"hello");
         assert_eq!(store.stored_bytes(), 0);
         assert_eq!(c.inline_bytes(), 5);
     }
@@ -473,7 +569,7 @@ mod tests {
         assert_eq!(store.stored_bytes(), CHUNK_SIZE as u64 + 10);
         let b = Content::from_bytes(&store, &data);
         assert_eq!(store.blob_count(), 2);
-        assert_eq!(a.to_vec(), data);
+        assert_eq!(a.to_vec().unwrap(), data);
         drop(a);
         assert_eq!(store.blob_count(), 2);
         drop(b);
@@ -507,7 +603,7 @@ mod tests {
                 model.resize(n, 0);
             }
             assert_eq!(c.len(), model.len() as u64);
-            assert_eq!(c.to_vec(), model, "step {i}");
+            assert_eq!(c.to_vec().unwrap(), model, "step {i}");
             if let Content::Chunks(ch) = &c {
                 let (last, full) = ch.chunks.split_last().unwrap();
                 assert!(full.iter().all(|b| b.data().len() == CHUNK_SIZE));
@@ -542,10 +638,10 @@ mod tests {
         let c = Content::from_bytes(&store, &data);
         let mut buf = vec![0u8; 1000];
         let off = CHUNK_SIZE as u64 - 300;
-        assert_eq!(c.read_at(off, &mut buf), 1000);
+        assert_eq!(c.read_at(off, &mut buf).unwrap(), 1000);
         assert_eq!(&buf[..], &data[off as usize..off as usize + 1000]);
-        assert_eq!(c.read_at(data.len() as u64 - 10, &mut buf), 10);
-        assert_eq!(c.read_at(data.len() as u64, &mut buf), 0);
+        assert_eq!(c.read_at(data.len() as u64 - 10, &mut buf).unwrap(), 10);
+        assert_eq!(c.read_at(data.len() as u64, &mut buf).unwrap(), 0);
     }
 
     #[test]

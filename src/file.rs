@@ -194,12 +194,12 @@ impl File {
         }
     }
 
-    fn bytes_mut(&mut self) -> &mut Vec<u8> {
+    fn bytes_mut(&mut self) -> io::Result<&mut Vec<u8>> {
         if let Buffer::Clean(c) = &self.buf {
-            self.buf = Buffer::Dirty(c.to_vec());
+            self.buf = Buffer::Dirty(c.to_vec()?);
         }
         match &mut self.buf {
-            Buffer::Dirty(v) => v,
+            Buffer::Dirty(v) => Ok(v),
             Buffer::Clean(_) => unreachable!("made dirty above"),
         }
     }
@@ -214,7 +214,7 @@ impl File {
         }
         let size = usize::try_from(size)
             .map_err(|_| error::err(io::ErrorKind::FileTooLarge, "file too large"))?;
-        self.bytes_mut().resize(size, 0);
+        self.bytes_mut()?.resize(size, 0);
         self.dirty = true;
         if (self.published_len as usize) > size {
             // Shrinking below what was published: publish as a whole replace.
@@ -284,7 +284,7 @@ impl Read for File {
             )));
         }
         let n = match &self.buf {
-            Buffer::Clean(c) => c.read_at(self.pos, out),
+            Buffer::Clean(c) => c.read_at(self.pos, out)?,
             Buffer::Dirty(v) => {
                 let start = (self.pos as usize).min(v.len());
                 let n = (v.len() - start).min(out.len());
@@ -308,7 +308,7 @@ impl Write for File {
         let at = if self.append { self.len() } else { self.pos };
         let at = usize::try_from(at)
             .map_err(|_| error::err(io::ErrorKind::FileTooLarge, "file too large"))?;
-        let buf = self.bytes_mut();
+        let buf = self.bytes_mut()?;
         if buf.len() < at {
             buf.resize(at, 0);
         }

@@ -249,6 +249,8 @@ pub(crate) fn search_content(
     let suffixes = suffixes(extensions)?;
     let finder = Finder::new(text.as_bytes());
     let (dir, abs) = ops::list_dir(root, start)?;
+    // The first error reading a content (a chunk a remote store failed to give).
+    let failed: std::sync::Mutex<Option<io::Error>> = std::sync::Mutex::new(None);
     let mut found = visit_tree(&dir, &abs, "", &|e: &Entry| {
         let Node::File(f) = e.node else { return None };
         if let Some(sfx) = &suffixes {
@@ -256,40 +258,50 @@ pub(crate) fn search_content(
                 return None;
             }
         }
-        content_contains(&f.content, &finder).then(|| e.abs_path())
+        match content_contains(&f.content, &finder) {
+            Ok(hit) => hit.then(|| e.abs_path()),
+            Err(err) => {
+                let mut first = failed.lock().unwrap_or_else(|p| p.into_inner());
+                first.get_or_insert(err);
+                None
+            }
+        }
     });
+    if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
     found.par_sort_unstable();
     Ok(found)
 }
 
 /// Whether `content` contains the finder's needle, searching chunk by chunk (no copy of the
 /// file) plus the windows that straddle two chunks.
-pub(crate) fn content_contains(content: &Content, finder: &Finder) -> bool {
+pub(crate) fn content_contains(content: &Content, finder: &Finder) -> io::Result<bool> {
     let needle = finder.needle().len();
     match content {
-        Content::Inline(bytes) => finder.find(bytes).is_some(),
-        Content::Chunks(_) if needle > CHUNK_SIZE => finder.find(&content.to_vec()).is_some(),
+        Content::Inline(bytes) => Ok(finder.find(bytes).is_some()),
+        Content::Chunks(_) if needle > CHUNK_SIZE => Ok(finder.find(&content.to_vec()?).is_some()),
         Content::Chunks(_) => {
             let chunks = content.chunk_refs();
             let mut window = Vec::with_capacity(2 * needle);
             for (i, chunk) in chunks.iter().enumerate() {
-                let data = chunk.data();
-                if finder.find(data).is_some() {
-                    return true;
+                let data = chunk.bytes()?;
+                if finder.find(&data).is_some() {
+                    return Ok(true);
                 }
                 if needle > 1 {
                     if let Some(next) = chunks.get(i + 1) {
-                        let next = next.data();
+                        let next = next.bytes()?;
                         window.clear();
                         window.extend_from_slice(&data[data.len().saturating_sub(needle - 1)..]);
                         window.extend_from_slice(&next[..next.len().min(needle - 1)]);
                         if finder.find(&window).is_some() {
-                            return true;
+                            return Ok(true);
                         }
                     }
                 }
             }
-            false
+            Ok(false)
         }
     }
 }

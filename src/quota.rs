@@ -92,10 +92,7 @@ impl Charge {
     }
 
     fn chunk(&mut self, c: &BlobRef, sign: i64) {
-        let e = self
-            .chunks
-            .entry(*c.hash())
-            .or_insert((0, c.data().len() as u64));
+        let e = self.chunks.entry(*c.hash()).or_insert((0, c.len() as u64));
         e.0 += sign;
     }
 
@@ -258,7 +255,7 @@ impl LiveBytes {
         self.bytes += content.inline_bytes();
         for c in content.chunk_refs() {
             if self.seen.insert(*c.hash()) {
-                self.bytes += c.data().len() as u64;
+                self.bytes += c.len() as u64;
             }
         }
     }

@@ -10,7 +10,7 @@ use std::io::{self, BufRead, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::blob::{BlobStore, Content};
+use crate::blob::{BlobStore, ChunkBytes, Content};
 use crate::error;
 use crate::fs::MemFs;
 use crate::path::VPath;
@@ -78,6 +78,8 @@ pub struct ReadOnlyFile {
     content: Content,
     metadata: Metadata,
     pos: u64,
+    /// The chunk `fill_buf` last fetched from a remote store, which its slice borrows.
+    fetched: Option<std::sync::Arc<[u8]>>,
 }
 
 impl std::fmt::Debug for ReadOnlyFile {
@@ -97,6 +99,7 @@ impl ReadOnlyFile {
             metadata: view::metadata(root, p)?,
             content,
             pos: 0,
+            fetched: None,
         })
     }
 
@@ -113,7 +116,7 @@ impl ReadOnlyFile {
 
 impl Read for ReadOnlyFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.content.read_at(self.pos, buf);
+        let n = self.content.read_at(self.pos, buf)?;
         self.pos += n as u64;
         Ok(n)
     }
@@ -121,7 +124,14 @@ impl Read for ReadOnlyFile {
 
 impl BufRead for ReadOnlyFile {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        Ok(self.content.contiguous_at(self.pos))
+        match self.content.contiguous_at(self.pos)? {
+            None => Ok(&[]),
+            Some((ChunkBytes::Here(b), at)) => Ok(&b[at..]),
+            Some((ChunkBytes::Fetched(b), at)) => {
+                // Keep the fetched chunk for as long as the caller reads from it.
+                Ok(&self.fetched.insert(b)[at..])
+            }
+        }
     }
 
     fn consume(&mut self, amt: usize) {

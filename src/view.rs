@@ -45,7 +45,7 @@ pub(crate) fn user_metadata(
 }
 
 pub(crate) fn read(root: &Root, p: &VPath) -> io::Result<Vec<u8>> {
-    ops::file_ref(root, p).map(|f| f.content.to_vec())
+    ops::file_ref(root, p).and_then(|f| f.content.to_vec())
 }
 
 pub(crate) fn read_to_string(root: &Root, p: &VPath) -> io::Result<String> {
@@ -100,7 +100,7 @@ pub(crate) fn plain_metadata(
 
 pub(crate) fn plain_read(root: &Root, text: &str) -> Option<io::Result<Vec<u8>>> {
     Some(match plain_stat(root, text, true)? {
-        Ok(Node::File(f)) => Ok(f.content.to_vec()),
+        Ok(Node::File(f)) => f.content.to_vec(),
         Ok(Node::Dir(_)) => Err(error::is_a_directory(text)),
         // (Not reached: a final symlink is followed, so the walk gives up on it.)
         Ok(Node::Symlink(_)) => Err(error::not_found(text)),

@@ -87,7 +87,7 @@ fn write_seeds() {
     let fs = memfs::MemFs::new();
     save_image(
         "empty",
-        memfs::persist::image::encode(&fs, &BTreeMap::new()),
+        memfs::persist::image::encode(&fs, &BTreeMap::new()).expect("an in-memory image encodes"),
     );
     fs.create_dir_all("/a/b").unwrap();
     fs.write("/a/small", "hello").unwrap();
@@ -99,7 +99,10 @@ fn write_seeds() {
     fs.write("/a/big2", vec![7u8; memfs::INLINE_MAX + 100])
         .unwrap();
     fs.remove_file("/a/small").unwrap();
-    save_image("tree_snapshot", memfs::persist::image::encode(&fs, &snaps));
+    save_image(
+        "tree_snapshot",
+        memfs::persist::image::encode(&fs, &snaps).expect("an in-memory image encodes"),
+    );
     // JSON: the plain form, the typed form (text, binary, symlink), and a dump.
     save(
         "json_load",

@@ -46,7 +46,7 @@ fn import_all(objs: &TreeObjects, fs: &MemFs) -> std::io::Result<Snapshot> {
         imp.add_dir(*id, objs.dir(id).unwrap().bytes.clone())?;
     }
     for id in objs.chunk_ids() {
-        imp.add_chunk(*id, objs.chunk(id).unwrap())?;
+        imp.add_chunk(*id, &objs.chunk(id).unwrap()?)?;
     }
     imp.finish(objs.root())
 }

@@ -82,7 +82,7 @@ proptest! {
         for op in &ops {
             apply(&fs, &mut snaps, op);
         }
-        let bytes = image::encode(&fs, &snaps);
+        let bytes = image::encode(&fs, &snaps).expect("an in-memory image encodes");
         let img = image::decode(&bytes).unwrap();
         prop_assert_eq!(json::dump(&img.fs, "/").unwrap(), json::dump(&fs, "/").unwrap());
         prop_assert_eq!(img.snapshots.keys().collect::<Vec<_>>(), snaps.keys().collect::<Vec<_>>());
@@ -115,7 +115,7 @@ proptest! {
         for op in &ops {
             apply(&fs, &mut snaps, op);
         }
-        let bytes = image::encode(&fs, &snaps);
+        let bytes = image::encode(&fs, &snaps).expect("an in-memory image encodes");
         let mut flipped = bytes.clone();
         flipped[at.index(bytes.len())] ^= 1 << bit;
         prop_assert_eq!(image::decode(&flipped).unwrap_err().kind(), std::io::ErrorKind::InvalidData);

@@ -8,6 +8,14 @@ use std::path::Path;
 
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
+/// Makes ring the process's rustls provider unless one is set: tonic takes the process default,
+/// which rustls picks by itself only when exactly one provider is compiled in, and a program
+/// that also links `memfs-store` (object_store's S3 client brings aws-lc-rs) has two.
+fn use_ring() {
+    // An error only says a provider is installed already: that one is used.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 fn read(path: &Path, what: &str) -> io::Result<Vec<u8>> {
     std::fs::read(path)
         .map_err(|e| memfs::error::err(e.kind(), format!("{what} {}: {e}", path.display())))
@@ -70,6 +78,7 @@ impl ServerTls {
     }
 
     pub(crate) fn config(&self) -> ServerTlsConfig {
+        use_ring();
         let mut c = ServerTlsConfig::new().identity(Identity::from_pem(&self.cert, &self.key));
         if let Some(ca) = &self.client_ca {
             c = c.client_ca_root(Certificate::from_pem(ca));
@@ -129,6 +138,7 @@ impl ClientTls {
     }
 
     pub(crate) fn config(&self) -> ClientTlsConfig {
+        use_ring();
         let mut c = ClientTlsConfig::new();
         c = match &self.ca {
             Some(ca) => c.ca_certificate(Certificate::from_pem(ca)),

@@ -446,7 +446,7 @@ impl EncryptedFile {
                 self.fs.commit(|r, c| {
                     let image = match ops::file_content(r, path) {
                         Ok((content, _)) if content.len() > 0 => {
-                            key.append_image(&content.to_vec(), plain)?
+                            key.append_image(&content.to_vec()?, plain)?
                         }
                         Ok(_) => key.seal_image(plain)?,
                         Err(e) if e.kind() == io::ErrorKind::NotFound => key.seal_image(plain)?,

@@ -11,9 +11,10 @@
 //! This module only manipulates bytes; it never touches the tree (the server publishes the
 //! `Content` it returns through `MemFs::commit`).
 
+use std::io;
 use std::sync::Arc;
 
-use crate::blob::{BlobRef, BlobStore, Content, CHUNK_SIZE, INLINE_MAX};
+use crate::blob::{BlobRef, BlobStore, ChunkBytes, Content, CHUNK_SIZE, INLINE_MAX};
 
 enum Piece {
     Shared(BlobRef),
@@ -21,21 +22,29 @@ enum Piece {
 }
 
 impl Piece {
-    fn data(&self) -> &[u8] {
+    /// The piece's bytes (a chunk of a remote store's tree is fetched: this can fail).
+    fn data(&self) -> io::Result<ChunkBytes<'_>> {
         match self {
-            Piece::Shared(b) => b.data(),
-            Piece::Owned(v) => v,
+            Piece::Shared(b) => b.bytes(),
+            Piece::Owned(v) => Ok(ChunkBytes::Here(v)),
         }
     }
 
-    fn owned(&mut self) -> &mut Vec<u8> {
+    fn len(&self) -> usize {
+        match self {
+            Piece::Shared(b) => b.len(),
+            Piece::Owned(v) => v.len(),
+        }
+    }
+
+    fn owned(&mut self) -> io::Result<&mut Vec<u8>> {
         if let Piece::Shared(b) = self {
             let mut v = Vec::with_capacity(CHUNK_SIZE);
-            v.extend_from_slice(b.data());
+            v.extend_from_slice(&b.bytes()?);
             *self = Piece::Owned(v);
         }
         match self {
-            Piece::Owned(v) => v,
+            Piece::Owned(v) => Ok(v),
             Piece::Shared(_) => unreachable!("made owned above"),
         }
     }
@@ -73,40 +82,40 @@ impl EditBuffer {
     }
 
     /// Copies bytes from `offset` into `out`; returns how many (0 at or past the end).
-    pub(crate) fn read_at(&self, offset: u64, out: &mut [u8]) -> usize {
+    pub(crate) fn read_at(&self, offset: u64, out: &mut [u8]) -> io::Result<usize> {
         let mut done = 0;
         let mut pos = offset;
         while done < out.len() && pos < self.len {
-            let piece = self.pieces[(pos / CS) as usize].data();
+            let piece = self.pieces[(pos / CS) as usize].data()?;
             let src = &piece[(pos % CS) as usize..];
             let n = src.len().min(out.len() - done);
             out[done..done + n].copy_from_slice(&src[..n]);
             done += n;
             pos += n as u64;
         }
-        done
+        Ok(done)
     }
 
     /// Truncates or zero-extends to `new_len`. Whole zero chunks are one shared stored chunk,
     /// so `truncate -s 10G` costs no 10 GiB of memory.
-    pub(crate) fn set_len(&mut self, new_len: u64, store: &BlobStore) {
+    pub(crate) fn set_len(&mut self, new_len: u64, store: &BlobStore) -> io::Result<()> {
         if new_len < self.len {
             let keep = new_len.div_ceil(CS) as usize;
             self.pieces.truncate(keep);
             let tail = (new_len % CS) as usize;
             if tail != 0 {
                 if let Some(last) = self.pieces.last_mut() {
-                    last.owned().truncate(tail);
+                    last.owned()?.truncate(tail);
                 }
             }
         } else if new_len > self.len {
             // Fill the last chunk up to its end (or to new_len).
             let last_start = (self.pieces.len() as u64).saturating_sub(1) * CS;
             if let Some(last) = self.pieces.last_mut() {
-                let have = last.data().len();
+                let have = last.len();
                 if have < CHUNK_SIZE {
                     let want = (new_len - last_start).min(CS) as usize;
-                    last.owned().resize(want, 0);
+                    last.owned()?.resize(want, 0);
                 }
             }
             let mut zero: Option<BlobRef> = None;
@@ -121,19 +130,25 @@ impl EditBuffer {
             }
         }
         self.len = new_len;
+        Ok(())
     }
 
     /// Writes `data` at `offset`, zero-filling a gap after the current end.
-    pub(crate) fn write_at(&mut self, offset: u64, data: &[u8], store: &BlobStore) {
+    pub(crate) fn write_at(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        store: &BlobStore,
+    ) -> io::Result<()> {
         if offset > self.len {
-            self.set_len(offset, store);
+            self.set_len(offset, store)?;
         }
         // Overwrite the part that lies inside the current length.
         let inside = ((self.len - offset) as usize).min(data.len());
         let mut pos = offset;
         let mut src = &data[..inside];
         while !src.is_empty() {
-            let piece = self.pieces[(pos / CS) as usize].owned();
+            let piece = self.pieces[(pos / CS) as usize].owned()?;
             let within = (pos % CS) as usize;
             let n = (piece.len() - within).min(src.len());
             piece[within..within + n].copy_from_slice(&src[..n]);
@@ -143,11 +158,11 @@ impl EditBuffer {
         // Append the rest: fill the last chunk, then add new ones.
         let mut rest = &data[inside..];
         if rest.is_empty() {
-            return;
+            return Ok(());
         }
         if let Some(last) = self.pieces.last_mut() {
-            if last.data().len() < CHUNK_SIZE {
-                let v = last.owned();
+            if last.len() < CHUNK_SIZE {
+                let v = last.owned()?;
                 let n = (CHUNK_SIZE - v.len()).min(rest.len());
                 v.extend_from_slice(&rest[..n]);
                 rest = &rest[n..];
@@ -159,16 +174,17 @@ impl EditBuffer {
             self.pieces.push(Piece::Owned(v));
         }
         self.len = offset + data.len() as u64;
+        Ok(())
     }
 
     /// The content to publish. Edited chunks are hashed and stored, and become shared again.
-    pub(crate) fn store_content(&mut self, store: &BlobStore) -> Content {
+    pub(crate) fn store_content(&mut self, store: &BlobStore) -> io::Result<Content> {
         if self.len as usize <= INLINE_MAX {
             let mut bytes = Vec::with_capacity(self.len as usize);
             for p in &self.pieces {
-                bytes.extend_from_slice(p.data());
+                bytes.extend_from_slice(&p.data()?);
             }
-            return Content::Inline(Arc::from(bytes));
+            return Ok(Content::Inline(Arc::from(bytes)));
         }
         let store_piece = |p: &mut Piece| {
             if let Piece::Owned(v) = p {
@@ -195,7 +211,7 @@ impl EditBuffer {
                 Piece::Owned(_) => unreachable!("all pieces stored above"),
             })
             .collect();
-        Content::from_stored_chunks(refs, self.len)
+        Ok(Content::from_stored_chunks(refs, self.len))
     }
 }
 
@@ -206,10 +222,10 @@ mod tests {
     fn check(buf: &mut EditBuffer, model: &[u8], store: &BlobStore) {
         assert_eq!(buf.len(), model.len() as u64);
         let mut out = vec![0u8; model.len() + 10];
-        assert_eq!(buf.read_at(0, &mut out), model.len());
+        assert_eq!(buf.read_at(0, &mut out).unwrap(), model.len());
         assert_eq!(&out[..model.len()], model);
-        let c = buf.store_content(store);
-        assert_eq!(c.to_vec(), model);
+        let c = buf.store_content(store).unwrap();
+        assert_eq!(c.to_vec().unwrap(), model);
         // The same bytes as a fresh content (same layout, same dedup).
         assert_eq!(
             Content::from_bytes(store, model).chunk_refs().len(),
@@ -236,7 +252,7 @@ mod tests {
                     let off = next(5 * CS);
                     let n = next(2 * CS) as usize;
                     let data: Vec<u8> = (0..n).map(|i| (i as u64 + step) as u8).collect();
-                    buf.write_at(off, &data, &store);
+                    buf.write_at(off, &data, &store).unwrap();
                     let end = off as usize + n;
                     if model.len() < end {
                         model.resize(end, 0);
@@ -245,7 +261,7 @@ mod tests {
                 }
                 _ => {
                     let n = next(5 * CS);
-                    buf.set_len(n, &store);
+                    buf.set_len(n, &store).unwrap();
                     model.resize(n as usize, 0);
                 }
             }
@@ -260,14 +276,14 @@ mod tests {
     fn sparse_extension_shares_one_zero_chunk() {
         let store = BlobStore::new();
         let mut buf = EditBuffer::from_content(&Content::default());
-        buf.set_len(100 * CS, &store);
-        let c = buf.store_content(&store);
+        buf.set_len(100 * CS, &store).unwrap();
+        let c = buf.store_content(&store).unwrap();
         assert_eq!(c.len(), 100 * CS);
         assert_eq!(store.blob_count(), 1);
         let mut small = EditBuffer::from_content(&Content::default());
-        small.write_at(10, b"hi", &store);
+        small.write_at(10, b"hi", &store).unwrap();
         assert_eq!(
-            small.store_content(&store).to_vec(),
+            small.store_content(&store).unwrap().to_vec().unwrap(),
             b"\0\0\0\0\0\0\0\0\0\0hi"
         );
     }

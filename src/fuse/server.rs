@@ -308,7 +308,7 @@ impl Server {
             f.dirty = false;
             return Ok(());
         };
-        let content = buf.store_content(self.fs.store());
+        let content = buf.store_content(self.fs.store())?;
         let len = content.len();
         let res = self.commit_ino(ino, |node, _| match node {
             Node::File(file) => {
@@ -444,9 +444,9 @@ impl Server {
             Data::Clean(c) => {
                 let c = c.clone();
                 drop(f);
-                c.read_at(offset, &mut out)
+                c.read_at(offset, &mut out)?
             }
-            Data::Dirty(buf) => buf.read_at(offset, &mut out),
+            Data::Dirty(buf) => buf.read_at(offset, &mut out)?,
         };
         out.truncate(n);
         Ok(out)
@@ -484,7 +484,7 @@ impl Server {
         let Data::Dirty(buf) = &mut f.data else {
             unreachable!("made dirty above")
         };
-        buf.write_at(at, data, self.fs.store());
+        buf.write_at(at, data, self.fs.store())?;
         f.dirty = true;
         f.modified = SystemTime::now();
         Ok(data.len() as u32)
@@ -512,7 +512,7 @@ impl Server {
                 f.data = Data::Dirty(EditBuffer::from_content(c));
             }
             if let Data::Dirty(buf) = &mut f.data {
-                buf.set_len(size, self.fs.store());
+                buf.set_len(size, self.fs.store())?;
             }
             f.dirty = true;
             f.modified = SystemTime::now();
@@ -529,8 +529,8 @@ impl Server {
             });
         }
         let mut buf = EditBuffer::from_content(&file.content);
-        buf.set_len(size, self.fs.store());
-        let content = buf.store_content(self.fs.store());
+        buf.set_len(size, self.fs.store())?;
+        let content = buf.store_content(self.fs.store())?;
         self.commit_ino(ino, |n, _| match n {
             Node::File(f) => {
                 let f = Arc::make_mut(f);

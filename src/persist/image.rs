@@ -84,15 +84,16 @@ impl std::fmt::Debug for Image {
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
-/// Encodes `fs` and `snapshots` as an image (header, compressed body, checksum).
-pub fn encode(fs: &MemFs, snapshots: &BTreeMap<String, Snapshot>) -> Vec<u8> {
+/// Encodes `fs` and `snapshots` as an image (header, compressed body, checksum). Fails only
+/// for a filesystem over a remote store whose chunks cannot all be fetched.
+pub fn encode(fs: &MemFs, snapshots: &BTreeMap<String, Snapshot>) -> io::Result<Vec<u8>> {
     let live = fs.load_root();
     let mut enc = Encoder::default();
-    let live_id = enc.node_id(&live.node);
+    let live_id = enc.node_id(&live.node)?;
     let snaps: Vec<(&String, u32, u64)> = snapshots
         .iter()
-        .map(|(name, s)| (name, enc.node_id(&s.root().node), s.generation()))
-        .collect();
+        .map(|(name, s)| Ok((name, enc.node_id(&s.root().node)?, s.generation())))
+        .collect::<io::Result<_>>()?;
 
     let mut body = Vec::with_capacity(enc.blobs.len() + enc.nodes.len() + 64);
     put_varint(&mut body, fs.inos().load(Ordering::Relaxed));
@@ -128,7 +129,7 @@ pub fn encode(fs: &MemFs, snapshots: &BTreeMap<String, Snapshot>) -> Vec<u8> {
     let sum = checksum(&out[..28], &compressed);
     out.extend_from_slice(&sum);
     out.extend_from_slice(&compressed);
-    out
+    Ok(out)
 }
 
 fn checksum(header: &[u8], body: &[u8]) -> [u8; 32] {
@@ -161,7 +162,7 @@ fn node_addr(n: &Node) -> usize {
 impl Encoder {
     /// Writes `root` and everything below it not written yet (post-order, iteratively: no
     /// recursion however deep the tree); returns `root`'s index.
-    fn node_id(&mut self, root: &Node) -> u32 {
+    fn node_id(&mut self, root: &Node) -> io::Result<u32> {
         let mut stack: Vec<(&Node, bool)> = vec![(root, false)];
         while let Some((node, expanded)) = stack.pop() {
             if self.node_ids.contains_key(&node_addr(node)) {
@@ -176,14 +177,15 @@ impl Encoder {
                         }
                     }
                 }
-                _ => self.write_node(node),
+                _ => self.write_node(node)?,
             }
         }
-        self.node_ids[&node_addr(root)]
+        Ok(self.node_ids[&node_addr(root)])
     }
 
-    /// Writes one node whose children (if any) are all written already.
-    fn write_node(&mut self, node: &Node) {
+    /// Writes one node whose children (if any) are all written already (fails only where a
+    /// chunk held by a remote store cannot be fetched).
+    fn write_node(&mut self, node: &Node) -> io::Result<()> {
         match node {
             Node::Dir(d) => {
                 self.nodes.push(TAG_DIR);
@@ -206,7 +208,7 @@ impl Encoder {
                         .chunk_refs()
                         .iter()
                         .map(|c| self.blob_id(c))
-                        .collect();
+                        .collect::<io::Result<_>>()?;
                     self.nodes.push(TAG_CHUNKED);
                     put_meta(&mut self.nodes, &f.meta, true);
                     put_varint(&mut self.nodes, ids.len() as u64);
@@ -223,17 +225,18 @@ impl Encoder {
         }
         self.node_ids.insert(node_addr(node), self.node_count);
         self.node_count += 1;
+        Ok(())
     }
 
-    fn blob_id(&mut self, chunk: &BlobRef) -> u32 {
+    fn blob_id(&mut self, chunk: &BlobRef) -> io::Result<u32> {
         if let Some(&id) = self.blob_ids.get(chunk.hash()) {
-            return id;
+            return Ok(id);
         }
-        put_bytes(&mut self.blobs, chunk.data());
+        put_bytes(&mut self.blobs, &chunk.bytes()?);
         let id = self.blob_count;
         self.blob_ids.insert(*chunk.hash(), id);
         self.blob_count += 1;
-        id
+        Ok(id)
     }
 }
 
@@ -801,7 +804,7 @@ pub fn load(path: &Path) -> io::Result<Image> {
 /// Encodes and writes the image to `path` crash-safely (temporary file in the same directory,
 /// fsync, rename, fsync of the directory).
 pub fn save(path: &Path, fs: &MemFs, snapshots: &BTreeMap<String, Snapshot>) -> io::Result<()> {
-    write_atomic(path, &encode(fs, snapshots))
+    write_atomic(path, &encode(fs, snapshots)?)
 }
 
 /// The prefix of the temporary files [`write_atomic`] writes beside `path`:
@@ -946,7 +949,7 @@ mod tests {
     #[test]
     fn a_quota_is_kept_in_a_version_2_image_and_none_writes_version_1() {
         let (fs, snaps) = sample();
-        let plain = encode(&fs, &snaps);
+        let plain = encode(&fs, &snaps).unwrap();
         assert_eq!(plain[8..12], 1u32.to_le_bytes());
         assert!(decode(&plain).unwrap().fs.limits().is_unlimited());
         let limits = crate::Limits {
@@ -954,7 +957,7 @@ mod tests {
             max_inodes: None,
         };
         fs.set_limits(limits);
-        let img = encode(&fs, &snaps);
+        let img = encode(&fs, &snaps).unwrap();
         assert_eq!(img[8..12], 2u32.to_le_bytes());
         let back = decode(&img).unwrap();
         assert_eq!(back.fs.limits(), limits);
@@ -965,7 +968,10 @@ mod tests {
             max_inodes: Some(0),
         };
         fs.set_limits(edge);
-        assert_eq!(decode(&encode(&fs, &snaps)).unwrap().fs.limits(), edge);
+        assert_eq!(
+            decode(&encode(&fs, &snaps).unwrap()).unwrap().fs.limits(),
+            edge
+        );
         // A version this build does not know is refused by name.
         let mut future = img.clone();
         future[8..12].copy_from_slice(&3u32.to_le_bytes());
@@ -976,7 +982,7 @@ mod tests {
     #[test]
     fn round_trip_keeps_tree_snapshots_and_sharing() {
         let (fs, snaps) = sample();
-        let bytes = encode(&fs, &snaps);
+        let bytes = encode(&fs, &snaps).unwrap();
         let img = decode(&bytes).unwrap();
         assert_eq!(img.fs.read_to_string("/a/b/small.txt").unwrap(), "changed");
         assert_eq!(
@@ -997,7 +1003,7 @@ mod tests {
         assert_eq!(m.ino(), m0.ino());
         assert_eq!(m.modified().unwrap(), m0.modified().unwrap());
         // Encoding the decoded image again gives an image of the same size (same tables).
-        assert_eq!(encode(&img.fs, &img.snapshots).len(), bytes.len());
+        assert_eq!(encode(&img.fs, &img.snapshots).unwrap().len(), bytes.len());
         // New inodes do not collide with loaded ones.
         img.fs.write("/new", "x").unwrap();
         assert!(img.fs.metadata("/new").unwrap().ino() > m.ino());
@@ -1006,7 +1012,7 @@ mod tests {
     #[test]
     fn read_file_fast_path_agrees_with_the_full_load() {
         let (fs, snaps) = sample();
-        let bytes = encode(&fs, &snaps);
+        let bytes = encode(&fs, &snaps).unwrap();
         for p in [
             "/a/b/small.txt",
             "/a/big.bin",
@@ -1044,7 +1050,7 @@ mod tests {
             p.push_str("/d");
         }
         fs.create_dir_all(&p).unwrap();
-        assert!(decode(&encode(&fs, &BTreeMap::new())).is_ok());
+        assert!(decode(&encode(&fs, &BTreeMap::new()).unwrap()).is_ok());
         // One level more cannot be built through the API; forge it by hand.
         let mut body = Vec::new();
         put_varint(&mut body, 2); // next ino
@@ -1074,7 +1080,7 @@ mod tests {
     #[test]
     fn corruption_is_detected_everywhere() {
         let (fs, snaps) = sample();
-        let bytes = encode(&fs, &snaps);
+        let bytes = encode(&fs, &snaps).unwrap();
         for i in (0..bytes.len()).step_by(7) {
             let mut bad = bytes.clone();
             bad[i] ^= 0x41;
@@ -1108,7 +1114,7 @@ mod tests {
         }
         // Valid bodies cut short or with one byte changed, behind a valid checksum.
         let (fs, snaps) = sample();
-        let good = encode(&fs, &snaps);
+        let good = encode(&fs, &snaps).unwrap();
         let body = lz4_flex::block::decompress(&good[HEADER_LEN..], good.len() * 256).unwrap();
         // Every byte of the metadata-heavy end of the body (the chunk table at its start is
         // just lengths and bytes), and every 997th byte before it.

@@ -42,7 +42,7 @@ pub fn dump_value(fs: &MemFs, start: impl AsRef<Path>) -> io::Result<Value> {
                 dirs.push(Value::String(path));
             }
             Node::File(f) => {
-                let bytes = f.content.to_vec();
+                let bytes = f.content.to_vec()?;
                 let entry = match String::from_utf8(bytes) {
                     Ok(text) => file_entry("text", text),
                     Err(e) => file_entry("binary", B64.encode(e.into_bytes())),

@@ -27,6 +27,7 @@
 //! [`Import`] builds a snapshot of a filesystem from objects fetched in any order, checking
 //! every object against its name.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
@@ -34,7 +35,8 @@ use std::sync::Arc;
 use imbl::OrdMap;
 
 use super::image::{put_bytes, put_meta, put_varint, valid_name, Reader, MAX_DEPTH};
-use crate::blob::{BlobRef, Content, CHUNK_SIZE, INLINE_MAX};
+pub use crate::blob::ChunkSource;
+use crate::blob::{BlobRef, ChunkBytes, Content, CHUNK_SIZE, INLINE_MAX};
 use crate::error;
 use crate::fs::MemFs;
 use crate::path::Name;
@@ -127,11 +129,23 @@ impl TreeObjects {
         self.dirs.get(id)
     }
 
-    /// A chunk's bytes by id (borrowed from the snapshot: nothing is copied).
-    pub fn chunk(&self, id: &ObjectId) -> Option<&[u8]> {
+    /// A chunk's bytes by id: borrowed from the snapshot, or, for a filesystem opened over a
+    /// remote store, fetched from there (which can fail).
+    pub fn chunk(&self, id: &ObjectId) -> Option<io::Result<Cow<'_, [u8]>>> {
         self.chunks.get(id).map(|c| match c {
-            ChunkData::Stored(b) => b.data(),
-            ChunkData::Inline(b) => &b[..],
+            ChunkData::Stored(b) => b.bytes().map(|bytes| match bytes {
+                ChunkBytes::Here(b) => Cow::Borrowed(b),
+                ChunkBytes::Fetched(b) => Cow::Owned(b.to_vec()),
+            }),
+            ChunkData::Inline(b) => Ok(Cow::Borrowed(&b[..])),
+        })
+    }
+
+    /// A chunk's length by id (never fetches).
+    pub fn chunk_len(&self, id: &ObjectId) -> Option<usize> {
+        self.chunks.get(id).map(|c| match c {
+            ChunkData::Stored(b) => b.len(),
+            ChunkData::Inline(b) => b.len(),
         })
     }
 
@@ -166,7 +180,7 @@ impl TreeObjects {
         let chunks: u64 = self
             .chunks
             .keys()
-            .map(|id| self.chunk(id).map_or(0, |c| c.len() as u64))
+            .map(|id| self.chunk_len(id).map_or(0, |n| n as u64))
             .sum();
         dirs + chunks
     }
@@ -373,6 +387,8 @@ pub struct Import {
     /// Chunks of at most `INLINE_MAX` bytes, which may become inline contents.
     small: HashMap<ObjectId, Arc<[u8]>>,
     stored: HashMap<ObjectId, BlobRef>,
+    /// Where chunks not added come from, fetched on first read ([`Import::lazy`]).
+    source: Option<Arc<dyn ChunkSource>>,
 }
 
 impl Import {
@@ -383,6 +399,17 @@ impl Import {
             dirs: HashMap::new(),
             small: HashMap::new(),
             stored: HashMap::new(),
+            source: None,
+        }
+    }
+
+    /// An import into `fs` whose chunks need not be added: those missing at
+    /// [`finish`](Import::finish) are fetched from `source` when first read (a filesystem
+    /// opened over a remote store without downloading it).
+    pub fn lazy(fs: &MemFs, source: Arc<dyn ChunkSource>) -> Self {
+        Import {
+            source: Some(source),
+            ..Import::new(fs)
         }
     }
 
@@ -486,6 +513,11 @@ impl Import {
     /// A file's content from its chunks; `Err` says what is wrong (for the directory's error).
     fn content(&self, ids: &[ObjectId], len: u64) -> Result<Content, String> {
         let missing_chunk = |id: &ObjectId| format!("chunk {} is missing", hex(id));
+        if let Some(source) = &self.source {
+            if ids.iter().any(|id| !self.has_chunk(id)) {
+                return self.lazy_content(source, ids, len);
+            }
+        }
         if len <= INLINE_MAX as u64 {
             let mut bytes = Vec::with_capacity(len as usize);
             for id in ids {
@@ -521,6 +553,46 @@ impl Import {
             ));
         }
         Ok(content)
+    }
+}
+
+impl Import {
+    /// A content whose chunks not held here are fetched from `source` when read. Every chunk
+    /// but the last is `CHUNK_SIZE` bytes; the last is what is left of `len`.
+    fn lazy_content(
+        &self,
+        source: &Arc<dyn ChunkSource>,
+        ids: &[ObjectId],
+        len: u64,
+    ) -> Result<Content, String> {
+        let full = (ids.len() as u64).saturating_sub(1) * CHUNK_SIZE as u64;
+        let last = len
+            .checked_sub(full)
+            .filter(|n| (1..=CHUNK_SIZE as u64).contains(n));
+        let Some(last) = last else {
+            return Err(format!(
+                "file of {len} bytes cannot have {} chunks",
+                ids.len()
+            ));
+        };
+        let store = self.fs.store();
+        let refs = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let n = if i + 1 == ids.len() {
+                    last as usize
+                } else {
+                    CHUNK_SIZE
+                };
+                match (self.stored.get(id), self.small.get(id)) {
+                    (Some(c), _) => c.clone(),
+                    (None, Some(data)) => store.insert_hashed(*id, data),
+                    (None, None) => store.insert_elsewhere(*id, n, source),
+                }
+            })
+            .collect();
+        Content::from_chunk_refs(refs).ok_or_else(|| "chunks of the wrong sizes".to_owned())
     }
 }
 

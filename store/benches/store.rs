@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
         .map(|id| {
             (
                 format!("chunks/{}", memfs::persist::objects::hex(id)),
-                objs.chunk(id).unwrap().to_vec(),
+                objs.chunk(id).unwrap().unwrap().to_vec(),
             )
         })
         .chain(objs.dir_ids().map(|id| {

@@ -498,7 +498,7 @@ impl Remote {
 
         let upload_total: u64 = lacking
             .iter()
-            .map(|id| objs.chunk(id).map_or(0, |c| c.len() as u64))
+            .map(|id| objs.chunk_len(id).map_or(0, |n| n as u64))
             .sum::<u64>()
             + levels
                 .iter()
@@ -521,10 +521,14 @@ impl Remote {
         // Chunks first, then directories deepest first: nothing is named before it is stored.
         stream::iter(lacking.iter().copied())
             .map(|id| {
-                let bytes = objs.chunk(&id).expect("a chunk of the snapshot").to_vec();
-                let n = bytes.len();
+                let bytes = objs
+                    .chunk(&id)
+                    .expect("a chunk of the snapshot")
+                    .map(|b| b.to_vec());
                 let sent = &sent;
                 async move {
+                    let bytes = bytes?;
+                    let n = bytes.len();
                     self.put(&self.chunk_path(&id), bytes).await?;
                     sent(n);
                     Ok::<_, io::Error>(())
@@ -612,40 +616,21 @@ impl Remote {
         progress: OnProgress<'_>,
     ) -> io::Result<(Snapshot, PullReport)> {
         let mut import = objects::Import::new(fs);
-        let mut fetched_objects = 0u64;
         let total = info.object_bytes;
-        let done = AtomicU64::new(0);
+        let (chunks, dir_bytes, dirs) = self
+            .fetch_dirs(&mut import, info.root, &|p| {
+                progress(Progress {
+                    bytes: p.bytes,
+                    total,
+                })
+            })
+            .await?;
+        let mut fetched_objects = dirs;
+        let done = AtomicU64::new(dir_bytes);
         let got = |n: usize| {
             let bytes = done.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
             progress(Progress { bytes, total });
         };
-        let mut chunks: Vec<ObjectId> = Vec::new();
-        let mut seen: HashSet<ObjectId> = HashSet::from([info.root]);
-        let mut frontier = vec![info.root];
-        while !frontier.is_empty() {
-            let mut fetched = stream::iter(frontier.iter().copied())
-                .map(|id| {
-                    let got = &got;
-                    async move {
-                        let bytes = self.get("directory", &self.dir_path(&id)).await?;
-                        got(bytes.len());
-                        Ok::<_, io::Error>((id, bytes))
-                    }
-                })
-                .buffer_unordered(self.concurrency);
-            let mut next = Vec::new();
-            while let Some(item) = fetched.next().await {
-                let (id, bytes) = item?;
-                let refs = import.add_dir(id, bytes)?;
-                fetched_objects += 1;
-                next.extend(refs.subdirs.into_iter().filter(|s| seen.insert(*s)));
-                chunks.extend(refs.chunks);
-            }
-            drop(fetched);
-            frontier = next;
-        }
-        chunks.sort_unstable();
-        chunks.dedup();
         let mut fetched = stream::iter(chunks.iter().copied())
             .map(|id| {
                 let got = &got;
@@ -671,6 +656,53 @@ impl Remote {
                 fetched_bytes: done.load(Ordering::Relaxed),
             },
         ))
+    }
+}
+
+impl Remote {
+    /// Fetches every directory object of the tree under `root` into `import` (top-down, a
+    /// level at a time, `concurrency` requests at once; each checked against its name).
+    /// Returns the chunks they name (each once), their bytes, and how many there were.
+    async fn fetch_dirs(
+        &self,
+        import: &mut objects::Import,
+        root: ObjectId,
+        progress: OnProgress<'_>,
+    ) -> io::Result<(Vec<ObjectId>, u64, u64)> {
+        let done = AtomicU64::new(0);
+        let got = |n: usize| {
+            let bytes = done.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+            progress(Progress { bytes, total: 0 });
+        };
+        let mut chunks: Vec<ObjectId> = Vec::new();
+        let mut count = 0u64;
+        let mut seen: HashSet<ObjectId> = HashSet::from([root]);
+        let mut frontier = vec![root];
+        while !frontier.is_empty() {
+            let mut fetched = stream::iter(frontier.iter().copied())
+                .map(|id| {
+                    let got = &got;
+                    async move {
+                        let bytes = self.get("directory", &self.dir_path(&id)).await?;
+                        got(bytes.len());
+                        Ok::<_, io::Error>((id, bytes))
+                    }
+                })
+                .buffer_unordered(self.concurrency);
+            let mut next = Vec::new();
+            while let Some(item) = fetched.next().await {
+                let (id, bytes) = item?;
+                let refs = import.add_dir(id, bytes)?;
+                count += 1;
+                next.extend(refs.subdirs.into_iter().filter(|s| seen.insert(*s)));
+                chunks.extend(refs.chunks);
+            }
+            drop(fetched);
+            frontier = next;
+        }
+        chunks.sort_unstable();
+        chunks.dedup();
+        Ok((chunks, done.load(Ordering::Relaxed), count))
     }
 }
 
@@ -785,4 +817,163 @@ pub async fn store_sizes(remote: &Remote) -> io::Result<HashMap<String, (u64, u6
         e.1 += m.size;
     }
     Ok(out)
+}
+
+/// Chunk bytes a filesystem opened over a store fetches on first read, kept in a bounded
+/// cache (least recently used evicted).
+struct StoreChunks {
+    remote: Remote,
+    /// Fetches run here, whichever thread reads (a FUSE thread, a tokio worker, a plain one).
+    rt: Option<tokio::runtime::Runtime>,
+    cache: std::sync::Mutex<ChunkCache>,
+    fetched: AtomicU64,
+    fetches: AtomicU64,
+}
+
+struct ChunkCache {
+    map: lru::LruCache<ObjectId, Arc<[u8]>>,
+    bytes: u64,
+    capacity: u64,
+}
+
+impl Drop for StoreChunks {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which is refused inside another runtime: let it go.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl objects::ChunkSource for StoreChunks {
+    fn fetch(&self, id: &ObjectId, _len: usize) -> io::Result<Arc<[u8]>> {
+        if let Some(b) = self.lock().map.get(id) {
+            return Ok(b.clone());
+        }
+        let remote = self.remote.clone();
+        let id = *id;
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.rt
+            .as_ref()
+            .expect("runtime lives as long as the source")
+            .spawn(async move {
+                let _ = tx.send(remote.get("chunk", &remote.chunk_path(&id)).await);
+            });
+        let bytes = rx
+            .recv()
+            .map_err(|_| err(io::ErrorKind::Other, "chunk fetch abandoned"))??;
+        objects::verify("chunk", &id, &bytes)?;
+        self.fetched
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let bytes: Arc<[u8]> = bytes.into();
+        let mut cache = self.lock();
+        if bytes.len() as u64 <= cache.capacity {
+            cache.bytes += bytes.len() as u64;
+            if let Some(old) = cache.map.put(id, bytes.clone()) {
+                cache.bytes -= old.len() as u64;
+            }
+            while cache.bytes > cache.capacity {
+                match cache.map.pop_lru() {
+                    Some((_, old)) => cache.bytes -= old.len() as u64,
+                    None => break,
+                }
+            }
+        }
+        Ok(bytes)
+    }
+}
+
+impl StoreChunks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ChunkCache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Default size of the chunk cache of [`Remote::open_fs`]: 256 MiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 256 << 20;
+
+/// A filesystem opened over a store's snapshot by [`Remote::open_fs`], and what its reads
+/// have fetched.
+pub struct Opened {
+    /// The filesystem: its tree is the snapshot's; file bytes are fetched on first read;
+    /// writes stay here (push them to keep them).
+    pub fs: MemFs,
+    /// The version opened.
+    pub info: RefInfo,
+    /// Bytes of the directory objects fetched to open it.
+    pub dir_bytes: u64,
+    chunks: Arc<StoreChunks>,
+}
+
+impl fmt::Debug for Opened {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Opened")
+            .field("info", &self.info)
+            .field("dir_bytes", &self.dir_bytes)
+            .field("chunk_bytes_fetched", &self.chunk_bytes_fetched())
+            .finish()
+    }
+}
+
+impl Opened {
+    /// Bytes of chunks fetched so far (a chunk evicted and read again counts twice).
+    pub fn chunk_bytes_fetched(&self) -> u64 {
+        self.chunks.fetched.load(Ordering::Relaxed)
+    }
+
+    /// Chunk fetches so far.
+    pub fn chunk_fetches(&self) -> u64 {
+        self.chunks.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Bytes in the chunk cache now.
+    pub fn cached_bytes(&self) -> u64 {
+        self.chunks.lock().bytes
+    }
+}
+
+impl Remote {
+    /// Opens the current version of ref `name` as a filesystem without downloading its files:
+    /// the directories are fetched now (in parallel), each file's chunks when it is first read,
+    /// into a cache of at most `cache_bytes` (least recently used evicted). Reads of a chunk
+    /// the store cannot give fail with the error (`InvalidData` naming a missing or altered
+    /// one). Writes go to the local tree over the store's; a push of it uploads only what
+    /// changed.
+    pub async fn open_fs(&self, name: &str, cache_bytes: u64) -> io::Result<Opened> {
+        let info = self.get_ref(name).await?.ok_or_else(|| {
+            err(
+                io::ErrorKind::NotFound,
+                format!("no ref named {name:?} in {}", self.url),
+            )
+        })?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("memfs-store-fetch")
+            .enable_all()
+            .build()?;
+        let chunks = Arc::new(StoreChunks {
+            remote: self.clone(),
+            rt: Some(rt),
+            cache: std::sync::Mutex::new(ChunkCache {
+                map: lru::LruCache::unbounded(),
+                bytes: 0,
+                capacity: cache_bytes,
+            }),
+            fetched: AtomicU64::new(0),
+            fetches: AtomicU64::new(0),
+        });
+        let fs = MemFs::new();
+        let source: Arc<dyn objects::ChunkSource> = chunks.clone();
+        let mut import = objects::Import::lazy(&fs, source);
+        let dir_bytes = self.fetch_dirs(&mut import, info.root, &|_| {}).await?.1;
+        let snap = import.finish(info.root)?;
+        fs.restore(&snap)?;
+        Ok(Opened {
+            fs,
+            info,
+            dir_bytes,
+            chunks,
+        })
+    }
 }
