@@ -434,3 +434,65 @@ async fn incremental_push_of_one_percent_of_one_gib() {
     );
     assert!(ratio <= 0.02, "{ratio}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_fs_fetches_directories_now_and_chunks_on_first_read() {
+    let remote = s3("lazy");
+    let fs = sample();
+    let pushed = remote.push(&fs.snapshot(), "main", &|_| {}).await.unwrap();
+    let opened = remote.open_fs("main", 256 * 1024).await.unwrap();
+    let lazy = opened.fs.clone();
+    // Walking and listing need no file bytes.
+    assert_eq!(lazy.stats().files, 200);
+    assert_eq!(opened.chunk_bytes_fetched(), 0);
+    assert!(opened.dir_bytes * 20 < pushed.total_bytes, "{opened:?}");
+    // One file's read fetches its chunks only.
+    let want = fs.read("/data/d05/f7").unwrap();
+    let got = tokio::task::spawn_blocking(move || lazy.read("/data/d05/f7").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got, want);
+    assert_eq!(opened.chunk_bytes_fetched(), want.len() as u64);
+    // Everything reads back right, the cache stays under its bound.
+    let lazy = opened.fs.clone();
+    let expected = tree(&fs);
+    let seen = tokio::task::spawn_blocking(move || tree(&lazy))
+        .await
+        .unwrap();
+    assert_eq!(seen, expected);
+    assert!(
+        opened.cached_bytes() <= 256 * 1024,
+        "{}",
+        opened.cached_bytes()
+    );
+    // A write stays local; a push uploads only it and the directories on its path.
+    opened.fs.write("/data/d02/f2", b"changed").unwrap();
+    let second = remote
+        .push(&opened.fs.snapshot(), "main", &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(second.uploaded_objects, 1 + 3, "{second:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lazily_read_chunk_that_is_altered_is_an_error_not_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let remote = Remote::open(&url_of(&root)).unwrap();
+    let fs = MemFs::new();
+    fs.write("/big", noise(3, 100_000)).unwrap();
+    remote.push(&fs.snapshot(), "main", &|_| {}).await.unwrap();
+    let opened = remote.open_fs("main", 1 << 20).await.unwrap();
+    for e in std::fs::read_dir(root.join("chunks")).unwrap() {
+        let p = e.unwrap().path();
+        let mut b = std::fs::read(&p).unwrap();
+        b[10] ^= 1;
+        std::fs::write(&p, b).unwrap();
+    }
+    let lazy = opened.fs.clone();
+    let e = tokio::task::spawn_blocking(move || lazy.read("/big").unwrap_err())
+        .await
+        .unwrap();
+    assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
+    assert!(e.to_string().contains("chunk object"), "{e}");
+}
