@@ -57,6 +57,7 @@ fn round_trip_keeps_tree_metadata_and_dedup() {
     let objs = fs.snapshot().objects();
     // big.bin and its copy share their chunks: 4 chunks of 64 KiB (the last shorter), once.
     assert_eq!(objs.files(), 6);
+    assert_eq!(objs.file_bytes(), fs.stats().logical_bytes);
     let other = MemFs::new();
     let snap = import_all(&objs, &other).unwrap();
     other.restore(&snap).unwrap();

@@ -105,6 +105,7 @@ pub struct TreeObjects {
     dirs: HashMap<ObjectId, DirObject>,
     chunks: HashMap<ObjectId, ChunkData>,
     files: u64,
+    file_bytes: u64,
 }
 
 impl std::fmt::Debug for TreeObjects {
@@ -174,6 +175,11 @@ impl TreeObjects {
         self.files
     }
 
+    /// Sum of the regular files' lengths (each path once).
+    pub fn file_bytes(&self) -> u64 {
+        self.file_bytes
+    }
+
     /// Bytes of every distinct object (what a push to an empty store uploads).
     pub fn total_bytes(&self) -> u64 {
         let dirs: u64 = self.dirs.values().map(|d| d.bytes.len() as u64).sum();
@@ -195,17 +201,17 @@ impl Snapshot {
             dirs: HashMap::new(),
             chunks: HashMap::new(),
             memo: HashMap::new(),
-            files: 0,
         };
         let root = self.with_root(|r| match &r.node {
             Node::Dir(d) => enc.dir(d),
             _ => unreachable!("a root is a directory"),
         });
         TreeObjects {
-            root,
+            root: root.id,
             dirs: enc.dirs,
             chunks: enc.chunks,
-            files: enc.files,
+            files: root.files,
+            file_bytes: root.file_bytes,
         }
     }
 }
@@ -213,20 +219,28 @@ impl Snapshot {
 struct ObjectEncoder {
     dirs: HashMap<ObjectId, DirObject>,
     chunks: HashMap<ObjectId, ChunkData>,
-    /// Directory node (address of its `Arc`, kept alive by the snapshot) -> its id, so a
-    /// subtree shared by two paths is encoded once.
-    memo: HashMap<usize, ObjectId>,
+    /// Directory node (address of its `Arc`, kept alive by the snapshot) -> what it encoded
+    /// to, so a subtree shared by two paths is encoded once (and counted at both).
+    memo: HashMap<usize, Encoded>,
+}
+
+/// A directory's id and the regular files below it (count and bytes, each path once).
+#[derive(Clone, Copy)]
+struct Encoded {
+    id: ObjectId,
     files: u64,
+    file_bytes: u64,
 }
 
 impl ObjectEncoder {
     /// Encodes `d` and every directory below it not encoded yet; returns `d`'s id. Recursion
     /// is bounded by the tree's depth, which no path can exceed.
-    fn dir(&mut self, d: &Arc<Dir>) -> ObjectId {
+    fn dir(&mut self, d: &Arc<Dir>) -> Encoded {
         let addr = Arc::as_ptr(d) as usize;
-        if let Some(id) = self.memo.get(&addr) {
-            return *id;
+        if let Some(done) = self.memo.get(&addr) {
+            return *done;
         }
+        let (mut files, mut file_bytes) = (0, 0);
         let mut out = Vec::with_capacity(16 + d.children.len() * 48);
         out.extend_from_slice(DIR_MAGIC);
         out.push(DIR_VERSION);
@@ -238,13 +252,17 @@ impl ObjectEncoder {
             put_bytes(&mut out, name.as_bytes());
             match child {
                 Node::Dir(sub) => {
-                    let id = self.dir(sub);
+                    let below = self.dir(sub);
+                    files += below.files;
+                    file_bytes += below.file_bytes;
+                    let id = below.id;
                     out.push(ENTRY_DIR);
                     out.extend_from_slice(&id);
                     subdirs.push(id);
                 }
                 Node::File(f) => {
-                    self.files += 1;
+                    files += 1;
+                    file_bytes += f.content.len();
                     out.push(ENTRY_FILE);
                     put_meta(&mut out, &f.meta, false);
                     put_varint(&mut out, f.content.len());
@@ -265,13 +283,18 @@ impl ObjectEncoder {
         chunks.sort_unstable();
         chunks.dedup();
         let id = object_id(&out);
-        self.memo.insert(addr, id);
+        let done = Encoded {
+            id,
+            files,
+            file_bytes,
+        };
+        self.memo.insert(addr, done);
         self.dirs.entry(id).or_insert(DirObject {
             bytes: out,
             subdirs,
             chunks,
         });
-        id
+        done
     }
 
     fn file_chunks(&mut self, content: &Content) -> Vec<ObjectId> {

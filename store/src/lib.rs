@@ -558,14 +558,13 @@ impl Remote {
         report.uploaded_bytes = done.load(Ordering::Relaxed);
 
         // Last, the ref: created only if no other push created this version.
-        let stats = snap.stats();
         let info = RefInfo {
             name: name.to_owned(),
             seq,
             root,
             parent: current.map(|c| c.root),
             files: objs.files(),
-            file_bytes: stats.logical_bytes,
+            file_bytes: objs.file_bytes(),
             object_bytes: report.total_bytes,
             pushed_at: now_secs(),
         };
