@@ -379,8 +379,21 @@ pub enum Command {
         threads: Option<u16>,
         /// Also serve the filesystem over gRPC on ADDR (as `memfs serve` does), so that
         /// `memfs --remote URL snapshot/restore/...` work while it is mounted
-        #[arg(long, value_name = "ADDR")]
+        #[arg(long, value_name = "ADDR", conflicts_with = "from")]
         serve: Option<String>,
+        /// Mount ref NAME of the object store at URL instead of the state, without
+        /// downloading it: files are fetched on first read. Read-only unless --push
+        #[arg(long, num_args = 2, value_names = ["URL", "NAME"])]
+        from: Option<Vec<String>>,
+        /// With --from: writable, and on unmount the tree is pushed as NAME's next version
+        /// if it changed, only onto the version mounted (if another push moved NAME
+        /// meanwhile, or the store fails, the tree is saved in a state file instead)
+        #[arg(long, requires = "from", conflicts_with = "read_only")]
+        push: bool,
+        /// With --from: memory for fetched file chunks, least recently used evicted
+        /// [default: 256M]
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "from")]
+        cache: Option<u64>,
     },
 }
 

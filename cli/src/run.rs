@@ -125,6 +125,9 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
         read_only,
         threads,
         serve,
+        from,
+        push,
+        cache,
     } = &cli.command
     {
         let opts = MountArgs {
@@ -132,6 +135,12 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
             threads: threads.map(usize::from),
             serve: serve.as_deref(),
             access: Access::of(token, &cli),
+            from: from.as_deref().map(|f| From {
+                url: &f[0],
+                name: &f[1],
+                push: *push,
+                cache: cache.unwrap_or(256 << 20),
+            }),
         };
         return mount(&image, mountpoint, opts);
     }
@@ -191,6 +200,18 @@ pub(super) struct MountArgs<'a> {
     pub serve: Option<&'a str>,
     #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
     pub access: Access,
+    /// `--from URL NAME`: mount a ref of an object store instead of the state.
+    #[cfg_attr(not(feature = "fuse"), allow(dead_code))]
+    pub from: Option<From<'a>>,
+}
+
+/// `mount --from URL NAME [--push] [--cache SIZE]`.
+#[cfg_attr(not(feature = "fuse"), allow(dead_code))]
+pub(super) struct From<'a> {
+    pub url: &'a str,
+    pub name: &'a str,
+    pub push: bool,
+    pub cache: u64,
 }
 
 #[cfg(feature = "fuse")]

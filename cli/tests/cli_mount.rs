@@ -97,6 +97,12 @@ impl Mount {
 
     /// Unmounts from outside, as a user would, and waits for a successful exit.
     fn unmount_outside(&mut self) -> String {
+        self.unmount_only();
+        self.expect_clean_exit()
+    }
+
+    /// Unmounts from outside (`fusermount3 -u`, else `umount`), without waiting for the exit.
+    fn unmount_only(&self) {
         let out = Command::new("fusermount3")
             .arg("-u")
             .arg(&self.mnt)
@@ -108,7 +114,6 @@ impl Mount {
             "fusermount3 -u failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        self.expect_clean_exit()
     }
 
     fn expect_clean_exit(&mut self) -> String {
@@ -331,4 +336,79 @@ fn snapshot_and_restore_through_remote_while_mounted() {
     assert!(err.contains("saved"), "{err}");
     assert_eq!(env.local_ok(&["read", "/doc.txt"]), "version 1");
     assert!(env.local_ok(&["snapshots"]).contains("v1"));
+}
+
+#[test]
+fn mount_from_a_store_reads_lazily_and_pushes_changes_on_unmount() {
+    if fuse_missing() {
+        return;
+    }
+    let env = mount_env();
+    let store = env.dir.path().join("store");
+    let url = format!("file://{}", store.display());
+    env.local_ok(&["mkdir", "-p", "/data/x"]);
+    env.local_ok(&["write", "/data/x/f", "hello"]);
+    env.local_ok(&["push", &url, "main"]);
+    let mnt = env.mnt();
+
+    // Read-only by default: the files read through the mount, writes are EROFS.
+    let mut m = env.mount(&["--from", &url, "main"]);
+    assert_eq!(std::fs::read(mnt.join("data/x/f")).unwrap(), b"hello");
+    let e = std::fs::write(mnt.join("g"), b"x").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(30), "EROFS: {e}");
+    // No state is locked: the CLI works on the state meanwhile.
+    env.local_ok(&["ls", "/"]);
+    let err = m.unmount_outside();
+    assert!(
+        err.contains("version 1") && err.contains("read-only"),
+        "{err}"
+    );
+    assert!(!err.contains("pushed main"), "{err}");
+
+    // --push: a change is pushed as the next version on unmount.
+    let mut m = env.mount(&["--from", &url, "main", "--push", "--cache", "1M"]);
+    std::fs::write(mnt.join("data/new.txt"), b"written on the mount").unwrap();
+    let err = m.unmount_outside();
+    assert!(err.contains("pushed main version 2"), "{err}");
+    let ls = env.local_ok(&["remote", "ls", &url]);
+    assert!(ls.starts_with("main\tversion 2\t2 files"), "{ls}");
+    env.local_ok(&["pull", "--restore", &url, "main"]);
+    assert_eq!(
+        env.local_ok(&["read", "/data/new.txt"]),
+        "written on the mount"
+    );
+
+    // Unchanged: nothing pushed.
+    let mut m = env.mount(&["--from", &url, "main", "--push"]);
+    let err = m.unmount_outside();
+    assert!(!err.contains("pushed main"), "{err}");
+
+    // Someone else pushes while mounted: the push on unmount is a conflict, and the tree
+    // is kept in a state file of its own, from which it can still be pushed.
+    let mut m = env.mount(&["--from", &url, "main", "--push"]);
+    std::fs::write(mnt.join("mine"), b"not lost").unwrap();
+    env.local_ok(&["write", "/theirs", "x"]);
+    env.local_ok(&["push", &url, "main"]);
+    m.unmount_only();
+    let err = m.wait_exit();
+    assert!(!err.starts_with("exit status: 0"), "{err}");
+    assert!(err.contains("saved in"), "{err}");
+    let kept = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains(".unpushed-main-"))
+        .expect("the unpushed tree is kept");
+    let out = env
+        .bare()
+        .arg("--state")
+        .arg(&kept)
+        .args(["read", "/mine"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "not lost");
+    let ls = env.local_ok(&["remote", "ls", &url]);
+    assert!(ls.starts_with("main\tversion 3"), "theirs stays: {ls}");
+
+    let out = env.local(&["mount", "--push", "x"]);
+    assert_eq!(out.status.code(), Some(2), "--push needs --from");
 }

@@ -436,6 +436,41 @@ impl Remote {
     ) -> io::Result<PushReport> {
         memfs::check_snapshot_name(name)?;
         let current = self.get_ref(name).await?;
+        self.push_after(snap, name, current, progress).await
+    }
+
+    /// Pushes `snap` as the next version of ref `name` only if the ref's current version is
+    /// still `base` (0: the ref must not exist yet), the version `snap` was made from: the
+    /// compare-and-swap of a read-modify-write (open or pull version `base`, change it, push
+    /// it back). Fails with a [`Conflict`] if another push moved the ref since, so its
+    /// changes are never silently replaced by a tree that lacks them.
+    pub async fn push_onto(
+        &self,
+        snap: &Snapshot,
+        name: &str,
+        base: u64,
+        progress: OnProgress<'_>,
+    ) -> io::Result<PushReport> {
+        memfs::check_snapshot_name(name)?;
+        let current = self.get_ref(name).await?;
+        let now = current.as_ref().map_or(0, |r| r.seq);
+        if now != base {
+            return Err(io::Error::other(Conflict {
+                name: name.to_owned(),
+                seq: base + 1,
+            }));
+        }
+        self.push_after(snap, name, current, progress).await
+    }
+
+    /// Pushes `snap` as the version after `current` (the ref's version read just before).
+    async fn push_after(
+        &self,
+        snap: &Snapshot,
+        name: &str,
+        current: Option<RefInfo>,
+        progress: OnProgress<'_>,
+    ) -> io::Result<PushReport> {
         let seq = current.as_ref().map_or(1, |r| r.seq + 1);
         let objs = snap.objects();
         let root = objs.root();

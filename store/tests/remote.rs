@@ -130,6 +130,42 @@ async fn push_and_pull_in_memory() {
     round_trip(&Remote::open("memory:///x").unwrap()).await;
 }
 
+#[tokio::test]
+async fn push_onto_refuses_a_base_that_moved() {
+    let remote = Remote::open("memory:///onto").unwrap();
+    let fs = MemFs::new();
+    fs.write("/a", b"1").unwrap();
+    let e = remote
+        .push_onto(&fs.snapshot(), "r", 1, &|_| {})
+        .await
+        .unwrap_err();
+    assert!(conflict_of(&e).is_some(), "no version 1 yet: {e}");
+    let r = remote
+        .push_onto(&fs.snapshot(), "r", 0, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(r.seq, 1);
+    // Two writers both start from version 1; the second one's push onto 1 is refused.
+    fs.write("/b", b"2").unwrap();
+    remote
+        .push_onto(&fs.snapshot(), "r", 1, &|_| {})
+        .await
+        .unwrap();
+    let other = MemFs::new();
+    other.write("/c", b"3").unwrap();
+    let e = remote
+        .push_onto(&other.snapshot(), "r", 1, &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(conflict_of(&e).unwrap().seq, 2, "{e}");
+    let (snap, info) = remote.pull(&MemFs::new(), "r", &|_| {}).await.unwrap();
+    assert_eq!(info.info.seq, 2);
+    assert!(
+        snap.exists("/b") && !snap.exists("/c"),
+        "the first writer's tree stays"
+    );
+}
+
 fn url_of(p: &std::path::Path) -> String {
     format!("file://{}", p.display())
 }
