@@ -463,6 +463,48 @@ impl Remote {
         self.push_after(snap, name, current, progress).await
     }
 
+    /// Of the chunks `wanted`, those the store lacks. A LIST of `chunks/` answers for up to a
+    /// thousand objects a request, a HEAD for one: the listing is read while it has cost at
+    /// most a quarter of the HEADs it replaces (so a push into a fresh or small store asks
+    /// nothing per chunk), and whatever it did not settle is asked by HEAD, in parallel.
+    async fn lacking_chunks(&self, wanted: Vec<ObjectId>) -> io::Result<Vec<ObjectId>> {
+        if wanted.is_empty() {
+            return Ok(wanted);
+        }
+        let budget = (wanted.len() / 4).max(1) * 1000;
+        let wanted_set: HashSet<ObjectId> = wanted.iter().copied().collect();
+        let mut present: HashSet<ObjectId> = HashSet::new();
+        let mut complete = true;
+        {
+            let mut listing = self.store.list(Some(&self.path(&["chunks"])));
+            let mut seen = 0usize;
+            while let Some(meta) = listing.next().await {
+                let meta = meta.map_err(|e| store_err("LIST chunks", e))?;
+                let id = meta.location.filename().and_then(objects::parse_hex);
+                if let Some(id) = id.filter(|id| wanted_set.contains(id)) {
+                    present.insert(id);
+                }
+                seen += 1;
+                if seen >= budget {
+                    complete = false;
+                    break;
+                }
+            }
+        }
+        let unknown = wanted.into_iter().filter(|id| !present.contains(id));
+        if complete {
+            return Ok(unknown.collect());
+        }
+        stream::iter(unknown)
+            .map(|id| async move {
+                Ok::<_, io::Error>((id, self.exists(&self.chunk_path(&id)).await?))
+            })
+            .buffer_unordered(self.concurrency)
+            .try_filter_map(|(id, here)| async move { Ok((!here).then_some(id)) })
+            .try_collect()
+            .await
+    }
+
     /// Pushes `snap` as the version after `current` (the ref's version read just before).
     async fn push_after(
         &self,
@@ -521,15 +563,7 @@ impl Remote {
             .collect();
         wanted.sort_unstable();
         wanted.dedup();
-        let lacking: Vec<ObjectId> =
-            stream::iter(wanted)
-                .map(|id| async move {
-                    Ok::<_, io::Error>((id, self.exists(&self.chunk_path(&id)).await?))
-                })
-                .buffer_unordered(self.concurrency)
-                .try_filter_map(|(id, here)| async move { Ok((!here).then_some(id)) })
-                .try_collect()
-                .await?;
+        let lacking = self.lacking_chunks(wanted).await?;
 
         let upload_total: u64 = lacking
             .iter()
