@@ -50,21 +50,23 @@ pub(crate) struct Blob {
     store: Arc<StoreInner>,
 }
 
-/// Where a chunk's bytes are: here, or in a [`ChunkSource`] that fetches them on first use.
+/// Where a chunk's bytes are: here, or in a [`ObjectSource`] that fetches them on first use.
 enum BlobData {
     Here(Box<[u8]>),
     Elsewhere {
         len: usize,
-        source: StdArc<dyn ChunkSource>,
+        source: StdArc<dyn ObjectSource>,
     },
 }
 
-/// Where the chunks of a filesystem opened over a remote store come from: `fetch` returns the
-/// bytes of chunk `hash` (`len` bytes), checked against the hash, or an error (`InvalidData`
-/// for a missing or altered chunk, what the store said otherwise). Implementations cache what
-/// they fetched (bounded) and may be called from any thread.
-pub trait ChunkSource: Send + Sync {
-    fn fetch(&self, hash: &Hash, len: usize) -> std::io::Result<StdArc<[u8]>>;
+/// Where the objects of a filesystem opened over a remote store come from, on first use:
+/// `fetch_chunk` returns the bytes of chunk `hash` (`len` bytes) and `fetch_dir` the bytes of
+/// a directory object (see `persist::objects`), each checked against its name, or an error
+/// (`InvalidData` for a missing or altered object, what the store said otherwise).
+/// Implementations may cache what they fetched (bounded) and may be called from any thread.
+pub trait ObjectSource: Send + Sync {
+    fn fetch_chunk(&self, hash: &Hash, len: usize) -> std::io::Result<StdArc<[u8]>>;
+    fn fetch_dir(&self, id: &Hash) -> std::io::Result<Vec<u8>>;
 }
 
 /// A chunk's bytes: borrowed from the chunk, or fetched (shared with the source's cache).
@@ -131,7 +133,7 @@ impl BlobStore {
         &self,
         hash: Hash,
         len: usize,
-        source: &StdArc<dyn ChunkSource>,
+        source: &StdArc<dyn ObjectSource>,
     ) -> BlobRef {
         self.insert_data(hash, 0, || BlobData::Elsewhere {
             len,
@@ -224,7 +226,7 @@ impl BlobRef {
         match &blob.data {
             BlobData::Here(b) => Ok(ChunkBytes::Here(b)),
             BlobData::Elsewhere { len, source } => {
-                let got = source.fetch(&blob.hash, *len)?;
+                let got = source.fetch_chunk(&blob.hash, *len)?;
                 if got.len() != *len {
                     return Err(crate::error::invalid_data(format!(
                         "chunk {} fetched with {} bytes, {len} expected",

@@ -386,7 +386,12 @@ mod tests {
 
     fn names(root: &Root) -> Vec<String> {
         match &root.node {
-            crate::tree::node::Node::Dir(d) => d.children.keys().map(|k| k.to_string()).collect(),
+            crate::tree::node::Node::Dir(d) => d
+                .children()
+                .unwrap()
+                .keys()
+                .map(|k| k.to_string())
+                .collect(),
             _ => unreachable!(),
         }
     }

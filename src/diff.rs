@@ -115,7 +115,15 @@ pub(crate) fn walk(old: &Root, new: &Root, f: &mut impl FnMut(&str, Delta<'_>)) 
 fn walk_dirs(path: &mut String, old: &Dir, new: &Dir, f: &mut impl FnMut(&str, Delta<'_>)) {
     use imbl::ordmap::DiffItem;
     let len = path.len();
-    for item in old.children.diff(&new.children) {
+    if old.shares_entries(new) {
+        return;
+    }
+    // A directory of a remote store that cannot be fetched: reported changed, and nothing
+    // below it (the read API's calls there fail with the error).
+    let (Ok(a), Ok(b)) = (old.children(), new.children()) else {
+        return;
+    };
+    for item in a.diff(b) {
         let (name, delta) = match item {
             DiffItem::Add(name, node) => (name, Delta::Added(node)),
             DiffItem::Remove(name, node) => (name, Delta::Removed(node)),
@@ -179,7 +187,8 @@ fn everything(path: &str, node: &Node, kind: ChangeKind, out: &mut Vec<Change>) 
 /// Everything below `node` (nothing unless it is a directory), as `kind`.
 fn below(path: &str, node: &Node, kind: ChangeKind, out: &mut Vec<Change>) {
     if let Node::Dir(d) = node {
-        for (name, child) in d.children.iter() {
+        // (A directory of a remote store that cannot be fetched: nothing below it.)
+        for (name, child) in d.children().into_iter().flat_map(|c| c.iter()) {
             everything(&join_str(path, name), child, kind, out);
         }
     }

@@ -27,7 +27,9 @@ use crate::view::{self, read_api};
 struct FsInner {
     commits: Committer,
     store: BlobStore,
-    inos: AtomicU64,
+    /// Shared with the directories of a remote store not fetched yet, which number their
+    /// entries when they are.
+    inos: Arc<AtomicU64>,
     faults: crate::fault::Faults,
 }
 
@@ -123,7 +125,7 @@ impl MemFs {
                 commits: Committer::new(Root::empty()),
                 store: BlobStore::new(),
                 // 1 is the root's inode.
-                inos: AtomicU64::new(2),
+                inos: Arc::new(AtomicU64::new(2)),
                 faults: Default::default(),
             }),
         }
@@ -145,6 +147,10 @@ impl MemFs {
 
     pub(crate) fn inos(&self) -> &AtomicU64 {
         &self.inner.inos
+    }
+
+    pub(crate) fn inos_shared(&self) -> Arc<AtomicU64> {
+        self.inner.inos.clone()
     }
 
     /// Whether two handles are the same filesystem.

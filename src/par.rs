@@ -48,30 +48,31 @@ const PAR_ENTRIES_MIN: usize = 256;
 /// order.
 pub(crate) fn par_walk(root: &Root, top: &VPath) -> io::Result<Vec<WalkItem>> {
     let (dir, path) = ops::list_dir(root, top)?;
-    Ok(walk_dir(root, path, &dir))
+    walk_dir(root, path, &dir)
 }
 
-fn walk_dir(root: &Root, path: String, dir: &Dir) -> Vec<WalkItem> {
-    let (dirs, files, sub) = split_dir(root, &path, dir);
+/// Fails where a directory of a remote store cannot be fetched.
+fn walk_dir(root: &Root, path: String, dir: &Dir) -> io::Result<Vec<WalkItem>> {
+    let (dirs, files, sub) = split_dir(root, &path, dir)?;
     let mut out = vec![(path, dirs, files)];
     match sub.len() {
         0 => {}
         1 => {
             let (p, d) = sub.into_iter().next().expect("one subdirectory");
-            out.extend(walk_dir(root, p, &d));
+            out.extend(walk_dir(root, p, &d)?);
         }
         _ => {
             let nested: Vec<Vec<WalkItem>> = sub
                 .into_par_iter()
                 .map(|(p, d)| walk_dir(root, p, &d))
-                .collect();
+                .collect::<io::Result<_>>()?;
             out.reserve(nested.iter().map(Vec::len).sum());
             for items in nested {
                 out.extend(items);
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// What a visitor is told about one non-directory entry.
@@ -92,15 +93,16 @@ impl Entry<'_> {
 
 /// Calls `visit` on every non-directory entry below `dir` (in parallel) and collects the
 /// `Some` answers, in no particular order. Real directories are descended into; symlinks are
-/// handed to `visit`, never followed.
-fn visit_tree<T, F>(dir: &Dir, abs: &str, rel: &str, visit: &F) -> Vec<T>
+/// handed to `visit`, never followed. Fails where a directory of a remote store cannot be
+/// fetched.
+fn visit_tree<T, F>(dir: &Dir, abs: &str, rel: &str, visit: &F) -> io::Result<Vec<T>>
 where
     T: Send,
     F: Fn(&Entry) -> Option<T> + Sync,
 {
     let mut subdirs: Vec<(&Name, &Dir)> = Vec::new();
     let mut others: Vec<(&Name, &Node)> = Vec::new();
-    for (name, node) in dir.children.iter() {
+    for (name, node) in dir.children()?.iter() {
         match node {
             Node::Dir(d) => subdirs.push((name, d)),
             _ => others.push((name, node)),
@@ -133,14 +135,14 @@ where
         visit_tree(d, &sub_abs, &sub_rel, visit)
     };
     if subdirs.len() == 1 {
-        out.extend(descend(&subdirs[0]));
+        out.extend(descend(&subdirs[0])?);
     } else if !subdirs.is_empty() {
-        let nested: Vec<Vec<T>> = subdirs.par_iter().map(descend).collect();
+        let nested: Vec<Vec<T>> = subdirs.par_iter().map(descend).collect::<io::Result<_>>()?;
         for v in nested {
             out.extend(v);
         }
     }
-    out
+    Ok(out)
 }
 
 /// Which text a `find` pattern is matched against (see the module docs).
@@ -212,7 +214,7 @@ pub(crate) fn find(root: &Root, pattern: &str, start: &VPath) -> io::Result<Vec<
         let hit = pattern.is_match(e.name.as_str(), e.rel_dir, || e.abs_path())
             && !lists_as_dir(root, e.dir, e.name, e.node);
         hit.then(|| e.abs_path())
-    });
+    })?;
     found.par_sort_unstable();
     Ok(found)
 }
@@ -266,7 +268,7 @@ pub(crate) fn search_content(
                 None
             }
         }
-    });
+    })?;
     if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }

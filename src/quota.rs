@@ -78,7 +78,12 @@ impl Charge {
         self.inodes += sign;
         match node {
             Node::File(f) => self.content(&f.content, sign, 0),
-            Node::Dir(d) => d.children.values().for_each(|c| self.node(c, sign)),
+            // (A directory of a remote store that cannot be fetched counts as empty.)
+            Node::Dir(d) => d
+                .children()
+                .into_iter()
+                .flat_map(|c| c.values())
+                .for_each(|c| self.node(c, sign)),
             Node::Symlink(_) => {}
         }
     }
@@ -233,7 +238,7 @@ pub(crate) fn usage_of(root: &Root) -> Usage {
     while let Some(node) = stack.pop() {
         usage.inodes += 1;
         match node {
-            Node::Dir(d) => stack.extend(d.children.values()),
+            Node::Dir(d) => stack.extend(d.children().into_iter().flat_map(|c| c.values())),
             Node::File(f) => live.add(&f.content),
             Node::Symlink(_) => {}
         }

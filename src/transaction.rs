@@ -186,11 +186,18 @@ fn same_listing(a: &Node, b: &Node) -> bool {
         (Node::Dir(x), Node::Dir(y)) => {
             Arc::ptr_eq(x, y)
                 || (same_entry(a, b)
-                    && x.children.len() == y.children.len()
-                    && x.children
-                        .iter()
-                        .zip(y.children.iter())
-                        .all(|((k1, v1), (k2, v2))| k1 == k2 && same_entry(v1, v2)))
+                    && (x.shares_entries(y)
+                        || match (x.children(), y.children()) {
+                            (Ok(c1), Ok(c2)) => {
+                                c1.len() == c2.len()
+                                    && c1
+                                        .iter()
+                                        .zip(c2.iter())
+                                        .all(|((k1, v1), (k2, v2))| k1 == k2 && same_entry(v1, v2))
+                            }
+                            // Cannot be fetched: not known to be the same.
+                            _ => false,
+                        }))
         }
         _ => same_entry(a, b),
     }

@@ -56,7 +56,7 @@ pub(crate) fn read_to_string(root: &Root, p: &VPath) -> io::Result<String> {
 pub(crate) fn read_dir(root: &Root, p: &VPath) -> io::Result<Vec<DirEntry>> {
     let (dir, path) = ops::list_dir(root, p)?;
     Ok(dir
-        .children
+        .children()?
         .iter()
         .map(|(name, node)| DirEntry {
             name: String::from(name.as_str()),
@@ -70,7 +70,7 @@ pub(crate) fn read_dir(root: &Root, p: &VPath) -> io::Result<Vec<DirEntry>> {
 pub(crate) fn listdir(root: &Root, p: &VPath) -> io::Result<Vec<String>> {
     let (dir, _) = ops::list_dir(root, p)?;
     Ok(dir
-        .children
+        .children()?
         .keys()
         .map(|k| String::from(k.as_str()))
         .collect())
@@ -132,14 +132,16 @@ pub(crate) fn walk(root: &Root, p: &VPath) -> io::Result<Walk> {
     })
 }
 
-/// The largest inode number in a version of the tree.
+/// The largest inode number in a version of the tree, among the directories fetched (those
+/// of a remote store not fetched yet take their numbers from the counter of the filesystem
+/// that opened them when they are).
 pub(crate) fn max_ino(root: &Root) -> u64 {
     let mut max = 0;
     let mut stack: Vec<&Node> = vec![&root.node];
     while let Some(node) = stack.pop() {
         max = max.max(node.meta().ino);
         if let Node::Dir(d) = node {
-            stack.extend(d.children.values());
+            stack.extend(d.loaded().into_iter().flat_map(|c| c.values()));
         }
     }
     max
@@ -159,7 +161,16 @@ pub(crate) fn stats(root: &Root, store: &BlobStore, limits: crate::Limits) -> St
         match node {
             Node::Dir(d) => {
                 s.dirs += 1;
-                stack.extend(d.children.values());
+                match (d.loaded(), d.remote()) {
+                    (Some(children), _) => stack.extend(children.values()),
+                    // Not fetched (a `df` on a mount must not fetch the whole tree): its
+                    // files and bytes as the store recorded them.
+                    (None, Some((lazy, _))) => {
+                        s.files += lazy.files;
+                        s.logical_bytes += lazy.file_bytes;
+                    }
+                    (None, None) => unreachable!("entries are here or remote"),
+                }
             }
             Node::File(f) => {
                 s.files += 1;
@@ -177,7 +188,9 @@ pub(crate) fn stats(root: &Root, store: &BlobStore, limits: crate::Limits) -> St
 /// `os.walk`: top-down, directories visited in sorted order; each item is
 /// `(dirpath, dirnames, filenames)` with both lists sorted. Symlinks are listed (under
 /// filenames, or dirnames if they point to a directory) but not followed. A `Walk` reads the
-/// version of the tree it was created on, whatever happens to the filesystem meanwhile.
+/// version of the tree it was created on, whatever happens to the filesystem meanwhile. As
+/// `os.walk` does with a directory it cannot list, a directory of a remote store that cannot
+/// be fetched is left out with what is below it.
 pub struct Walk {
     /// The version being walked, to tell where symlinks point.
     root: Root,
@@ -188,10 +201,14 @@ impl Iterator for Walk {
     type Item = (String, Vec<String>, Vec<String>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (path, dir) = self.stack.pop()?;
-        let (dirs, files, sub) = split_dir(&self.root, &path, &dir);
-        self.stack.extend(sub.into_iter().rev());
-        Some((path, dirs, files))
+        loop {
+            let (path, dir) = self.stack.pop()?;
+            let Ok((dirs, files, sub)) = split_dir(&self.root, &path, &dir) else {
+                continue;
+            };
+            self.stack.extend(sub.into_iter().rev());
+            return Some((path, dirs, files));
+        }
     }
 }
 
@@ -202,11 +219,11 @@ pub(crate) type SplitDir = (Vec<String>, Vec<String>, Vec<(String, Arc<Dir>)>);
 /// filenames, and the real subdirectories to descend into (in order). Symlinks are listed
 /// (under dirnames if they point to a directory, else under filenames) but never descended
 /// into. Shared by [`Walk`] and the parallel walk, so both list exactly the same entries.
-pub(crate) fn split_dir(root: &Root, path: &str, dir: &Dir) -> SplitDir {
+pub(crate) fn split_dir(root: &Root, path: &str, dir: &Dir) -> io::Result<SplitDir> {
     let mut dirs = Vec::new();
     let mut files = Vec::new();
     let mut sub = Vec::new();
-    for (name, node) in dir.children.iter() {
+    for (name, node) in dir.children()?.iter() {
         if let Node::Dir(d) = node {
             sub.push((join_str(path, name), d.clone()));
         }
@@ -216,7 +233,7 @@ pub(crate) fn split_dir(root: &Root, path: &str, dir: &Dir) -> SplitDir {
             files.push(String::from(name.as_str()));
         }
     }
-    (dirs, files, sub)
+    Ok((dirs, files, sub))
 }
 
 /// The walk rule ([`DirEntry::lists_as_dir`]) for the entry `name` (`node`) of the directory

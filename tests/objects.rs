@@ -48,7 +48,7 @@ fn import_all(objs: &TreeObjects, fs: &MemFs) -> std::io::Result<Snapshot> {
     for id in objs.chunk_ids() {
         imp.add_chunk(*id, &objs.chunk(id).unwrap()?)?;
     }
-    imp.finish(objs.root())
+    imp.finish(objs.root(), objs.root_meta())
 }
 
 #[test]
@@ -138,19 +138,20 @@ fn altered_missing_and_foreign_objects_are_invalid_data_naming_the_object() {
         imp.add_dir(*id, objs.dir(id).unwrap().bytes.clone())
             .unwrap();
     }
-    let e = imp.finish(root).unwrap_err();
+    let e = imp.finish(root, objs.root_meta()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidData);
     assert!(e.to_string().contains("chunk"), "{e}");
     let imp = Import::new(&fresh);
-    let e = imp.finish(root).unwrap_err();
+    let e = imp.finish(root, objs.root_meta()).unwrap_err();
     assert!(e.to_string().contains(&hex(&root)), "{e}");
     // A well-formed object with a valid hash but garbage inside is refused, not a panic.
     for garbage in [
         &b""[..],
         b"MFSD",
-        b"MFSD\x01",
-        b"MFSD\x02\x00",
-        b"MFSD\x01\x00\x00\x00\x00\x05",
+        b"MFSD\x01\x00",
+        b"MFSD\x03\x00",
+        b"MFSD\x02\x05",
+        b"MFSD\x02\x01\x01a\x00",
     ] {
         let id = memfs::persist::objects::object_id(garbage);
         assert!(verify("directory", &id, garbage).is_ok());

@@ -153,7 +153,8 @@ fn mount_from(
         out.flush()?;
     }
     eprintln!(
-        "mounted {} version {} of {} ({} files, {}; {} of directories fetched) on {}{}",
+        "mounted {} version {} of {} ({} files, {}; the root directory's {} fetched, the rest \
+         on first use) on {}{}",
         from.name,
         opened.info.seq,
         remote.url(),
@@ -169,9 +170,10 @@ fn mount_from(
     );
     let served = wait_unmounted(handle, &mut signals, &shown);
     eprintln!(
-        "unmounted {} ({} fetched in {} chunk reads)",
+        "unmounted {} ({} fetched: {} directories, {} chunks)",
         shown.display(),
-        super::commands::human(opened.chunk_bytes_fetched()),
+        super::commands::human(opened.bytes_fetched()),
+        opened.dir_fetches() + 1,
         opened.chunk_fetches()
     );
     if from.push && fs.generation() != generation {

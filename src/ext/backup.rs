@@ -38,38 +38,39 @@ pub(crate) fn timestamp(t: SystemTime) -> String {
     )
 }
 
-/// A copy of `node` with fresh inode numbers; contents and metadata otherwise shared.
-fn fresh_copy(node: &Node, ctx: &WriteCtx) -> Node {
+/// A copy of `node` with fresh inode numbers; contents and metadata otherwise shared (fails
+/// where a directory of a remote store cannot be fetched).
+fn fresh_copy(node: &Node, ctx: &WriteCtx) -> io::Result<Node> {
     let now = SystemTime::now();
     match node {
         Node::File(f) => {
             let mut meta = f.meta.clone();
             meta.ino = ctx.next_ino();
             meta.changed = now;
-            Node::File(Arc::new(FileNode {
+            Ok(Node::File(Arc::new(FileNode {
                 content: f.content.clone(),
                 meta,
-            }))
+            })))
         }
         Node::Symlink(s) => {
             let mut meta = s.meta.clone();
             meta.ino = ctx.next_ino();
             meta.changed = now;
-            Node::Symlink(Arc::new(SymlinkNode {
+            Ok(Node::Symlink(Arc::new(SymlinkNode {
                 target: s.target.clone(),
                 meta,
-            }))
+            })))
         }
         Node::Dir(d) => {
             let mut meta = d.meta.clone();
             meta.ino = ctx.next_ino();
             meta.changed = now;
             let children = d
-                .children
+                .children()?
                 .iter()
-                .map(|(name, child)| (name.clone(), fresh_copy(child, ctx)))
-                .collect();
-            Node::Dir(Arc::new(Dir { children, meta }))
+                .map(|(name, child)| Ok((name.clone(), fresh_copy(child, ctx)?)))
+                .collect::<io::Result<_>>()?;
+            Ok(Node::Dir(Arc::new(Dir::with_children(children, meta))))
         }
     }
 }
@@ -104,7 +105,7 @@ impl MemFs {
                 name = format!("{base}.{stamp}-{n}");
             };
             let canon = resolve(&r.node, &target, false)?.into_owned();
-            ops::insert(r, &canon, fresh_copy(&node, c))?;
+            ops::insert(r, &canon, fresh_copy(&node, c)?)?;
             Ok(target.as_string())
         })
     }

@@ -66,8 +66,7 @@ impl Filesystem for Server {
             };
             let name = name_str(name)?;
             let child = d
-                .children
-                .get(name)
+                .get(name)?
                 .ok_or_else(|| error::not_found(join_str(&ppath, name)))?;
             let attr = self.attr_of(child);
             self.inodes.remember(attr.ino.0, join_str(&ppath, name));

@@ -168,7 +168,9 @@ fn search(root: &Root, ino: u64) -> Option<(String, Node)> {
     let mut stack = vec![("/".to_string(), root.node.clone())];
     while let Some((path, node)) = stack.pop() {
         if let Node::Dir(d) = &node {
-            for (name, child) in d.children.iter() {
+            // Only what is fetched: an inode number not known yet is not in a directory of a
+            // remote store not fetched yet (its numbers are given when it is).
+            for (name, child) in d.loaded().into_iter().flat_map(|c| c.iter()) {
                 let child_path = join_str(&path, name);
                 if child.meta().ino == ino {
                     return Some((child_path, child.clone()));

@@ -193,7 +193,10 @@ impl Server {
         let (kind, nlink) = match node {
             Node::Dir(d) => (
                 fuser::FileType::Directory,
-                2 + d.children.values().filter(|c| c.is_dir()).count() as u32,
+                // 1 for a directory of a remote store not fetched yet: "subdirectories
+                // unknown", as btrfs reports, which tools such as find(1) understand.
+                d.loaded()
+                    .map_or(1, |c| 2 + c.values().filter(|c| c.is_dir()).count() as u32),
             ),
             Node::File(_) => (fuser::FileType::RegularFile, 1),
             Node::Symlink(_) => (fuser::FileType::Symlink, 1),
@@ -849,7 +852,7 @@ impl Server {
             dot: Node::Dir(d.clone()),
             dotdot,
             entries: d
-                .children
+                .children()?
                 .iter()
                 .map(|(n, c)| (n.clone(), c.clone()))
                 .collect(),

@@ -171,7 +171,7 @@ impl Encoder {
             match (node, expanded) {
                 (Node::Dir(d), false) => {
                     stack.push((node, true));
-                    for child in d.children.values() {
+                    for child in d.children()?.values() {
                         if !self.node_ids.contains_key(&node_addr(child)) {
                             stack.push((child, false));
                         }
@@ -190,8 +190,9 @@ impl Encoder {
             Node::Dir(d) => {
                 self.nodes.push(TAG_DIR);
                 put_meta(&mut self.nodes, &d.meta, true);
-                put_varint(&mut self.nodes, d.children.len() as u64);
-                for (name, child) in d.children.iter() {
+                let children = d.children()?;
+                put_varint(&mut self.nodes, children.len() as u64);
+                for (name, child) in children.iter() {
                     put_bytes(&mut self.nodes, name.as_bytes());
                     put_varint(&mut self.nodes, self.node_ids[&node_addr(child)] as u64);
                 }
@@ -693,7 +694,7 @@ fn decode_body(raw: &[u8], version: u32) -> io::Result<Image> {
                     return Err(corrupt("tree deeper than any path"));
                 }
                 heights.push(height);
-                Node::Dir(Arc::new(Dir { children, meta }))
+                Node::Dir(Arc::new(Dir::with_children(children, meta)))
             }
             TAG_INLINE => {
                 heights.push(0);

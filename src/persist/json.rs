@@ -36,7 +36,7 @@ pub fn dump_value(fs: &MemFs, start: impl AsRef<Path>) -> io::Result<Value> {
     while let Some((path, node)) = stack.pop() {
         match node {
             Node::Dir(d) => {
-                for (name, child) in d.children.iter().rev() {
+                for (name, child) in d.children()?.iter().rev() {
                     stack.push((join_str(&path, name), child.clone()));
                 }
                 dirs.push(Value::String(path));

@@ -8,19 +8,25 @@
 //!   store: the objects are those chunks, under the same names. A smaller (inline) file is one
 //!   chunk of its own, so a directory object stays small however large its files are, and
 //!   reading one file fetches that file's bytes only.
-//! - a **directory**: its metadata and its entries in name order; a subdirectory by the name of
-//!   its object, a file by its metadata, length and chunk names, a symlink by its metadata and
-//!   target. Inode numbers are left out (they are local to a filesystem): the same tree encodes
-//!   to the same objects in every filesystem, so an unchanged subtree keeps its name and a push
-//!   skips it whole.
+//! - a **directory**: its entries in name order, each with its metadata; a subdirectory also
+//!   by the count and bytes of the files below it and the name of its object, a file by its
+//!   length and chunk names, a symlink by its target. A directory's own metadata is in its
+//!   parent's entry (the root's beside the root's name, [`TreeObjects::root_meta`]), so a
+//!   directory can be listed, and its metadata and size known, before its object is fetched.
+//!   Inode numbers are left out (they are local to a filesystem): the same tree encodes to the
+//!   same objects in every filesystem, so an unchanged subtree keeps its name and a push skips
+//!   it whole.
 //!
 //! ```text
-//! directory object:  "MFSD" 1 | meta | count | entries
-//! entry:             name | 0 subdir-id(32)
+//! directory object:  "MFSD" 2 | count | entries
+//! entry:             name | 0 meta files file-bytes subdir-id(32)
 //!                         | 1 meta len count chunk-id(32)...
 //!                         | 2 meta target
 //! meta:              the state image's metadata encoding without the inode number
 //! ```
+//!
+//! [`Import::lazy`] builds a tree whose directories below those given are fetched from an
+//! [`ObjectSource`] when first used, and whose chunks when first read.
 //!
 //! Nothing here does I/O. [`Snapshot::objects`] lists what a snapshot is made of (the
 //! encodings of its directories, its chunks by reference, without copying them);
@@ -28,28 +34,28 @@
 //! every object against its name.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
 
 use imbl::OrdMap;
 
 use super::image::{put_bytes, put_meta, put_varint, valid_name, Reader, MAX_DEPTH};
-pub use crate::blob::ChunkSource;
+pub use crate::blob::ObjectSource;
 use crate::blob::{BlobRef, ChunkBytes, Content, CHUNK_SIZE, INLINE_MAX};
 use crate::error;
 use crate::fs::MemFs;
 use crate::path::Name;
 use crate::snapshot::Snapshot;
 use crate::sync::Ordering;
-use crate::tree::node::{Dir, FileNode, Meta, Node, SymlinkNode};
+use crate::tree::node::{Dir, DirLoader, FileNode, LazyDir, Meta, Node, SymlinkNode};
 use crate::tree::ops::Root;
 
 /// The name of an object: the blake3 hash of its bytes.
 pub type ObjectId = [u8; 32];
 
 const DIR_MAGIC: &[u8; 4] = b"MFSD";
-const DIR_VERSION: u8 = 1;
+const DIR_VERSION: u8 = 2;
 const ENTRY_DIR: u8 = 0;
 const ENTRY_FILE: u8 = 1;
 const ENTRY_SYMLINK: u8 = 2;
@@ -102,7 +108,11 @@ enum ChunkData {
 /// What a snapshot is made of, as objects: built by [`Snapshot::objects`].
 pub struct TreeObjects {
     root: ObjectId,
+    root_meta: Vec<u8>,
     dirs: HashMap<ObjectId, DirObject>,
+    /// Directories of the remote store the tree was opened from, never fetched: their
+    /// objects are there, not here.
+    remote: HashSet<ObjectId>,
     chunks: HashMap<ObjectId, ChunkData>,
     files: u64,
     file_bytes: u64,
@@ -125,9 +135,21 @@ impl TreeObjects {
         self.root
     }
 
-    /// A directory object by id.
+    /// The root directory's metadata, encoded (what [`Import::finish`] takes back).
+    pub fn root_meta(&self) -> &[u8] {
+        &self.root_meta
+    }
+
+    /// A directory object by id (`None` also for one of the remote store the tree was opened
+    /// from that was never fetched: see [`TreeObjects::is_remote`]).
     pub fn dir(&self, id: &ObjectId) -> Option<&DirObject> {
         self.dirs.get(id)
+    }
+
+    /// Whether `id` is a directory of the remote store the tree was opened from that was never
+    /// fetched (unchanged since): its object, and everything it names, are in that store.
+    pub fn is_remote(&self, id: &ObjectId) -> bool {
+        self.remote.contains(id)
     }
 
     /// A chunk's bytes by id: borrowed from the snapshot, or, for a filesystem opened over a
@@ -180,7 +202,7 @@ impl TreeObjects {
         self.file_bytes
     }
 
-    /// Bytes of every distinct object (what a push to an empty store uploads).
+    /// Bytes of every distinct object held here (what a push to an empty store uploads).
     pub fn total_bytes(&self) -> u64 {
         let dirs: u64 = self.dirs.values().map(|d| d.bytes.len() as u64).sum();
         let chunks: u64 = self
@@ -201,13 +223,20 @@ impl Snapshot {
             dirs: HashMap::new(),
             chunks: HashMap::new(),
             memo: HashMap::new(),
+            remote: HashSet::new(),
         };
+        let mut root_meta = Vec::new();
         let root = self.with_root(|r| match &r.node {
-            Node::Dir(d) => enc.dir(d),
+            Node::Dir(d) => {
+                put_meta(&mut root_meta, &d.meta, false);
+                enc.dir(d)
+            }
             _ => unreachable!("a root is a directory"),
         });
         TreeObjects {
             root: root.id,
+            root_meta,
+            remote: enc.remote,
             dirs: enc.dirs,
             chunks: enc.chunks,
             files: root.files,
@@ -222,6 +251,7 @@ struct ObjectEncoder {
     /// Directory node (address of its `Arc`, kept alive by the snapshot) -> what it encoded
     /// to, so a subtree shared by two paths is encoded once (and counted at both).
     memo: HashMap<usize, Encoded>,
+    remote: HashSet<ObjectId>,
 }
 
 /// A directory's id and the regular files below it (count and bytes, each path once).
@@ -240,15 +270,28 @@ impl ObjectEncoder {
         if let Some(done) = self.memo.get(&addr) {
             return *done;
         }
+        let children = match d.remote() {
+            // Never fetched, so unchanged: the object the store has, with its counts.
+            Some((lazy, false)) => {
+                let done = Encoded {
+                    id: lazy.id,
+                    files: lazy.files,
+                    file_bytes: lazy.file_bytes,
+                };
+                self.remote.insert(lazy.id);
+                self.memo.insert(addr, done);
+                return done;
+            }
+            _ => d.loaded().expect("fetched, or held here"),
+        };
         let (mut files, mut file_bytes) = (0, 0);
-        let mut out = Vec::with_capacity(16 + d.children.len() * 48);
+        let mut out = Vec::with_capacity(16 + children.len() * 48);
         out.extend_from_slice(DIR_MAGIC);
         out.push(DIR_VERSION);
-        put_meta(&mut out, &d.meta, false);
-        put_varint(&mut out, d.children.len() as u64);
+        put_varint(&mut out, children.len() as u64);
         let mut subdirs = Vec::new();
         let mut chunks = Vec::new();
-        for (name, child) in d.children.iter() {
+        for (name, child) in children.iter() {
             put_bytes(&mut out, name.as_bytes());
             match child {
                 Node::Dir(sub) => {
@@ -257,6 +300,9 @@ impl ObjectEncoder {
                     file_bytes += below.file_bytes;
                     let id = below.id;
                     out.push(ENTRY_DIR);
+                    put_meta(&mut out, &sub.meta, false);
+                    put_varint(&mut out, below.files);
+                    put_varint(&mut out, below.file_bytes);
                     out.extend_from_slice(&id);
                     subdirs.push(id);
                 }
@@ -341,11 +387,15 @@ pub fn refs_of(id: &ObjectId, bytes: &[u8]) -> io::Result<DirRefs> {
     let mut refs = DirRefs::default();
     let of = format!("memfs directory object {}", hex(id));
     let mut r = dir_reader(bytes, &of)?;
-    r.meta(false)?;
     for _ in 0..r.count(2)? {
         let _name = r.str()?;
         match r.u8()? {
-            ENTRY_DIR => refs.subdirs.push(r.id()?),
+            ENTRY_DIR => {
+                r.meta(false)?;
+                r.varint()?;
+                r.varint()?;
+                refs.subdirs.push(r.id()?);
+            }
             ENTRY_FILE => {
                 r.meta(false)?;
                 refs.file_bytes += r.varint()?;
@@ -405,34 +455,47 @@ impl Reader<'_> {
 /// Chunks go into the filesystem's chunk store as they arrive (deduplicated against what it
 /// holds); inode numbers are the filesystem's own, fresh.
 pub struct Import {
-    fs: MemFs,
+    ctx: Arc<Ctx>,
     dirs: HashMap<ObjectId, Vec<u8>>,
     /// Chunks of at most `INLINE_MAX` bytes, which may become inline contents.
     small: HashMap<ObjectId, Arc<[u8]>>,
     stored: HashMap<ObjectId, BlobRef>,
-    /// Where chunks not added come from, fetched on first read ([`Import::lazy`]).
-    source: Option<Arc<dyn ChunkSource>>,
+}
+
+/// What building directories needs besides the objects: the filesystem's chunk store and
+/// inode counter, and where objects not given come from (a lazy import). Held by every
+/// directory not fetched yet, to fetch it: no handle to the filesystem itself, so a tree never
+/// keeps its filesystem alive.
+struct Ctx {
+    store: crate::blob::BlobStore,
+    inos: Arc<crate::sync::AtomicU64>,
+    source: Option<Arc<dyn ObjectSource>>,
 }
 
 impl Import {
     /// An import into `fs` (its chunk store and inode numbers).
     pub fn new(fs: &MemFs) -> Self {
+        Import::with_source(fs, None)
+    }
+
+    /// An import into `fs` whose objects need not all be added: a directory whose object was
+    /// not added at [`finish`](Import::finish) is fetched from `source` when first used (its
+    /// metadata and the size of what is below it are in its parent's entry), a chunk not added
+    /// when first read. A filesystem opened over a remote store without downloading it.
+    pub fn lazy(fs: &MemFs, source: Arc<dyn ObjectSource>) -> Self {
+        Import::with_source(fs, Some(source))
+    }
+
+    fn with_source(fs: &MemFs, source: Option<Arc<dyn ObjectSource>>) -> Self {
         Import {
-            fs: fs.clone(),
+            ctx: Arc::new(Ctx {
+                store: fs.store().clone(),
+                inos: fs.inos_shared(),
+                source,
+            }),
             dirs: HashMap::new(),
             small: HashMap::new(),
             stored: HashMap::new(),
-            source: None,
-        }
-    }
-
-    /// An import into `fs` whose chunks need not be added: those missing at
-    /// [`finish`](Import::finish) are fetched from `source` when first read (a filesystem
-    /// opened over a remote store without downloading it).
-    pub fn lazy(fs: &MemFs, source: Arc<dyn ChunkSource>) -> Self {
-        Import {
-            source: Some(source),
-            ..Import::new(fs)
         }
     }
 
@@ -457,7 +520,7 @@ impl Import {
             self.small.insert(id, Arc::from(bytes));
         } else {
             self.stored
-                .insert(id, self.fs.store().insert_hashed(id, bytes));
+                .insert(id, self.ctx.store.insert_hashed(id, bytes));
         }
         Ok(())
     }
@@ -467,78 +530,61 @@ impl Import {
         self.small.contains_key(id) || self.stored.contains_key(id)
     }
 
-    /// The snapshot whose root directory is the object `root`: `InvalidData` naming the
-    /// object when one is missing or inconsistent.
-    pub fn finish(self, root: ObjectId) -> io::Result<Snapshot> {
-        let node = self.build_dir(&root, 0)?;
+    /// The snapshot whose root directory is the object `root`, with the metadata `root_meta`
+    /// ([`TreeObjects::root_meta`]): `InvalidData` naming the object when one is missing or
+    /// inconsistent. The root's object must have been added.
+    pub fn finish(self, root: ObjectId, root_meta: &[u8]) -> io::Result<Snapshot> {
+        let of = format!("memfs root metadata of directory object {}", hex(&root));
+        let mut r = Reader {
+            buf: root_meta,
+            pos: 0,
+            of: &of,
+        };
+        let meta = self.ctx.fresh_meta(r.meta(false)?);
+        if r.remaining() != 0 {
+            return Err(r.corrupt("trailing bytes"));
+        }
+        let children = self.build_entries(&root, 0)?;
         let snap_root = Root {
-            node: Node::Dir(node),
+            node: Node::Dir(Arc::new(Dir::with_children(children, meta))),
             generation: 0,
         };
         Ok(Snapshot::from_parts(
             Arc::new(snap_root),
-            self.fs.store().clone(),
+            self.ctx.store.clone(),
         ))
     }
 
-    fn fresh_meta(&self, mut meta: Meta) -> Meta {
-        meta.ino = self.fs.inos().fetch_add(1, Ordering::Relaxed);
-        meta
-    }
-
-    fn build_dir(&self, id: &ObjectId, depth: usize) -> io::Result<Arc<Dir>> {
-        if depth > MAX_DEPTH {
-            return Err(error::invalid_data(format!(
-                "directory object {}: tree deeper than any path",
-                hex(id)
-            )));
-        }
+    /// The entries of the added directory object `id`, at `depth`.
+    fn build_entries(&self, id: &ObjectId, depth: usize) -> io::Result<OrdMap<Name, Node>> {
         let bytes = self.dirs.get(id).ok_or_else(|| missing("directory", id))?;
-        let of = format!("memfs directory object {}", hex(id));
-        let mut r = dir_reader(bytes, &of)?;
-        let meta = self.fresh_meta(r.meta(false)?);
-        let mut children = OrdMap::new();
-        for _ in 0..r.count(2)? {
-            let name = r.str()?;
-            if !valid_name(name) {
-                return Err(r.corrupt("invalid file name"));
-            }
-            let node = match r.u8()? {
-                ENTRY_DIR => Node::Dir(self.build_dir(&r.id()?, depth + 1)?),
-                ENTRY_FILE => {
-                    let meta = self.fresh_meta(r.meta(false)?);
-                    let len = r.varint()?;
-                    let n = r.count(32)?;
-                    let mut ids = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        ids.push(r.id()?);
-                    }
-                    let content = self.content(&ids, len).map_err(|e| r.corrupt(&e))?;
-                    Node::File(Arc::new(FileNode { content, meta }))
-                }
-                ENTRY_SYMLINK => {
-                    let meta = self.fresh_meta(r.meta(false)?);
-                    let target = r.str()?.to_owned();
-                    Node::Symlink(Arc::new(SymlinkNode { target, meta }))
-                }
-                _ => return Err(r.corrupt("unknown entry kind")),
+        let mut subdir = |sub: SubDir| -> io::Result<Node> {
+            let dir = if self.dirs.contains_key(&sub.id) {
+                Dir::with_children(self.build_entries(&sub.id, depth + 1)?, sub.meta)
+            } else if self.ctx.source.is_some() {
+                self.ctx.lazy_dir(sub, depth + 1)
+            } else {
+                return Err(missing("directory", &sub.id));
             };
-            if children.insert(Name::new(name), node).is_some() {
-                return Err(r.corrupt("duplicate name"));
-            }
-        }
-        if r.remaining() != 0 {
-            return Err(r.corrupt("trailing bytes"));
-        }
-        Ok(Arc::new(Dir { children, meta }))
+            Ok(Node::Dir(Arc::new(dir)))
+        };
+        let content = |ids: &[ObjectId], len: u64| self.content(ids, len);
+        self.ctx.entries(id, bytes, depth, &mut subdir, &content)
     }
 
     /// A file's content from its chunks; `Err` says what is wrong (for the directory's error).
     fn content(&self, ids: &[ObjectId], len: u64) -> Result<Content, String> {
         let missing_chunk = |id: &ObjectId| format!("chunk {} is missing", hex(id));
-        if let Some(source) = &self.source {
+        if let Some(source) = &self.ctx.source {
             if ids.iter().any(|id| !self.has_chunk(id)) {
-                return self.lazy_content(source, ids, len);
+                let store = &self.ctx.store;
+                return lazy_content(store, source, ids, len, |id| {
+                    match (self.stored.get(id), self.small.get(id)) {
+                        (Some(c), _) => Some(c.clone()),
+                        (None, Some(data)) => Some(store.insert_hashed(*id, data)),
+                        (None, None) => None,
+                    }
+                });
             }
         }
         if len <= INLINE_MAX as u64 {
@@ -562,7 +608,7 @@ impl Import {
                 // A short last chunk may be small.
                 None => {
                     let data = self.small.get(id).ok_or_else(|| missing_chunk(id))?;
-                    self.fs.store().insert_hashed(*id, data)
+                    self.ctx.store.insert_hashed(*id, data)
                 }
             };
             refs.push(chunk);
@@ -579,44 +625,154 @@ impl Import {
     }
 }
 
-impl Import {
-    /// A content whose chunks not held here are fetched from `source` when read. Every chunk
-    /// but the last is `CHUNK_SIZE` bytes; the last is what is left of `len`.
-    fn lazy_content(
-        &self,
-        source: &Arc<dyn ChunkSource>,
-        ids: &[ObjectId],
-        len: u64,
-    ) -> Result<Content, String> {
-        let full = (ids.len() as u64).saturating_sub(1) * CHUNK_SIZE as u64;
-        let last = len
-            .checked_sub(full)
-            .filter(|n| (1..=CHUNK_SIZE as u64).contains(n));
-        let Some(last) = last else {
-            return Err(format!(
-                "file of {len} bytes cannot have {} chunks",
-                ids.len()
-            ));
-        };
-        let store = self.fs.store();
-        let refs = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                let n = if i + 1 == ids.len() {
-                    last as usize
-                } else {
-                    CHUNK_SIZE
-                };
-                match (self.stored.get(id), self.small.get(id)) {
-                    (Some(c), _) => c.clone(),
-                    (None, Some(data)) => store.insert_hashed(*id, data),
-                    (None, None) => store.insert_elsewhere(*id, n, source),
-                }
-            })
-            .collect();
-        Content::from_chunk_refs(refs).ok_or_else(|| "chunks of the wrong sizes".to_owned())
+/// Makes a file's content from its chunk names and length (`Err`: what is wrong with them).
+type MakeContent<'a> = dyn Fn(&[ObjectId], u64) -> Result<Content, String> + 'a;
+
+/// A subdirectory entry of a directory object.
+struct SubDir {
+    id: ObjectId,
+    meta: Meta,
+    files: u64,
+    file_bytes: u64,
+}
+
+impl Ctx {
+    fn fresh_meta(&self, mut meta: Meta) -> Meta {
+        meta.ino = self.inos.fetch_add(1, Ordering::Relaxed);
+        meta
     }
+
+    /// A directory whose entries are fetched from the source on first use.
+    fn lazy_dir(self: &Arc<Self>, sub: SubDir, depth: usize) -> Dir {
+        let loader: Arc<dyn DirLoader> = self.clone();
+        Dir::lazy(
+            sub.meta,
+            LazyDir::new(sub.id, sub.files, sub.file_bytes, depth, loader),
+        )
+    }
+
+    /// Parses the entries of directory object `id` (`bytes`, checked against `id`): its
+    /// subdirectories and file contents made by `subdir` and `content`.
+    fn entries(
+        &self,
+        id: &ObjectId,
+        bytes: &[u8],
+        depth: usize,
+        subdir: &mut dyn FnMut(SubDir) -> io::Result<Node>,
+        content: &MakeContent<'_>,
+    ) -> io::Result<OrdMap<Name, Node>> {
+        if depth > MAX_DEPTH {
+            return Err(error::invalid_data(format!(
+                "directory object {}: tree deeper than any path",
+                hex(id)
+            )));
+        }
+        let of = format!("memfs directory object {}", hex(id));
+        let mut r = dir_reader(bytes, &of)?;
+        let mut children = OrdMap::new();
+        for _ in 0..r.count(2)? {
+            let name = r.str()?;
+            if !valid_name(name) {
+                return Err(r.corrupt("invalid file name"));
+            }
+            let node = match r.u8()? {
+                ENTRY_DIR => {
+                    let meta = self.fresh_meta(r.meta(false)?);
+                    let files = r.varint()?;
+                    let file_bytes = r.varint()?;
+                    let id = r.id()?;
+                    subdir(SubDir {
+                        id,
+                        meta,
+                        files,
+                        file_bytes,
+                    })?
+                }
+                ENTRY_FILE => {
+                    let meta = self.fresh_meta(r.meta(false)?);
+                    let len = r.varint()?;
+                    let n = r.count(32)?;
+                    let mut ids = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        ids.push(r.id()?);
+                    }
+                    let content = content(&ids, len).map_err(|e| r.corrupt(&e))?;
+                    Node::File(Arc::new(FileNode { content, meta }))
+                }
+                ENTRY_SYMLINK => {
+                    let meta = self.fresh_meta(r.meta(false)?);
+                    let target = r.str()?.to_owned();
+                    Node::Symlink(Arc::new(SymlinkNode { target, meta }))
+                }
+                _ => return Err(r.corrupt("unknown entry kind")),
+            };
+            if children.insert(Name::new(name), node).is_some() {
+                return Err(r.corrupt("duplicate name"));
+            }
+        }
+        if r.remaining() != 0 {
+            return Err(r.corrupt("trailing bytes"));
+        }
+        Ok(children)
+    }
+}
+
+/// Fetches a directory of a lazy import on first use: its object from the source, checked
+/// against its name; its subdirectories fetched on their first use too, its chunks on first
+/// read.
+impl DirLoader for Ctx {
+    fn load(&self, dir: &LazyDir) -> io::Result<OrdMap<Name, Node>> {
+        let source = self.source.as_ref().expect("a lazy import has a source");
+        let bytes = source.fetch_dir(&dir.id)?;
+        verify("directory", &dir.id, &bytes)?;
+        // (`lazy_dir` needs the `Arc`; rebuilt from the parts, which are all shared.)
+        let ctx = Arc::new(Ctx {
+            store: self.store.clone(),
+            inos: self.inos.clone(),
+            source: self.source.clone(),
+        });
+        let mut subdir = |sub: SubDir| Ok(Node::Dir(Arc::new(ctx.lazy_dir(sub, dir.depth + 1))));
+        let content =
+            |ids: &[ObjectId], len: u64| lazy_content(&self.store, source, ids, len, |_| None);
+        self.entries(&dir.id, &bytes, dir.depth, &mut subdir, &content)
+    }
+}
+
+/// A content whose chunks are `known` here or fetched from `source` when read. Every chunk
+/// but the last is `CHUNK_SIZE` bytes; the last is what is left of `len`.
+fn lazy_content(
+    store: &crate::blob::BlobStore,
+    source: &Arc<dyn ObjectSource>,
+    ids: &[ObjectId],
+    len: u64,
+    known: impl Fn(&ObjectId) -> Option<BlobRef>,
+) -> Result<Content, String> {
+    if ids.is_empty() && len == 0 {
+        return Ok(Content::Inline(Arc::from(&[][..])));
+    }
+    let full = (ids.len() as u64).saturating_sub(1) * CHUNK_SIZE as u64;
+    let last = len
+        .checked_sub(full)
+        .filter(|n| (1..=CHUNK_SIZE as u64).contains(n));
+    let Some(last) = last else {
+        return Err(format!(
+            "file of {len} bytes cannot have {} chunks",
+            ids.len()
+        ));
+    };
+    let refs = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let n = if i + 1 == ids.len() {
+                last as usize
+            } else {
+                CHUNK_SIZE
+            };
+            known(id).unwrap_or_else(|| store.insert_elsewhere(*id, n, source))
+        })
+        .collect();
+    Content::from_chunk_refs(refs).ok_or_else(|| "chunks of the wrong sizes".to_owned())
 }
 
 fn missing(kind: &str, id: &ObjectId) -> io::Error {

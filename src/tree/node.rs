@@ -5,9 +5,15 @@
 //! and changing one entry copies only the B-tree path to it. Nodes are never mutated while
 //! shared: writers go through `Arc::make_mut`, which copies a shared node and mutates a private
 //! one in place.
+//!
+//! A directory of a filesystem opened over a remote store (`persist::objects::Import::lazy`)
+//! may hold its entries as a [`LazyDir`]: the name of its object, fetched by a [`DirLoader`]
+//! on first use and kept for good (a `OnceLock`). Entries are therefore read through
+//! [`Dir::children`], which can fail, and changed through [`Dir::children_mut`].
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::io;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use imbl::OrdMap;
@@ -54,10 +60,66 @@ impl Meta {
     }
 }
 
+/// A directory: its entries and its metadata. The entries of a directory of a filesystem
+/// opened over a remote store may not be fetched yet (`lazy`): they are fetched on first use,
+/// once, and every read of them goes through [`Dir::children`], which can therefore fail.
 #[derive(Clone)]
 pub(crate) struct Dir {
-    pub children: OrdMap<Name, Node>,
+    /// The entries, unless `lazy` holds them.
+    children: OrdMap<Name, Node>,
     pub meta: Meta,
+    /// The directory's entries as a remote object, fetched on first use. A private copy of
+    /// the directory made for a change of its entries ([`Dir::children_mut`]) takes them over
+    /// and drops this, so a directory with `lazy` set has the remote object's entries.
+    lazy: Option<Arc<LazyDir>>,
+}
+
+/// Fetches the entries of a directory object on first use.
+pub(crate) trait DirLoader: Send + Sync {
+    /// The entries of `dir`'s object, fetched and checked against its name.
+    fn load(&self, dir: &LazyDir) -> io::Result<OrdMap<Name, Node>>;
+}
+
+/// A directory object of a remote store whose entries are fetched on first use.
+pub(crate) struct LazyDir {
+    /// The directory object's name.
+    pub id: [u8; 32],
+    /// Regular files below it, and their bytes (from the parent's entry).
+    pub files: u64,
+    pub file_bytes: u64,
+    /// Its depth in the tree (the root is 0).
+    pub depth: usize,
+    loader: Arc<dyn DirLoader>,
+    loaded: OnceLock<OrdMap<Name, Node>>,
+}
+
+impl LazyDir {
+    pub(crate) fn new(
+        id: [u8; 32],
+        files: u64,
+        file_bytes: u64,
+        depth: usize,
+        loader: Arc<dyn DirLoader>,
+    ) -> Self {
+        LazyDir {
+            id,
+            files,
+            file_bytes,
+            depth,
+            loader,
+            loaded: OnceLock::new(),
+        }
+    }
+
+    /// The entries, fetched now if they were not yet. Two threads may both fetch; one result
+    /// is kept for good. A failed fetch keeps nothing, so the next use tries again.
+    fn get(&self) -> io::Result<&OrdMap<Name, Node>> {
+        if let Some(map) = self.loaded.get() {
+            return Ok(map);
+        }
+        let map = self.loader.load(self)?;
+        Ok(self.loaded.get_or_init(|| map))
+    }
 }
 
 #[derive(Clone)]
@@ -95,9 +157,76 @@ pub(crate) const DEFAULT_SYMLINK_MODE: u32 = 0o777;
 
 impl Dir {
     pub(crate) fn new(ino: u64) -> Self {
+        Dir::with_children(OrdMap::new(), Meta::new(ino, DEFAULT_DIR_MODE))
+    }
+
+    pub(crate) fn with_children(children: OrdMap<Name, Node>, meta: Meta) -> Self {
+        Dir {
+            children,
+            meta,
+            lazy: None,
+        }
+    }
+
+    /// A directory whose entries are fetched on first use.
+    pub(crate) fn lazy(meta: Meta, lazy: LazyDir) -> Self {
         Dir {
             children: OrdMap::new(),
-            meta: Meta::new(ino, DEFAULT_DIR_MODE),
+            meta,
+            lazy: Some(Arc::new(lazy)),
+        }
+    }
+
+    /// The entries (fetched now for a directory not fetched yet, which can fail).
+    #[inline]
+    pub(crate) fn children(&self) -> io::Result<&OrdMap<Name, Node>> {
+        match &self.lazy {
+            None => Ok(&self.children),
+            Some(lazy) => lazy.get(),
+        }
+    }
+
+    /// The entry `name`, if any.
+    #[inline]
+    pub(crate) fn get<Q>(&self, name: &Q) -> io::Result<Option<&Node>>
+    where
+        Q: Ord + ?Sized,
+        Name: std::borrow::Borrow<Q>,
+    {
+        Ok(self.children()?.get(name))
+    }
+
+    /// The entries if they are here, without fetching: `None` for a directory of a remote
+    /// store not fetched yet.
+    pub(crate) fn loaded(&self) -> Option<&OrdMap<Name, Node>> {
+        match &self.lazy {
+            None => Some(&self.children),
+            Some(lazy) => lazy.loaded.get(),
+        }
+    }
+
+    /// The entries, for a change (fetched first if need be; the copy holds them from then on).
+    pub(crate) fn children_mut(&mut self) -> io::Result<&mut OrdMap<Name, Node>> {
+        if let Some(lazy) = &self.lazy {
+            self.children = lazy.get()?.clone();
+            self.lazy = None;
+        }
+        Ok(&mut self.children)
+    }
+
+    /// The remote directory object whose entries this directory has unchanged, if any; with
+    /// whether they were fetched.
+    pub(crate) fn remote(&self) -> Option<(&LazyDir, bool)> {
+        self.lazy.as_deref().map(|l| (l, l.loaded.get().is_some()))
+    }
+
+    /// Whether `self` and `other` have the same entries because they share them (the same
+    /// map, or the same remote object): then nothing below them differs.
+    pub(crate) fn shares_entries(&self, other: &Dir) -> bool {
+        match (&self.lazy, &other.lazy) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => self.children.ptr_eq(&other.children),
+            _ => false,
         }
     }
 }

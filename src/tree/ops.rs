@@ -68,7 +68,7 @@ pub(crate) fn dir_mut<'a>(root: &'a mut Root, canon: &[Name]) -> io::Result<&'a 
         match cur {
             Node::Dir(d) => {
                 cur = Arc::make_mut(d)
-                    .children
+                    .children_mut()?
                     .get_mut(name)
                     .ok_or_else(|| error::not_found(super::resolve::display(canon)))?;
             }
@@ -87,7 +87,7 @@ pub(crate) fn node_mut<'a>(root: &'a mut Root, canon: &[Name]) -> io::Result<&'a
         return Ok(&mut root.node);
     };
     dir_mut(root, parent)?
-        .children
+        .children_mut()?
         .get_mut(last)
         .ok_or_else(|| error::not_found(super::resolve::display(canon)))
 }
@@ -106,7 +106,7 @@ fn split(canon: &[Name]) -> io::Result<(&[Name], &Name)> {
 pub(crate) fn insert(root: &mut Root, canon: &[Name], node: Node) -> io::Result<()> {
     let (parent, last) = split(canon)?;
     let dir = dir_mut(root, parent)?;
-    dir.children.insert(last.clone(), node);
+    dir.children_mut()?.insert(last.clone(), node);
     dir.meta.touch();
     Ok(())
 }
@@ -116,7 +116,7 @@ pub(crate) fn detach(root: &mut Root, canon: &[Name]) -> io::Result<Node> {
     let (parent, last) = split(canon)?;
     let dir = dir_mut(root, parent)?;
     let node = dir
-        .children
+        .children_mut()?
         .remove(last)
         .ok_or_else(|| error::not_found(super::resolve::display(canon)))?;
     dir.meta.touch();
@@ -344,7 +344,7 @@ pub(crate) fn remove_dir(root: &mut Root, path: &VPath) -> io::Result<()> {
     let (canon, node) = resolve_at(&root.node, path, false)?;
     match node {
         None => Err(error::not_found(path)),
-        Some(Node::Dir(d)) if !d.children.is_empty() => Err(error::not_empty(path)),
+        Some(Node::Dir(d)) if !d.children()?.is_empty() => Err(error::not_empty(path)),
         Some(Node::Dir(_)) => detach(root, &canon).map(drop),
         Some(_) => Err(error::not_a_directory(path)),
     }
@@ -394,7 +394,7 @@ pub(crate) fn rename(root: &mut Root, from: &VPath, to: &VPath) -> io::Result<()
     }
     if let Some(dst_node) = node_at(&root.node, &dst) {
         match (src_node, dst_node) {
-            (Node::Dir(_), Node::Dir(d)) if !d.children.is_empty() => {
+            (Node::Dir(_), Node::Dir(d)) if !d.children()?.is_empty() => {
                 return Err(error::not_empty(to))
             }
             (Node::Dir(_), Node::Dir(_)) => {}

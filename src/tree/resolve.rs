@@ -21,7 +21,7 @@ pub(crate) fn node_at<'a>(root: &'a Node, canon: &[Name]) -> Option<&'a Node> {
     let mut cur = root;
     for name in canon {
         match cur {
-            Node::Dir(d) => cur = d.children.get(name)?,
+            Node::Dir(d) => cur = d.get(name).ok()??,
             _ => return None,
         }
     }
@@ -63,7 +63,7 @@ pub(crate) fn resolve_at<'r, 'p>(
             // A file before the last component is rejected below, so this is not reached.
             return Err(error::not_a_directory(path));
         };
-        match dir.children.get(name) {
+        match dir.get(name)? {
             None if last => return Ok((Cow::Borrowed(names), None)),
             None => return Err(error::not_found(path)),
             Some(Node::Symlink(_)) if !last || follow_last => {
@@ -88,7 +88,7 @@ pub(crate) fn lookup<'r>(root: &'r Node, path: &VPath, follow_last: bool) -> Opt
     for (i, name) in names.iter().enumerate() {
         let last = i + 1 == names.len();
         let Node::Dir(dir) = cur else { return None };
-        match dir.children.get(name)? {
+        match dir.get(name).ok()?? {
             Node::Symlink(_) if !last || follow => {
                 let canon = slow_resolve(root, path, follow).ok()?;
                 cur = node_at(root, &canon)?;
@@ -141,7 +141,11 @@ pub(crate) fn walk_plain<'r>(root: &'r Node, text: &str, follow_last: bool) -> P
             Some(n) if !plain_rest(n) => Plain::GiveUp,
             _ => end,
         };
-        match dir.children.get(&Name::new(part)) {
+        // A directory that cannot be fetched: the general resolution reports the error.
+        let Ok(found) = dir.get(&Name::new(part)) else {
+            return Plain::GiveUp;
+        };
+        match found {
             None => return stop(Plain::Missing),
             Some(Node::Symlink(_)) if next.is_some() || follow_last => return Plain::GiveUp,
             Some(Node::File(_)) if next.is_some() => return stop(Plain::NotDir),
@@ -176,7 +180,7 @@ fn slow_resolve(root: &Node, path: &VPath, follow_last: bool) -> io::Result<Vec<
         let Some(dir) = dir_at(root, &canon) else {
             return Err(error::not_a_directory(path));
         };
-        match dir.children.get(&name) {
+        match dir.get(&name)? {
             None if last => {
                 canon.push(name);
                 return Ok(canon);

@@ -120,6 +120,8 @@ pub struct RefInfo {
     pub seq: u64,
     /// The root directory object.
     pub root: ObjectId,
+    /// The root directory's own metadata, encoded (`TreeObjects::root_meta`).
+    pub root_meta: Vec<u8>,
     /// The root of the version before (none for the first).
     pub parent: Option<ObjectId>,
     /// Regular files in the snapshot.
@@ -544,7 +546,7 @@ impl Remote {
                 .collect();
             let mut next = Vec::new();
             for id in &missing {
-                let d = objs.dir(id).expect("a directory of the snapshot");
+                let d = objs.dir(id).ok_or_else(|| unfetched(id, &self.url))?;
                 for sub in &d.subdirs {
                     if seen.insert(*sub) {
                         next.push(*sub);
@@ -631,6 +633,7 @@ impl Remote {
             name: name.to_owned(),
             seq,
             root,
+            root_meta: objs.root_meta().to_vec(),
             parent: current.map(|c| c.root),
             files: objs.files(),
             file_bytes: objs.file_bytes(),
@@ -715,7 +718,7 @@ impl Remote {
             fetched_objects += 1;
         }
         drop(fetched);
-        let snap = import.finish(info.root)?;
+        let snap = import.finish(info.root, &info.root_meta)?;
         Ok((
             snap,
             PullReport {
@@ -787,12 +790,28 @@ fn configured<B>(
     Ok(builder)
 }
 
+/// A push needs directory `id` of a tree opened over another store, which it never fetched.
+fn unfetched(id: &ObjectId, url: &str) -> io::Error {
+    err(
+        io::ErrorKind::Unsupported,
+        format!(
+            "{url} lacks directory object {}, which belongs to the store this tree was opened \
+             from and was never fetched: push it to that store, or pull it whole first",
+            hex(id)
+        ),
+    )
+}
+
+/// The format of ref objects this build writes and reads.
+const REF_FORMAT: &str = "memfs-ref-2";
+
 fn ref_json(info: &RefInfo) -> Vec<u8> {
     let v = serde_json::json!({
-        "format": "memfs-ref-1",
+        "format": REF_FORMAT,
         "name": info.name,
         "seq": info.seq,
         "root": hex(&info.root),
+        "root_meta": info.root_meta.iter().map(|b| format!("{b:02x}")).collect::<String>(),
         "parent": info.parent.as_ref().map(hex),
         "files": info.files,
         "file_bytes": info.file_bytes,
@@ -804,9 +823,23 @@ fn ref_json(info: &RefInfo) -> Vec<u8> {
 
 fn parse_ref(name: &str, seq: u64, bytes: &[u8]) -> Result<RefInfo, String> {
     let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    if v["format"] != "memfs-ref-1" {
-        return Err(format!("unknown format {}", v["format"]));
+    if v["format"] != REF_FORMAT {
+        return Err(format!(
+            "format {} (this build reads {REF_FORMAT:?}; a store written by another version \
+             of memfs: push the tree again)",
+            v["format"]
+        ));
     }
+    let root_meta = v["root_meta"]
+        .as_str()
+        .filter(|h| h.len() % 2 == 0)
+        .and_then(|h| {
+            (0..h.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()
+        })
+        .ok_or("root_meta is missing or not hex")?;
     let id = |key: &str| -> Result<Option<ObjectId>, String> {
         match &v[key] {
             serde_json::Value::Null => Ok(None),
@@ -824,6 +857,7 @@ fn parse_ref(name: &str, seq: u64, bytes: &[u8]) -> Result<RefInfo, String> {
         name: name.to_owned(),
         seq,
         root: id("root")?.ok_or("root is missing")?,
+        root_meta,
         parent: id("parent")?,
         files: num("files")?,
         file_bytes: num("file_bytes")?,
@@ -887,15 +921,18 @@ pub async fn store_sizes(remote: &Remote) -> io::Result<HashMap<String, (u64, u6
     Ok(out)
 }
 
-/// Chunk bytes a filesystem opened over a store fetches on first read, kept in a bounded
-/// cache (least recently used evicted).
-struct StoreChunks {
+/// The objects a filesystem opened over a store fetches on first use: directory objects
+/// (kept by the tree once fetched) and chunks (kept in a bounded cache, least recently used
+/// evicted).
+struct StoreObjects {
     remote: Remote,
     /// Fetches run here, whichever thread reads (a FUSE thread, a tokio worker, a plain one).
     rt: Option<tokio::runtime::Runtime>,
     cache: std::sync::Mutex<ChunkCache>,
     fetched: AtomicU64,
     fetches: AtomicU64,
+    dirs_fetched: AtomicU64,
+    dir_fetches: AtomicU64,
 }
 
 struct ChunkCache {
@@ -904,7 +941,7 @@ struct ChunkCache {
     capacity: u64,
 }
 
-impl Drop for StoreChunks {
+impl Drop for StoreObjects {
     fn drop(&mut self) {
         // Dropping a runtime blocks, which is refused inside another runtime: let it go.
         if let Some(rt) = self.rt.take() {
@@ -913,23 +950,22 @@ impl Drop for StoreChunks {
     }
 }
 
-impl objects::ChunkSource for StoreChunks {
-    fn fetch(&self, id: &ObjectId, _len: usize) -> io::Result<Arc<[u8]>> {
+impl objects::ObjectSource for StoreObjects {
+    fn fetch_dir(&self, id: &ObjectId) -> io::Result<Vec<u8>> {
+        let bytes = self.get("directory", self.remote.dir_path(id))?;
+        objects::verify("directory", id, &bytes)?;
+        self.dirs_fetched
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.dir_fetches.fetch_add(1, Ordering::Relaxed);
+        Ok(bytes)
+    }
+
+    fn fetch_chunk(&self, id: &ObjectId, _len: usize) -> io::Result<Arc<[u8]>> {
         if let Some(b) = self.lock().map.get(id) {
             return Ok(b.clone());
         }
-        let remote = self.remote.clone();
         let id = *id;
-        let (tx, rx) = std::sync::mpsc::channel();
-        self.rt
-            .as_ref()
-            .expect("runtime lives as long as the source")
-            .spawn(async move {
-                let _ = tx.send(remote.get("chunk", &remote.chunk_path(&id)).await);
-            });
-        let bytes = rx
-            .recv()
-            .map_err(|_| err(io::ErrorKind::Other, "chunk fetch abandoned"))??;
+        let bytes = self.get("chunk", self.remote.chunk_path(&id))?;
         objects::verify("chunk", &id, &bytes)?;
         self.fetched
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -952,7 +988,21 @@ impl objects::ChunkSource for StoreChunks {
     }
 }
 
-impl StoreChunks {
+impl StoreObjects {
+    /// GETs `path` on the source's own runtime, from whichever thread asks.
+    fn get(&self, kind: &'static str, path: object_store::path::Path) -> io::Result<Vec<u8>> {
+        let remote = self.remote.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.rt
+            .as_ref()
+            .expect("runtime lives as long as the source")
+            .spawn(async move {
+                let _ = tx.send(remote.get(kind, &path).await);
+            });
+        rx.recv()
+            .map_err(|_| err(io::ErrorKind::Other, format!("{kind} fetch abandoned")))?
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, ChunkCache> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -969,9 +1019,9 @@ pub struct Opened {
     pub fs: MemFs,
     /// The version opened.
     pub info: RefInfo,
-    /// Bytes of the directory objects fetched to open it.
+    /// Bytes of the root directory's object, fetched to open it.
     pub dir_bytes: u64,
-    chunks: Arc<StoreChunks>,
+    chunks: Arc<StoreObjects>,
 }
 
 impl fmt::Debug for Opened {
@@ -979,6 +1029,7 @@ impl fmt::Debug for Opened {
         f.debug_struct("Opened")
             .field("info", &self.info)
             .field("dir_bytes", &self.dir_bytes)
+            .field("dir_bytes_fetched", &self.dir_bytes_fetched())
             .field("chunk_bytes_fetched", &self.chunk_bytes_fetched())
             .finish()
     }
@@ -995,6 +1046,22 @@ impl Opened {
         self.chunks.fetches.load(Ordering::Relaxed)
     }
 
+    /// Bytes of the directory objects fetched since the open, on first use (the root's,
+    /// fetched to open, is [`Opened::dir_bytes`]).
+    pub fn dir_bytes_fetched(&self) -> u64 {
+        self.chunks.dirs_fetched.load(Ordering::Relaxed)
+    }
+
+    /// Directory objects fetched since the open.
+    pub fn dir_fetches(&self) -> u64 {
+        self.chunks.dir_fetches.load(Ordering::Relaxed)
+    }
+
+    /// Every byte fetched so far: the root's object, the directories and the chunks.
+    pub fn bytes_fetched(&self) -> u64 {
+        self.dir_bytes + self.dir_bytes_fetched() + self.chunk_bytes_fetched()
+    }
+
     /// Bytes in the chunk cache now.
     pub fn cached_bytes(&self) -> u64 {
         self.chunks.lock().bytes
@@ -1002,12 +1069,13 @@ impl Opened {
 }
 
 impl Remote {
-    /// Opens the current version of ref `name` as a filesystem without downloading its files:
-    /// the directories are fetched now (in parallel), each file's chunks when it is first read,
-    /// into a cache of at most `cache_bytes` (least recently used evicted). Reads of a chunk
-    /// the store cannot give fail with the error (`InvalidData` naming a missing or altered
-    /// one). Writes go to the local tree over the store's; a push of it uploads only what
-    /// changed.
+    /// Opens the current version of ref `name` as a filesystem without downloading it: the
+    /// root directory's object is fetched now, every other directory's when it is first used
+    /// (a lookup, a listing), each file's chunks when it is first read, into a cache of at
+    /// most `cache_bytes` (least recently used evicted). A call that needs an object the store
+    /// cannot give fails with the error (`InvalidData` naming a missing or altered one), and a
+    /// later call tries again. Writes go to the local tree over the store's; a push of it to
+    /// this store uploads only what changed (directories never fetched are named as they are).
     pub async fn open_fs(&self, name: &str, cache_bytes: u64) -> io::Result<Opened> {
         let info = self.get_ref(name).await?.ok_or_else(|| {
             err(
@@ -1020,7 +1088,7 @@ impl Remote {
             .thread_name("memfs-store-fetch")
             .enable_all()
             .build()?;
-        let chunks = Arc::new(StoreChunks {
+        let chunks = Arc::new(StoreObjects {
             remote: self.clone(),
             rt: Some(rt),
             cache: std::sync::Mutex::new(ChunkCache {
@@ -1030,12 +1098,16 @@ impl Remote {
             }),
             fetched: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
+            dirs_fetched: AtomicU64::new(0),
+            dir_fetches: AtomicU64::new(0),
         });
         let fs = MemFs::new();
-        let source: Arc<dyn objects::ChunkSource> = chunks.clone();
+        let source: Arc<dyn objects::ObjectSource> = chunks.clone();
         let mut import = objects::Import::lazy(&fs, source);
-        let dir_bytes = self.fetch_dirs(&mut import, info.root, &|_| {}).await?.1;
-        let snap = import.finish(info.root)?;
+        let root = self.get("directory", &self.dir_path(&info.root)).await?;
+        let dir_bytes = root.len() as u64;
+        import.add_dir(info.root, root)?;
+        let snap = import.finish(info.root, &info.root_meta)?;
         fs.restore(&snap)?;
         Ok(Opened {
             fs,

@@ -472,25 +472,46 @@ async fn incremental_push_of_one_percent_of_one_gib() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn open_fs_fetches_directories_now_and_chunks_on_first_read() {
+async fn open_fs_fetches_each_directory_on_first_use_and_chunks_on_first_read() {
     let remote = s3("lazy");
     let fs = sample();
     let pushed = remote.push(&fs.snapshot(), "main", &|_| {}).await.unwrap();
     let opened = remote.open_fs("main", 256 * 1024).await.unwrap();
     let lazy = opened.fs.clone();
-    // Walking and listing need no file bytes.
+    // Open fetches the root's object only; stats come from the store's counts.
     assert_eq!(lazy.stats().files, 200);
-    assert_eq!(opened.chunk_bytes_fetched(), 0);
+    assert_eq!(lazy.stats().logical_bytes, fs.stats().logical_bytes);
+    assert_eq!((opened.dir_fetches(), opened.chunk_bytes_fetched()), (0, 0));
     assert!(opened.dir_bytes * 20 < pushed.total_bytes, "{opened:?}");
-    // One file's read fetches its chunks only.
+    // One file's read fetches the directories on its path and its chunks, nothing else.
     let want = fs.read("/data/d05/f7").unwrap();
-    let got = tokio::task::spawn_blocking(move || lazy.read("/data/d05/f7").unwrap())
+    let l = lazy.clone();
+    let got = tokio::task::spawn_blocking(move || l.read("/data/d05/f7").unwrap())
         .await
         .unwrap();
     assert_eq!(got, want);
     assert_eq!(opened.chunk_bytes_fetched(), want.len() as u64);
+    assert_eq!(opened.dir_fetches(), 2, "/data and /data/d05");
+    // A directory's metadata is known before it is fetched; a listing fetches it once.
+    let l = lazy.clone();
+    let mode = tokio::task::spawn_blocking(move || l.metadata("/data/d06").unwrap())
+        .await
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode, fs.metadata("/data/d06").unwrap().permissions().mode());
+    assert_eq!(opened.dir_fetches(), 2);
+    let l = lazy.clone();
+    let names =
+        tokio::task::spawn_blocking(move || (l.listdir("/data/d06"), l.listdir("/data/d06")))
+            .await
+            .unwrap();
+    assert_eq!(names.0.unwrap().len(), 10);
+    assert_eq!(names.1.unwrap().len(), 10);
+    assert_eq!(opened.dir_fetches(), 3);
     // Everything reads back right, the cache stays under its bound.
     let lazy = opened.fs.clone();
+
     let expected = tree(&fs);
     let seen = tokio::task::spawn_blocking(move || tree(&lazy))
         .await
@@ -531,4 +552,99 @@ async fn a_lazily_read_chunk_that_is_altered_is_an_error_not_bytes() {
         .unwrap();
     assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
     assert!(e.to_string().contains("chunk object"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_the_store_cannot_give_fails_the_call_and_a_later_call_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let remote = Remote::open(&url_of(&root)).unwrap();
+    let fs = MemFs::new();
+    fs.create_dir_all("/a/b").unwrap();
+    fs.write("/a/b/f", b"deep").unwrap();
+    remote.push(&fs.snapshot(), "main", &|_| {}).await.unwrap();
+    let opened = remote.open_fs("main", 1 << 20).await.unwrap();
+    // Every directory object but the root's goes away for a while.
+    let objs = fs.snapshot().objects();
+    let hidden = dir.path().join("hidden");
+    std::fs::create_dir(&hidden).unwrap();
+    for id in objs.dir_ids().filter(|id| **id != objs.root()) {
+        let name = memfs::persist::objects::hex(id);
+        std::fs::rename(root.join("dirs").join(&name), hidden.join(&name)).unwrap();
+    }
+    let lazy = opened.fs.clone();
+    let (e, listed, exists) = tokio::task::spawn_blocking(move || {
+        (
+            lazy.read("/a/b/f").unwrap_err(),
+            lazy.listdir("/").unwrap(),
+            lazy.exists("/a/b"),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
+    assert!(e.to_string().contains("directory object"), "{e}");
+    assert_eq!(listed, ["a"], "the root was fetched at open");
+    assert!(!exists, "exists() answers false where it cannot look");
+    for e in std::fs::read_dir(&hidden).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::rename(&p, root.join("dirs").join(p.file_name().unwrap())).unwrap();
+    }
+    let lazy = opened.fs.clone();
+    let got = tokio::task::spawn_blocking(move || lazy.read("/a/b/f").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got, b"deep");
+
+    // A tree opened over one store names directories only that store has: a push of it to
+    // another store is refused, naming one, rather than leaving a store that lacks them.
+    let other = Remote::open("memory:///other").unwrap();
+    let opened = remote.open_fs("main", 1 << 20).await.unwrap();
+    let e = other
+        .push(&opened.fs.snapshot(), "main", &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    assert!(e.to_string().contains("never fetched"), "{e}");
+    assert!(other.list_refs().await.unwrap().is_empty());
+}
+
+/// The lazy-open target: a snapshot of 100,000 files (100 directories × 1,000 files of 1 KiB)
+/// opened, and one file read, fetch under 1% of the snapshot's bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lazy_open_of_100_000_files_and_one_read_fetch_under_one_percent() {
+    let remote = Remote::open("memory:///hundred-thousand").unwrap();
+    let fs = MemFs::new();
+    fs.batch(|b| {
+        for d in 0..100u64 {
+            b.create_dir(format!("/d{d:03}"))?;
+            for f in 0..1000u64 {
+                let mut data = noise(d * 1000 + f, 1024);
+                data[..8].copy_from_slice(&(d * 1000 + f).to_le_bytes());
+                b.write(format!("/d{d:03}/f{f:04}"), data)?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    let pushed = remote.push(&fs.snapshot(), "big", &|_| {}).await.unwrap();
+    let opened = remote.open_fs("big", 1 << 20).await.unwrap();
+    let lazy = opened.fs.clone();
+    let got = tokio::task::spawn_blocking(move || lazy.read("/d042/f0777").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got, fs.read("/d042/f0777").unwrap());
+    let fetched = opened.bytes_fetched();
+    let share = fetched as f64 / pushed.total_bytes as f64;
+    eprintln!(
+        "100,000 files, {} bytes of objects: open + one read fetched {fetched} bytes \
+         ({} directory objects after the root's {} bytes, {} chunk bytes) = {:.3}%",
+        pushed.total_bytes,
+        opened.dir_fetches(),
+        opened.dir_bytes,
+        opened.chunk_bytes_fetched(),
+        share * 100.0
+    );
+    assert_eq!(opened.dir_fetches(), 1);
+    assert!(share <= 0.01, "{share}");
 }
