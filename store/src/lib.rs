@@ -874,6 +874,12 @@ pub trait RemoteExt {
     fn push(&self, snap: &Snapshot, url: &str, name: &str) -> io::Result<PushReport>;
     /// Pulls the current version of ref `name` from `url` as a snapshot of this filesystem.
     fn pull(&self, url: &str, name: &str) -> io::Result<Snapshot>;
+    /// Opens the current version of ref `name` at `url` as a filesystem without downloading
+    /// it ([`Remote::open_fs`], with a cache of [`DEFAULT_CACHE_BYTES`]):
+    /// `MemFs::open_remote(url, name)?.fs`.
+    fn open_remote(url: &str, name: &str) -> io::Result<Opened>
+    where
+        Self: Sized;
 }
 
 /// Runs `f` to completion on a runtime of its own.
@@ -894,6 +900,11 @@ impl RemoteExt for MemFs {
     fn pull(&self, url: &str, name: &str) -> io::Result<Snapshot> {
         let remote = Remote::open(url)?;
         block_on(async { remote.pull(self, name, &|_| {}).await.map(|(s, _)| s) })?
+    }
+
+    fn open_remote(url: &str, name: &str) -> io::Result<Opened> {
+        let remote = Remote::open(url)?;
+        block_on(async { remote.open_fs(name, DEFAULT_CACHE_BYTES).await })?
     }
 }
 

@@ -430,6 +430,11 @@ fn blocking_push_and_pull_on_a_memfs() {
     let snap = other.pull(&url, "main").unwrap();
     other.restore(&snap).unwrap();
     assert_eq!(tree(&other), tree(&fs));
+    let opened = MemFs::open_remote(&url, "main").unwrap();
+    assert_eq!(tree(&opened.fs), tree(&fs));
+    assert!(opened.dir_fetches() > 0 && opened.chunk_fetches() > 0);
+    let e = MemFs::open_remote(&url, "nope").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
     let e = Remote::open("ftp://x/y").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
