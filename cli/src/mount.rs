@@ -64,15 +64,7 @@ fn mount_locked(
         )?),
         None => None,
     };
-    let handle = fuse::mount(loaded.fs.clone(), mountpoint, &opts).map_err(|e| {
-        memfs::error::err(
-            e.kind(),
-            format!("cannot mount on {}: {e}", mountpoint.display()),
-        )
-    })?;
-    let shown = mountpoint
-        .canonicalize()
-        .unwrap_or_else(|_| mountpoint.to_path_buf());
+    let (handle, shown) = mount_at(loaded.fs.clone(), mountpoint, &opts)?;
     #[cfg_attr(not(feature = "grpc"), allow(unused_mut))]
     let mut note = format!("`memfs mount` on {}", shown.display());
     #[cfg(feature = "grpc")]
@@ -138,15 +130,7 @@ fn mount_from(
     opts.read_only = args.read_only || !from.push;
     opts.threads = args.threads.unwrap_or(opts.threads);
     let mut signals = Signals::new()?;
-    let handle = fuse::mount(fs.clone(), mountpoint, &opts).map_err(|e| {
-        memfs::error::err(
-            e.kind(),
-            format!("cannot mount on {}: {e}", mountpoint.display()),
-        )
-    })?;
-    let shown = mountpoint
-        .canonicalize()
-        .unwrap_or_else(|_| mountpoint.to_path_buf());
+    let (handle, shown) = mount_at(fs.clone(), mountpoint, &opts)?;
     {
         let mut out = io::stdout().lock();
         writeln!(out, "mounted on {}", shown.display())?;
@@ -265,4 +249,23 @@ fn wait_unmounted(
     serving
         .join()
         .unwrap_or_else(|_| Err(io::Error::other("the FUSE serving thread panicked")))
+}
+
+/// Mounts `fs` on `mountpoint`; returns the mount and the mountpoint as shown to the user
+/// (canonical where it can be).
+fn mount_at(
+    fs: memfs::MemFs,
+    mountpoint: &Path,
+    opts: &MountOptions,
+) -> io::Result<(fuse::MountHandle, std::path::PathBuf)> {
+    let handle = fuse::mount(fs, mountpoint, opts).map_err(|e| {
+        memfs::error::err(
+            e.kind(),
+            format!("cannot mount on {}: {e}", mountpoint.display()),
+        )
+    })?;
+    let shown = mountpoint
+        .canonicalize()
+        .unwrap_or_else(|_| mountpoint.to_path_buf());
+    Ok((handle, shown))
 }
