@@ -211,6 +211,22 @@ impl Remote {
         let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
         let prefix_of =
             |u: &url::Url| Path::parse(u.path().trim_matches('/')).map_err(|e| bad(e.to_string()));
+        // A cloud store: its builder from the standard environment variables, then the
+        // options' settings (by `object_store`'s names), the URL and the retry policy.
+        #[allow(unused_macros)] // without any cloud store feature
+        macro_rules! cloud {
+            ($builder:ty) => {{
+                let store = configured(<$builder>::from_env(), &options.config, |b, k, v| {
+                    Ok(b.with_config(k.parse()?, v))
+                })
+                .map_err(|e| store_err(url, e))?
+                .with_url(url)
+                .with_retry(options.retry.clone())
+                .build()
+                .map_err(|e| store_err(url, e))?;
+                (Arc::new(store) as Arc<dyn ObjectStore>, prefix_of(&parsed)?)
+            }};
+        }
         let (store, prefix): (Arc<dyn ObjectStore>, Path) = match parsed.scheme() {
             "file" => {
                 let dir = parsed
@@ -227,47 +243,11 @@ impl Remote {
                 prefix_of(&parsed)?,
             ),
             #[cfg(feature = "aws")]
-            "s3" | "s3a" => {
-                let s3 = configured(
-                    object_store::aws::AmazonS3Builder::from_env(),
-                    &options.config,
-                    |b, k, v| Ok(b.with_config(k.parse()?, v)),
-                )
-                .map_err(|e| store_err(url, e))?
-                .with_url(url)
-                .with_retry(options.retry.clone())
-                .build()
-                .map_err(|e| store_err(url, e))?;
-                (Arc::new(s3), prefix_of(&parsed)?)
-            }
+            "s3" | "s3a" => cloud!(object_store::aws::AmazonS3Builder),
             #[cfg(feature = "gcp")]
-            "gs" => {
-                let gcs = configured(
-                    object_store::gcp::GoogleCloudStorageBuilder::from_env(),
-                    &options.config,
-                    |b, k, v| Ok(b.with_config(k.parse()?, v)),
-                )
-                .map_err(|e| store_err(url, e))?
-                .with_url(url)
-                .with_retry(options.retry.clone())
-                .build()
-                .map_err(|e| store_err(url, e))?;
-                (Arc::new(gcs), prefix_of(&parsed)?)
-            }
+            "gs" => cloud!(object_store::gcp::GoogleCloudStorageBuilder),
             #[cfg(feature = "azure")]
-            "az" | "azure" | "abfs" | "abfss" => {
-                let az = configured(
-                    object_store::azure::MicrosoftAzureBuilder::from_env(),
-                    &options.config,
-                    |b, k, v| Ok(b.with_config(k.parse()?, v)),
-                )
-                .map_err(|e| store_err(url, e))?
-                .with_url(url)
-                .with_retry(options.retry.clone())
-                .build()
-                .map_err(|e| store_err(url, e))?;
-                (Arc::new(az), prefix_of(&parsed)?)
-            }
+            "az" | "azure" | "abfs" | "abfss" => cloud!(object_store::azure::MicrosoftAzureBuilder),
             other => {
                 return Err(bad(format!(
                     "unsupported scheme {other:?} (s3, gs, az, file, memory)"
