@@ -135,6 +135,9 @@ fn walk_dirs(path: &mut String, old: &Dir, new: &Dir, f: &mut impl FnMut(&str, D
                 (Node::File(_), Node::File(_)) | (Node::Symlink(_), Node::Symlink(_)) => {
                     (name, Delta::Modified(a, b))
                 }
+                (Node::Special(x), Node::Special(y)) if x.kind == y.kind => {
+                    (name, Delta::Modified(a, b))
+                }
                 _ => (name, Delta::TypeChanged(a, b)),
             },
         };

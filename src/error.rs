@@ -63,6 +63,15 @@ pub fn name_too_long(msg: impl Into<String>) -> io::Error {
 }
 
 /// The operation needs something busy, e.g. removing `/` (`EBUSY`).
+/// Opening a FIFO, socket or device node through the library's file API, which stores them
+/// but gives them no meaning (the kernel does, on a mount).
+pub fn special_file(path: impl fmt::Display) -> io::Error {
+    err(
+        ErrorKind::InvalidInput,
+        format!("{path} is a special file (FIFO, socket or device node): memfs stores it, it does not open it"),
+    )
+}
+
 pub fn busy(path: impl fmt::Display) -> io::Error {
     err(
         ErrorKind::ResourceBusy,

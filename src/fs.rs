@@ -21,7 +21,7 @@ use crate::path::VPath;
 use crate::quota::{Limits, Usage};
 use crate::sync::AtomicU64;
 use crate::tree::ops::{self, Root, WriteCtx};
-use crate::types::Stats;
+use crate::types::{FileType, Stats};
 use crate::view::{self, read_api};
 
 struct FsInner {
@@ -327,6 +327,26 @@ impl MemFs {
     /// Creates a symbolic link at `link` pointing to `target` (`std::os::unix::fs::symlink`).
     pub fn symlink(&self, target: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
         self.apply(Op::symlink(target, link)?).map(drop)
+    }
+
+    /// Creates a special file at `p` (`mknod(2)`): `kind` is `FileType::Fifo`, `Socket`,
+    /// `CharDevice` or `BlockDevice` (any other is `InvalidInput`), `mode` its permission bits,
+    /// `rdev` the device number of a device node (ignored for the others). It is stored and
+    /// reported (`Metadata::file_type`, `rdev`); reading or writing it through the library is
+    /// `InvalidInput`, while on a mount the kernel gives it its meaning.
+    pub fn mknod(
+        &self,
+        p: impl AsRef<Path>,
+        kind: FileType,
+        mode: u32,
+        rdev: u64,
+    ) -> io::Result<()> {
+        self.apply(Op::mknod(p, kind, mode, rdev)?).map(drop)
+    }
+
+    /// Creates a FIFO (named pipe) at `p` with permission bits `mode` (`mkfifo(3)`).
+    pub fn mkfifo(&self, p: impl AsRef<Path>, mode: u32) -> io::Result<()> {
+        self.mknod(p, FileType::Fifo, mode, 0)
     }
 
     /// Opens a file read-only.

@@ -22,6 +22,7 @@ use crate::path::VPath;
 use crate::tree::node::UserMeta;
 use crate::tree::ops::{self, Create, Root, WriteCtx, WriteData};
 use crate::view::Access;
+use crate::FileType;
 
 /// One write, replayable on any root.
 pub(crate) enum Op<'a> {
@@ -36,6 +37,7 @@ pub(crate) enum Op<'a> {
     Rename(VPath, VPath),
     Copy(VPath, VPath),
     Symlink(String, VPath),
+    Mknod(VPath, FileType, u32, u64),
     SetPermissions(VPath, u32),
     SetTimes(VPath, Option<SystemTime>, Option<SystemTime>),
     Touch(VPath, SystemTime),
@@ -95,6 +97,26 @@ impl<'a> Op<'a> {
         Ok(Op::Symlink(target, VPath::parse(link)?))
     }
 
+    /// `mknod(2)`: `kind` one of the special file types (`InvalidInput` for any other).
+    pub(crate) fn mknod(
+        p: impl AsRef<Path>,
+        kind: FileType,
+        mode: u32,
+        rdev: u64,
+    ) -> io::Result<Self> {
+        if !kind.is_special() {
+            return Err(error::invalid_input(format!(
+                "mknod makes FIFOs, sockets and device nodes, not {kind:?}"
+            )));
+        }
+        let rdev = if matches!(kind, FileType::CharDevice | FileType::BlockDevice) {
+            rdev
+        } else {
+            0
+        };
+        Ok(Op::Mknod(VPath::parse(p)?, kind, mode & 0o7777, rdev))
+    }
+
     pub(crate) fn set_permissions(p: impl AsRef<Path>, mode: u32) -> io::Result<Self> {
         Ok(Op::SetPermissions(VPath::parse(p)?, mode))
     }
@@ -135,6 +157,7 @@ impl<'a> Op<'a> {
             Op::Rename(a, b) => Op::Rename(a, b),
             Op::Copy(a, b) => Op::Copy(a, b),
             Op::Symlink(t, p) => Op::Symlink(t, p),
+            Op::Mknod(p, k, m, r) => Op::Mknod(p, k, m, r),
             Op::SetPermissions(p, m) => Op::SetPermissions(p, m),
             Op::SetTimes(p, a, m) => Op::SetTimes(p, a, m),
             Op::Touch(p, t) => Op::Touch(p, t),
@@ -168,6 +191,9 @@ impl Op<'_> {
             Op::Rename(from, to) => ops::rename(root, from, to).map(|()| 0),
             Op::Copy(from, to) => ops::copy(root, ctx, from, to),
             Op::Symlink(target, link) => ops::symlink(root, ctx, target, link).map(|()| 0),
+            Op::Mknod(p, kind, mode, rdev) => {
+                ops::mknod(root, ctx, p, *kind, *mode, *rdev).map(|()| 0)
+            }
             Op::SetPermissions(p, mode) => ops::set_permissions(root, p, *mode).map(|()| 0),
             Op::SetTimes(p, a, m) => ops::set_times(root, p, *a, *m).map(|()| 0),
             Op::Touch(p, now) => ops::touch(root, ctx, p, *now).map(|()| 0),
@@ -180,9 +206,11 @@ impl Op<'_> {
         const FOLLOW: Access = Access::Entry { follow: true };
         const NOFOLLOW: Access = Access::Entry { follow: false };
         match self {
-            Op::CreateDir(p) | Op::RemoveFile(p) | Op::RemoveDirAll(p) | Op::Symlink(_, p) => {
-                note(p, NOFOLLOW)
-            }
+            Op::CreateDir(p)
+            | Op::RemoveFile(p)
+            | Op::RemoveDirAll(p)
+            | Op::Symlink(_, p)
+            | Op::Mknod(p, ..) => note(p, NOFOLLOW),
             Op::CreateDirAll(p) => {
                 let mut q = p.clone();
                 while !q.is_root() {
@@ -246,6 +274,7 @@ impl Op<'_> {
             Op::Rename(..) => "rename",
             Op::Copy(..) => "copy",
             Op::Symlink(..) => "symlink",
+            Op::Mknod(..) => "mknod",
             Op::SetPermissions(..) => "set_permissions",
             Op::SetTimes(..) => "set_times",
             Op::Touch(..) => "touch",
@@ -266,6 +295,7 @@ impl Op<'_> {
             | Op::RemoveDir(p)
             | Op::RemoveDirAll(p)
             | Op::Symlink(_, p)
+            | Op::Mknod(p, ..)
             | Op::SetPermissions(p, _)
             | Op::SetTimes(p, _, _)
             | Op::Touch(p, _)

@@ -84,7 +84,7 @@ impl Charge {
                 .into_iter()
                 .flat_map(|c| c.values())
                 .for_each(|c| self.node(c, sign)),
-            Node::Symlink(_) => {}
+            Node::Symlink(_) | Node::Special(_) => {}
         }
     }
 
@@ -240,7 +240,7 @@ pub(crate) fn usage_of(root: &Root) -> Usage {
         match node {
             Node::Dir(d) => stack.extend(d.children().into_iter().flat_map(|c| c.values())),
             Node::File(f) => live.add(&f.content),
-            Node::Symlink(_) => {}
+            Node::Symlink(_) | Node::Special(_) => {}
         }
     }
     usage.bytes = live.bytes;

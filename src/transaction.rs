@@ -546,6 +546,17 @@ impl Transaction {
         self.run(Op::symlink(target, link)?).map(drop)
     }
 
+    /// Creates a special file (see [`MemFs::mknod`]).
+    pub fn mknod(
+        &mut self,
+        p: impl AsRef<Path>,
+        kind: crate::FileType,
+        mode: u32,
+        rdev: u64,
+    ) -> io::Result<()> {
+        self.run(Op::mknod(p, kind, mode, rdev)?).map(drop)
+    }
+
     /// Sets the permission bits.
     pub fn set_permissions(&mut self, p: impl AsRef<Path>, mode: u32) -> io::Result<()> {
         self.run(Op::set_permissions(p, mode)?).map(drop)

@@ -12,6 +12,14 @@ pub enum FileType {
     File,
     Dir,
     Symlink,
+    /// A named pipe (`mkfifo`).
+    Fifo,
+    /// A Unix socket's name.
+    Socket,
+    /// A character device node.
+    CharDevice,
+    /// A block device node.
+    BlockDevice,
 }
 
 impl FileType {
@@ -23,6 +31,53 @@ impl FileType {
     }
     pub fn is_symlink(&self) -> bool {
         *self == FileType::Symlink
+    }
+    /// Whether it is a FIFO, a socket or a device node (`mknod`).
+    pub fn is_special(&self) -> bool {
+        matches!(
+            self,
+            FileType::Fifo | FileType::Socket | FileType::CharDevice | FileType::BlockDevice
+        )
+    }
+    pub fn is_fifo(&self) -> bool {
+        *self == FileType::Fifo
+    }
+    pub fn is_socket(&self) -> bool {
+        *self == FileType::Socket
+    }
+    pub fn is_char_device(&self) -> bool {
+        *self == FileType::CharDevice
+    }
+    pub fn is_block_device(&self) -> bool {
+        *self == FileType::BlockDevice
+    }
+
+    /// The `S_IFMT` bits of `st_mode` for this kind (`0o100000` for a regular file, ...).
+    pub fn mode_bits(&self) -> u32 {
+        match self {
+            FileType::File => 0o100000,
+            FileType::Dir => 0o040000,
+            FileType::Symlink => 0o120000,
+            FileType::Fifo => 0o010000,
+            FileType::Socket => 0o140000,
+            FileType::CharDevice => 0o020000,
+            FileType::BlockDevice => 0o060000,
+        }
+    }
+
+    /// The kind whose `S_IFMT` bits `mode` carries, if any.
+    pub fn from_mode_bits(mode: u32) -> Option<FileType> {
+        [
+            FileType::File,
+            FileType::Dir,
+            FileType::Symlink,
+            FileType::Fifo,
+            FileType::Socket,
+            FileType::CharDevice,
+            FileType::BlockDevice,
+        ]
+        .into_iter()
+        .find(|t| t.mode_bits() == mode & 0o170000)
     }
 }
 
@@ -55,6 +110,7 @@ pub struct Metadata {
     pub(crate) len: u64,
     pub(crate) mode: u32,
     pub(crate) ino: u64,
+    pub(crate) rdev: u64,
     pub(crate) created: SystemTime,
     pub(crate) modified: SystemTime,
     pub(crate) accessed: SystemTime,
@@ -69,6 +125,10 @@ impl Metadata {
             len: node.len(),
             mode: m.mode,
             ino: m.ino,
+            rdev: match node {
+                Node::Special(s) => s.rdev,
+                _ => 0,
+            },
             created: m.created,
             modified: m.modified,
             accessed: m.accessed,
@@ -85,6 +145,7 @@ impl Metadata {
             len,
             mode: mode & 0o7777,
             ino,
+            rdev: 0,
             created: SystemTime::UNIX_EPOCH,
             modified: SystemTime::UNIX_EPOCH,
             accessed: SystemTime::UNIX_EPOCH,
@@ -104,6 +165,12 @@ impl Metadata {
         self.modified = modified;
         self.accessed = accessed;
         self.changed = changed;
+        self
+    }
+
+    /// The same metadata with this device number (`st_rdev`).
+    pub fn with_rdev(mut self, rdev: u64) -> Self {
+        self.rdev = rdev;
         self
     }
 
@@ -136,12 +203,11 @@ impl Metadata {
     }
     /// Permission bits plus the file-type bits, as `st_mode`.
     pub fn mode(&self) -> u32 {
-        let kind = match self.file_type {
-            FileType::File => 0o100000,
-            FileType::Dir => 0o040000,
-            FileType::Symlink => 0o120000,
-        };
-        kind | self.mode
+        self.file_type.mode_bits() | self.mode
+    }
+    /// The device number of a device node (`st_rdev`); 0 for everything else.
+    pub fn rdev(&self) -> u64 {
+        self.rdev
     }
     /// The inode number: stable for the node's lifetime (kept across rename).
     pub fn ino(&self) -> u64 {
@@ -217,6 +283,8 @@ pub struct Stats {
     pub dirs: u64,
     /// Symbolic links in the live tree.
     pub symlinks: u64,
+    /// FIFOs, sockets and device nodes in the live tree.
+    pub specials: u64,
     /// Sum of the live files' lengths.
     pub logical_bytes: u64,
     /// Bytes actually held: distinct chunks in the store (shared with live snapshots) plus

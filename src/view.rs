@@ -104,6 +104,7 @@ pub(crate) fn plain_read(root: &Root, text: &str) -> Option<io::Result<Vec<u8>>>
         Ok(Node::Dir(_)) => Err(error::is_a_directory(text)),
         // (Not reached: a final symlink is followed, so the walk gives up on it.)
         Ok(Node::Symlink(_)) => Err(error::not_found(text)),
+        Ok(Node::Special(_)) => Err(error::special_file(text)),
         Err(e) => Err(e),
     })
 }
@@ -179,6 +180,7 @@ pub(crate) fn stats(root: &Root, store: &BlobStore, limits: crate::Limits) -> St
                 live.add(&f.content);
             }
             Node::Symlink(_) => s.symlinks += 1,
+            Node::Special(_) => s.specials += 1,
         }
     }
     s.live_bytes = live.bytes;
@@ -242,7 +244,7 @@ pub(crate) fn lists_as_dir(root: &Root, path: &str, name: &str, node: &Node) -> 
     match node {
         Node::Dir(_) => true,
         Node::Symlink(_) => symlink_is_dir(root, path, name),
-        Node::File(_) => false,
+        Node::File(_) | Node::Special(_) => false,
     }
 }
 

@@ -708,3 +708,48 @@ fn a_quota_shows_in_df_and_a_write_past_it_is_enospc() {
     assert_eq!(e.raw_os_error(), Some(28), "{e}");
     assert_eq!(m.fs.usage().inodes, 100, "{made} created");
 }
+
+#[test]
+fn fifos_sockets_and_device_nodes_through_the_mount() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Some(m) = mounted() else { return };
+    let p = m.path();
+    // A FIFO made by mkfifo(1) works as a pipe: the kernel opens it, memfs stores it.
+    sh(p, "mkfifo -m 640 pipe");
+    let meta = fs::symlink_metadata(p.join("pipe")).unwrap();
+    assert!(meta.file_type().is_fifo());
+    assert_eq!(meta.mode() & 0o7777, 0o640);
+    assert_eq!(
+        m.fs.metadata("/pipe").unwrap().file_type(),
+        memfs::FileType::Fifo
+    );
+    let out = sh(p, "(echo through-the-pipe > pipe &) ; cat pipe");
+    assert_eq!(out, "through-the-pipe\n");
+    // A Unix socket bound in the mount is a socket node.
+    let listener = std::os::unix::net::UnixListener::bind(p.join("sock")).unwrap();
+    assert!(fs::symlink_metadata(p.join("sock"))
+        .unwrap()
+        .file_type()
+        .is_socket());
+    drop(listener);
+    // Device nodes (root only: mknod(2) needs CAP_MKNOD) keep their device number.
+    if sh(p, "id -u").trim() == "0" {
+        sh(p, "mknod chr c 1 3 && mknod blk b 7 0");
+        let c = fs::symlink_metadata(p.join("chr")).unwrap();
+        assert!(c.file_type().is_char_device());
+        assert_eq!(c.rdev(), m.fs.metadata("/chr").unwrap().rdev());
+        assert!(fs::symlink_metadata(p.join("blk"))
+            .unwrap()
+            .file_type()
+            .is_block_device());
+    }
+    // They rename and unlink like any entry; ls shows their kinds.
+    fs::rename(p.join("pipe"), p.join("pipe2")).unwrap();
+    let ls = sh(p, "ls -l pipe2 sock");
+    assert!(
+        ls.starts_with('p') && ls.lines().nth(1).unwrap().starts_with('s'),
+        "{ls}"
+    );
+    fs::remove_file(p.join("pipe2")).unwrap();
+    assert!(!m.fs.exists("/pipe2"));
+}

@@ -420,7 +420,11 @@ fn tree(b: &dyn Backend, top: &str, out: &mut dyn Write) -> io::Result<()> {
                 let target = b.read_link(&e.path()).unwrap_or_default();
                 writeln!(out, "{prefix}{branch}{name} -> {target}")?;
             }
-            FileType::File => {
+            FileType::File
+            | FileType::Fifo
+            | FileType::Socket
+            | FileType::CharDevice
+            | FileType::BlockDevice => {
                 files += 1;
                 writeln!(out, "{prefix}{branch}{name}")?;
             }
@@ -440,6 +444,10 @@ fn mode_string(m: &Metadata) -> String {
         FileType::Dir => 'd',
         FileType::Symlink => 'l',
         FileType::File => '-',
+        FileType::Fifo => 'p',
+        FileType::Socket => 's',
+        FileType::CharDevice => 'c',
+        FileType::BlockDevice => 'b',
     };
     let bits = m.permissions().mode();
     let mut s = String::with_capacity(10);
@@ -512,6 +520,10 @@ fn stat(b: &dyn Backend, path: &str, out: &mut dyn Write) -> io::Result<()> {
         FileType::Dir => "directory",
         FileType::File => "regular file",
         FileType::Symlink => "symbolic link",
+        FileType::Fifo => "fifo",
+        FileType::Socket => "socket",
+        FileType::CharDevice => "character special file",
+        FileType::BlockDevice => "block special file",
     };
     writeln!(out, "  Path: {path}")?;
     writeln!(out, "  Type: {kind}")?;
@@ -579,6 +591,7 @@ fn copy(b: &dyn Backend, src: &str, dst: &str, recursive: bool) -> io::Result<()
                 FileType::File => {
                     b.copy(&e.path(), &target)?;
                 }
+                _ => return Err(memfs::error::special_file(e.path())),
             }
         }
     }

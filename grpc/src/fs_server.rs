@@ -230,6 +230,7 @@ fn usage_of(s: memfs::Stats) -> proto::Usage {
         files: s.files,
         dirs: s.dirs,
         symlinks: s.symlinks,
+        specials: s.specials,
         logical_bytes: s.logical_bytes,
         stored_bytes: s.stored_bytes,
         blobs: s.blobs,
@@ -261,6 +262,10 @@ pub(crate) fn stat_of(m: &Metadata) -> proto::Stat {
         FileType::File => proto::NodeKind::File,
         FileType::Dir => proto::NodeKind::Dir,
         FileType::Symlink => proto::NodeKind::Symlink,
+        FileType::Fifo => proto::NodeKind::Fifo,
+        FileType::Socket => proto::NodeKind::Socket,
+        FileType::CharDevice => proto::NodeKind::CharDevice,
+        FileType::BlockDevice => proto::NodeKind::BlockDevice,
     };
     proto::Stat {
         kind: kind as i32,
@@ -271,6 +276,7 @@ pub(crate) fn stat_of(m: &Metadata) -> proto::Stat {
         modified: timestamp(m.modified()),
         accessed: timestamp(m.accessed()),
         changed: timestamp(m.changed()),
+        rdev: m.rdev(),
     }
 }
 

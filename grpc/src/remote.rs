@@ -53,6 +53,10 @@ fn metadata_of(s: proto::Stat) -> io::Result<Metadata> {
         Ok(proto::NodeKind::File) => FileType::File,
         Ok(proto::NodeKind::Dir) => FileType::Dir,
         Ok(proto::NodeKind::Symlink) => FileType::Symlink,
+        Ok(proto::NodeKind::Fifo) => FileType::Fifo,
+        Ok(proto::NodeKind::Socket) => FileType::Socket,
+        Ok(proto::NodeKind::CharDevice) => FileType::CharDevice,
+        Ok(proto::NodeKind::BlockDevice) => FileType::BlockDevice,
         _ => {
             return Err(error::invalid_data(format!(
                 "server sent an unknown node kind {}",
@@ -60,12 +64,14 @@ fn metadata_of(s: proto::Stat) -> io::Result<Metadata> {
             )))
         }
     };
-    Ok(Metadata::new(file_type, s.len, s.mode, s.ino).with_times(
-        system_time(s.created),
-        system_time(s.modified),
-        system_time(s.accessed),
-        system_time(s.changed),
-    ))
+    Ok(Metadata::new(file_type, s.len, s.mode, s.ino)
+        .with_times(
+            system_time(s.created),
+            system_time(s.modified),
+            system_time(s.accessed),
+            system_time(s.changed),
+        )
+        .with_rdev(s.rdev))
 }
 
 fn dir_entry_of(e: proto::DirEntry) -> io::Result<DirEntry> {
@@ -85,6 +91,7 @@ fn stats_of(u: proto::Usage) -> Stats {
         files: u.files,
         dirs: u.dirs,
         symlinks: u.symlinks,
+        specials: u.specials,
         logical_bytes: u.logical_bytes,
         stored_bytes: u.stored_bytes,
         blobs: u.blobs,

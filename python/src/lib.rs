@@ -291,6 +291,11 @@ macro_rules! reads {
                     memfs::FileType::Dir => 'd',
                     memfs::FileType::File => 'f',
                     memfs::FileType::Symlink => 'l',
+                    // FIFOs, sockets and device nodes: "other" (`ls -l`'s letters).
+                    memfs::FileType::Fifo => 'p',
+                    memfs::FileType::Socket => 's',
+                    memfs::FileType::CharDevice => 'c',
+                    memfs::FileType::BlockDevice => 'b',
                 };
                 let mtime = m
                     .modified()

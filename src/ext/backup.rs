@@ -19,7 +19,7 @@ use std::time::SystemTime;
 use crate::fs::MemFs;
 use crate::path::{join_str, VPath};
 use crate::time::Utc;
-use crate::tree::node::{Dir, FileNode, Node, SymlinkNode};
+use crate::tree::node::{Dir, FileNode, Node, SpecialNode, SymlinkNode};
 use crate::tree::ops::{self, WriteCtx};
 use crate::tree::resolve::resolve;
 
@@ -49,6 +49,16 @@ fn fresh_copy(node: &Node, ctx: &WriteCtx) -> io::Result<Node> {
             meta.changed = now;
             Ok(Node::File(Arc::new(FileNode {
                 content: f.content.clone(),
+                meta,
+            })))
+        }
+        Node::Special(s) => {
+            let mut meta = s.meta.clone();
+            meta.ino = ctx.next_ino();
+            meta.changed = now;
+            Ok(Node::Special(Arc::new(SpecialNode {
+                kind: s.kind,
+                rdev: s.rdev,
                 meta,
             })))
         }

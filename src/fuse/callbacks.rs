@@ -134,18 +134,25 @@ impl Filesystem for Server {
         name: &OsStr,
         mode: u32,
         umask: u32,
-        _rdev: u32,
+        rdev: u32,
         reply: ReplyEntry,
     ) {
-        const S_IFMT: u32 = 0o170000;
-        const S_IFREG: u32 = 0o100000;
-        if mode & S_IFMT != S_IFREG {
-            // No devices, FIFOs or sockets in memfs.
-            return reply.error(Errno::EPERM);
-        }
-        let res = self
-            .create_at(parent, name, mode & !umask, O_EXCL)
-            .and_then(|(attr, fh)| self.release_fh(FileHandle(fh)).map(|()| attr));
+        // (No type bits: a regular file, as mknod(2) makes.)
+        let typed = if mode & 0o170000 == 0 {
+            mode | crate::FileType::File.mode_bits()
+        } else {
+            mode
+        };
+        let kind = crate::FileType::from_mode_bits(typed);
+        let res = match kind {
+            Some(crate::FileType::File) => self
+                .create_at(parent, name, mode & !umask, O_EXCL)
+                .and_then(|(attr, fh)| self.release_fh(FileHandle(fh)).map(|()| attr)),
+            Some(kind) if kind.is_special() => {
+                self.mknod_at(parent, name, kind, mode & !umask & 0o7777, u64::from(rdev))
+            }
+            _ => Err(error::invalid_input("mknod of a directory or symlink")),
+        };
         self.reply_entry(res, reply)
     }
 

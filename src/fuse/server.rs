@@ -198,8 +198,7 @@ impl Server {
                 d.loaded()
                     .map_or(1, |c| 2 + c.values().filter(|c| c.is_dir()).count() as u32),
             ),
-            Node::File(_) => (fuser::FileType::RegularFile, 1),
-            Node::Symlink(_) => (fuser::FileType::Symlink, 1),
+            Node::File(_) | Node::Symlink(_) | Node::Special(_) => (Self::kind(node), 1),
         };
         let size = node.len();
         FileAttr {
@@ -215,7 +214,10 @@ impl Server {
             nlink,
             uid: self.cfg.uid,
             gid: self.cfg.gid,
-            rdev: 0,
+            rdev: match node {
+                Node::Special(s) => s.rdev as u32,
+                _ => 0,
+            },
             blksize: 4096,
             flags: 0,
         }
@@ -369,6 +371,8 @@ impl Server {
             Node::File(f) => f.content.clone(),
             Node::Dir(_) => return Err(error::is_a_directory(format!("inode {ino}"))),
             Node::Symlink(_) => return Err(error::invalid_input("cannot open a symlink")),
+            // (The kernel opens FIFOs and device nodes itself; it never asks.)
+            Node::Special(_) => return Err(error::special_file(format!("inode {ino}"))),
         };
         let attr = self.attr_of(&node);
         let file = {
@@ -652,6 +656,22 @@ impl Server {
         self.entry(path)
     }
 
+    /// `mknod(2)` of a FIFO, socket or device node (`kind` from the mode's `S_IFMT` bits).
+    pub(super) fn mknod_at(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        kind: crate::FileType,
+        mode: u32,
+        rdev: u64,
+    ) -> io::Result<FileAttr> {
+        self.writable()?;
+        let (path, _) = self.child_path(parent, name)?;
+        self.fs
+            .apply(crate::op::Op::mknod(&path, kind, mode, rdev)?)?;
+        self.entry(path)
+    }
+
     pub(super) fn remove_at(&self, parent: INodeNo, name: &OsStr, dir: bool) -> io::Result<()> {
         self.writable()?;
         let (_, vp) = self.child_path(parent, name)?;
@@ -897,6 +917,12 @@ impl Server {
             Node::Dir(_) => fuser::FileType::Directory,
             Node::File(_) => fuser::FileType::RegularFile,
             Node::Symlink(_) => fuser::FileType::Symlink,
+            Node::Special(s) => match s.kind {
+                crate::FileType::Fifo => fuser::FileType::NamedPipe,
+                crate::FileType::Socket => fuser::FileType::Socket,
+                crate::FileType::CharDevice => fuser::FileType::CharDevice,
+                _ => fuser::FileType::BlockDevice,
+            },
         }
     }
 }

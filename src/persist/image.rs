@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! 0   8  magic "MEMFSIMG"
-//! 8   4  format version (1, or 2 when the filesystem has a quota)
+//! 8   4  format version (1; 2 when the filesystem has a quota; 3 when it has special files)
 //! 12  8  body length before compression
 //! 20  8  body length after compression
 //! 28 32  blake3 of bytes 0..28 followed by the compressed body
@@ -18,7 +18,10 @@
 //! subtrees shared between the live tree and snapshots are written and loaded once and stay
 //! shared in memory), then the live root and the named snapshots; in version 2, last, the
 //! quota's limits (for bytes, then inodes: a byte, 1 if set, and a varint, the limit or 0). A
-//! filesystem without a quota is written as version 1, which builds from before quotas read.
+//! filesystem without a quota is written as version 1, which builds from before quotas read;
+//! one with special files (FIFOs, sockets, device nodes: node kind 4, its kind and device
+//! number) as version 3 (with the limits, as version 2), which earlier builds refuse by its
+//! version instead of failing on the unknown node kind.
 //!
 //! [`decode`] is total: any byte string gives an `Image` or an `InvalidData` error, never a
 //! panic, and no length field can make it allocate more than the input can justify (counts are
@@ -46,13 +49,15 @@ use crate::fs::MemFs;
 use crate::path::{Name, NAME_MAX, PATH_MAX};
 use crate::snapshot::Snapshot;
 use crate::sync::Ordering;
-use crate::tree::node::{Dir, FileNode, Meta, Node, SymlinkNode};
+use crate::tree::node::{Dir, FileNode, Meta, Node, SpecialNode, SymlinkNode};
 use crate::tree::ops::Root;
 
 /// The first bytes of every image.
 pub const MAGIC: &[u8; 8] = b"MEMFSIMG";
 /// The newest format version this build writes and reads (it reads every earlier one).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
+/// The version of an image with a quota and no special files.
+const FORMAT_VERSION_QUOTA: u32 = 2;
 /// The version of an image without a quota.
 const FORMAT_VERSION_NO_QUOTA: u32 = 1;
 const HEADER_LEN: usize = 60;
@@ -65,6 +70,25 @@ const TAG_DIR: u8 = 0;
 const TAG_INLINE: u8 = 1;
 const TAG_CHUNKED: u8 = 2;
 const TAG_SYMLINK: u8 = 3;
+const TAG_SPECIAL: u8 = 4;
+
+/// A special file's kind in the image (and in directory objects, `persist::objects`).
+pub(super) fn special_code(kind: crate::FileType) -> u8 {
+    match kind {
+        crate::FileType::Fifo => 0,
+        crate::FileType::Socket => 1,
+        crate::FileType::CharDevice => 2,
+        _ => 3,
+    }
+}
+
+/// The kind of special file `code` names, if any.
+pub(super) fn special_kind(code: u8) -> Option<crate::FileType> {
+    use crate::FileType::*;
+    [Fifo, Socket, CharDevice, BlockDevice]
+        .get(usize::from(code))
+        .copied()
+}
 
 /// A decoded image: the filesystem and its named snapshots (which share its chunk store).
 pub struct Image {
@@ -110,14 +134,18 @@ pub fn encode(fs: &MemFs, snapshots: &BTreeMap<String, Snapshot>) -> io::Result<
         put_varint(&mut body, generation);
     }
     let limits = fs.limits();
-    let version = if limits.is_unlimited() {
+    let version = if limits.is_unlimited() && !enc.has_special {
         FORMAT_VERSION_NO_QUOTA
     } else {
         for limit in [limits.max_bytes, limits.max_inodes] {
             body.push(u8::from(limit.is_some()));
             put_varint(&mut body, limit.unwrap_or(0));
         }
-        FORMAT_VERSION
+        if enc.has_special {
+            FORMAT_VERSION
+        } else {
+            FORMAT_VERSION_QUOTA
+        }
     };
 
     let compressed = lz4_flex::block::compress(&body);
@@ -149,6 +177,8 @@ struct Encoder {
     /// keep every node alive, so no address is reused while encoding.
     node_ids: HashMap<usize, u32>,
     node_count: u32,
+    /// Whether a special file was written (the image is then version 3).
+    has_special: bool,
 }
 
 fn node_addr(n: &Node) -> usize {
@@ -156,6 +186,7 @@ fn node_addr(n: &Node) -> usize {
         Node::Dir(d) => Arc::as_ptr(d) as *const () as usize,
         Node::File(f) => Arc::as_ptr(f) as *const () as usize,
         Node::Symlink(s) => Arc::as_ptr(s) as *const () as usize,
+        Node::Special(s) => Arc::as_ptr(s) as *const () as usize,
     }
 }
 
@@ -222,6 +253,13 @@ impl Encoder {
                 self.nodes.push(TAG_SYMLINK);
                 put_meta(&mut self.nodes, &s.meta, true);
                 put_bytes(&mut self.nodes, s.target.as_bytes());
+            }
+            Node::Special(s) => {
+                self.has_special = true;
+                self.nodes.push(TAG_SPECIAL);
+                put_meta(&mut self.nodes, &s.meta, true);
+                self.nodes.push(special_code(s.kind));
+                put_varint(&mut self.nodes, s.rdev);
             }
         }
         self.node_ids.insert(node_addr(node), self.node_count);
@@ -543,6 +581,10 @@ impl Reader<'_> {
                     self.varint()?;
                 }
             }
+            TAG_SPECIAL => {
+                self.u8()?;
+                self.varint()?;
+            }
             _ => return Err(corrupt("unknown node kind")),
         }
         Ok(())
@@ -732,6 +774,13 @@ fn decode_body(raw: &[u8], version: u32) -> io::Result<Image> {
                     target: target.to_owned(),
                     meta,
                 }))
+            }
+            TAG_SPECIAL if version >= 3 => {
+                heights.push(0);
+                let kind =
+                    special_kind(r.u8()?).ok_or_else(|| corrupt("unknown special file kind"))?;
+                let rdev = r.varint()?;
+                Node::Special(Arc::new(SpecialNode { kind, rdev, meta }))
             }
             _ => return Err(corrupt("unknown node kind")),
         };
@@ -975,9 +1024,9 @@ mod tests {
         );
         // A version this build does not know is refused by name.
         let mut future = img.clone();
-        future[8..12].copy_from_slice(&3u32.to_le_bytes());
+        future[8..12].copy_from_slice(&4u32.to_le_bytes());
         let e = decode(&future).unwrap_err();
-        assert!(e.to_string().contains("version 3"), "{e}");
+        assert!(e.to_string().contains("version 4"), "{e}");
     }
 
     #[test]

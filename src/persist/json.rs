@@ -1,7 +1,8 @@
 //! JSON import/export compatible with the original memfs state file.
 //!
 //! [`dump`] writes `{"files": {"/p": {"type": "text"|"binary", "content": "..."}}, "dirs": [...]}`
-//! (binary contents base64, standard alphabet; symlinks as `{"type": "symlink", "target": ...}`).
+//! (binary contents base64, standard alphabet; symlinks as `{"type": "symlink", "target": ...}`;
+//! special files as `{"type": "fifo"|"socket"|"char"|"block", "mode": N, "rdev": N}`).
 //! [`load_str`] accepts that and the original README's plain form
 //! `{"files": {"/p": "text"}, "dirs": ["/"]}`, and replaces the whole tree in one atomic publish:
 //! the input is checked completely first, so a bad document changes nothing.
@@ -55,6 +56,13 @@ pub fn dump_value(fs: &MemFs, start: impl AsRef<Path>) -> io::Result<Value> {
                 m.insert("target".into(), s.target.clone().into());
                 files.insert(path, Value::Object(m));
             }
+            Node::Special(s) => {
+                let mut m = Map::new();
+                m.insert("type".into(), special_name(s.kind).into());
+                m.insert("mode".into(), s.meta.mode.into());
+                m.insert("rdev".into(), s.rdev.into());
+                files.insert(path, Value::Object(m));
+            }
         }
     }
     dirs.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
@@ -80,6 +88,21 @@ pub fn dump(fs: &MemFs, start: impl AsRef<Path>) -> io::Result<String> {
 enum Entry {
     File(Vec<u8>),
     Symlink(String),
+    Special(crate::FileType, u32, u64),
+}
+
+const SPECIAL_NAMES: [(&str, crate::FileType); 4] = [
+    ("fifo", crate::FileType::Fifo),
+    ("socket", crate::FileType::Socket),
+    ("char", crate::FileType::CharDevice),
+    ("block", crate::FileType::BlockDevice),
+];
+
+fn special_name(kind: crate::FileType) -> &'static str {
+    SPECIAL_NAMES
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map_or("fifo", |(n, _)| n)
 }
 
 fn bad(msg: impl Into<String>) -> io::Error {
@@ -147,7 +170,19 @@ fn entry(p: &str, v: &Value) -> io::Result<Entry> {
                     }
                     Ok(Entry::Symlink(t.to_owned()))
                 }
-                other => Err(bad(format!("{p}: unknown type {other:?}"))),
+                other => {
+                    let Some((_, kind)) = SPECIAL_NAMES.iter().find(|(n, _)| *n == other) else {
+                        return Err(bad(format!("{p}: unknown type {other:?}")));
+                    };
+                    let num = |name: &str| {
+                        m.get(name)
+                            .map_or(Some(0), Value::as_u64)
+                            .ok_or_else(|| bad(format!("{p}: {name:?} is not a number")))
+                    };
+                    let mode = u32::try_from(num("mode")?)
+                        .map_err(|_| bad(format!("{p}: \"mode\" out of range")))?;
+                    Ok(Entry::Special(*kind, mode & 0o7777, num("rdev")?))
+                }
             }
         }
         _ => Err(bad(format!("{p}: expected a string or an object"))),
@@ -166,7 +201,7 @@ pub fn load_str(fs: &MemFs, text: &str) -> io::Result<()> {
         .map(|(p, e)| {
             let c = match &e {
                 Entry::File(b) => Some(Content::from_bytes(fs.store(), b)),
-                Entry::Symlink(_) => None,
+                Entry::Symlink(_) | Entry::Special(..) => None,
             };
             (p, e, c)
         })
@@ -183,6 +218,7 @@ pub fn load_str(fs: &MemFs, text: &str) -> io::Result<()> {
             }
             match (e, content) {
                 (Entry::Symlink(t), _) => ops::symlink(r, c, t, p)?,
+                (Entry::Special(kind, mode, rdev), _) => ops::mknod(r, c, p, *kind, *mode, *rdev)?,
                 (Entry::File(_), Some(content)) => {
                     ops::write_file(
                         r,

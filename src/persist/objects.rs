@@ -22,6 +22,7 @@
 //! entry:             name | 0 meta files file-bytes subdir-id(32)
 //!                         | 1 meta len count chunk-id(32)...
 //!                         | 2 meta target
+//!                         | 3 meta special-kind(1) rdev      (FIFO, socket, device node)
 //! meta:              the state image's metadata encoding without the inode number
 //! ```
 //!
@@ -40,7 +41,9 @@ use std::sync::Arc;
 
 use imbl::OrdMap;
 
-use super::image::{put_bytes, put_meta, put_varint, valid_name, Reader, MAX_DEPTH};
+use super::image::{
+    put_bytes, put_meta, put_varint, special_code, special_kind, valid_name, Reader, MAX_DEPTH,
+};
 pub use crate::blob::ObjectSource;
 use crate::blob::{BlobRef, ChunkBytes, Content, CHUNK_SIZE, INLINE_MAX};
 use crate::error;
@@ -48,7 +51,7 @@ use crate::fs::MemFs;
 use crate::path::Name;
 use crate::snapshot::Snapshot;
 use crate::sync::Ordering;
-use crate::tree::node::{Dir, DirLoader, FileNode, LazyDir, Meta, Node, SymlinkNode};
+use crate::tree::node::{Dir, DirLoader, FileNode, LazyDir, Meta, Node, SpecialNode, SymlinkNode};
 use crate::tree::ops::Root;
 
 /// The name of an object: the blake3 hash of its bytes.
@@ -59,6 +62,7 @@ const DIR_VERSION: u8 = 2;
 const ENTRY_DIR: u8 = 0;
 const ENTRY_FILE: u8 = 1;
 const ENTRY_SYMLINK: u8 = 2;
+const ENTRY_SPECIAL: u8 = 3;
 
 /// The object id of `bytes`.
 pub fn object_id(bytes: &[u8]) -> ObjectId {
@@ -324,6 +328,12 @@ impl ObjectEncoder {
                     put_meta(&mut out, &s.meta, false);
                     put_bytes(&mut out, s.target.as_bytes());
                 }
+                Node::Special(s) => {
+                    out.push(ENTRY_SPECIAL);
+                    put_meta(&mut out, &s.meta, false);
+                    out.push(special_code(s.kind));
+                    put_varint(&mut out, s.rdev);
+                }
             }
         }
         chunks.sort_unstable();
@@ -407,6 +417,11 @@ pub fn refs_of(id: &ObjectId, bytes: &[u8]) -> io::Result<DirRefs> {
             ENTRY_SYMLINK => {
                 r.meta(false)?;
                 r.bytes()?;
+            }
+            ENTRY_SPECIAL => {
+                r.meta(false)?;
+                r.u8()?;
+                r.varint()?;
             }
             _ => return Err(r.corrupt("unknown entry kind")),
         }
@@ -703,6 +718,13 @@ impl Ctx {
                     let meta = self.fresh_meta(r.meta(false)?);
                     let target = r.str()?.to_owned();
                     Node::Symlink(Arc::new(SymlinkNode { target, meta }))
+                }
+                ENTRY_SPECIAL => {
+                    let meta = self.fresh_meta(r.meta(false)?);
+                    let kind = special_kind(r.u8()?)
+                        .ok_or_else(|| r.corrupt("unknown special file kind"))?;
+                    let rdev = r.varint()?;
+                    Node::Special(Arc::new(SpecialNode { kind, rdev, meta }))
                 }
                 _ => return Err(r.corrupt("unknown entry kind")),
             };

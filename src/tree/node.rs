@@ -134,12 +134,25 @@ pub(crate) struct SymlinkNode {
     pub meta: Meta,
 }
 
+/// A special file: a FIFO, a socket, or a character or block device node (`mknod(2)`). Stored
+/// and reported (its device number too); opening one is the kernel's business on a mount,
+/// and an error (`InvalidInput`) through the library's file API.
+#[derive(Clone)]
+pub(crate) struct SpecialNode {
+    /// One of `FileType::{Fifo, Socket, CharDevice, BlockDevice}`.
+    pub kind: crate::FileType,
+    /// The device number (`st_rdev`; 0 for a FIFO or a socket).
+    pub rdev: u64,
+    pub meta: Meta,
+}
+
 /// One entry of a directory.
 #[derive(Clone)]
 pub(crate) enum Node {
     Dir(Arc<Dir>),
     File(Arc<FileNode>),
     Symlink(Arc<SymlinkNode>),
+    Special(Arc<SpecialNode>),
 }
 
 /// Node identity: two nodes are equal when they are the same version (the same `Arc`), which
@@ -237,6 +250,7 @@ impl Node {
             Node::Dir(d) => &d.meta,
             Node::File(f) => &f.meta,
             Node::Symlink(s) => &s.meta,
+            Node::Special(s) => &s.meta,
         }
     }
 
@@ -245,6 +259,7 @@ impl Node {
             Node::Dir(d) => &mut Arc::make_mut(d).meta,
             Node::File(f) => &mut Arc::make_mut(f).meta,
             Node::Symlink(s) => &mut Arc::make_mut(s).meta,
+            Node::Special(s) => &mut Arc::make_mut(s).meta,
         }
     }
 
@@ -257,15 +272,18 @@ impl Node {
             Node::Dir(_) => crate::FileType::Dir,
             Node::File(_) => crate::FileType::File,
             Node::Symlink(_) => crate::FileType::Symlink,
+            Node::Special(s) => s.kind,
         }
     }
 
-    /// Length as `stat` reports it: bytes for files, target length for symlinks, 4096 for dirs.
+    /// Length as `stat` reports it: bytes for files, target length for symlinks, 4096 for dirs,
+    /// 0 for special files.
     pub(crate) fn len(&self) -> u64 {
         match self {
             Node::Dir(_) => 4096,
             Node::File(f) => f.content.len(),
             Node::Symlink(s) => s.target.len() as u64,
+            Node::Special(_) => 0,
         }
     }
 
@@ -276,6 +294,7 @@ impl Node {
             (Node::Dir(a), Node::Dir(b)) => Arc::ptr_eq(a, b),
             (Node::File(a), Node::File(b)) => Arc::ptr_eq(a, b),
             (Node::Symlink(a), Node::Symlink(b)) => Arc::ptr_eq(a, b),
+            (Node::Special(a), Node::Special(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::node::{
-    Dir, FileNode, Meta, Node, SymlinkNode, UserMeta, DEFAULT_FILE_MODE, DEFAULT_SYMLINK_MODE,
+    Dir, FileNode, Meta, Node, SpecialNode, SymlinkNode, UserMeta, DEFAULT_FILE_MODE,
+    DEFAULT_SYMLINK_MODE,
 };
 use super::resolve::{dir_at, node_at, resolve, resolve_at};
 use crate::blob::{BlobStore, Content};
@@ -147,6 +148,7 @@ pub(crate) fn file_ref<'r>(root: &'r Root, path: &VPath) -> io::Result<&'r FileN
         Node::File(f) => Ok(f),
         Node::Dir(_) => Err(error::is_a_directory(path)),
         Node::Symlink(_) => Err(error::not_found(path)),
+        Node::Special(_) => Err(error::special_file(path)),
     }
 }
 
@@ -239,6 +241,8 @@ fn open_for_write<'p>(root: &Root, path: &'p VPath, create: Create) -> io::Resul
     match node {
         Some(_) if create == Create::New => Err(error::already_exists(path)),
         Some(Node::Dir(_)) => Err(error::is_a_directory(path)),
+        Some(Node::Special(_)) if path.must_be_dir() => Err(error::not_a_directory(path)),
+        Some(Node::Special(_)) => Err(error::special_file(path)),
         Some(Node::File(_)) if path.must_be_dir() => Err(if create == Create::No {
             error::not_a_directory(path)
         } else {
@@ -354,7 +358,7 @@ pub(crate) fn remove_dir(root: &mut Root, path: &VPath) -> io::Result<()> {
 pub(crate) fn remove_dir_all(root: &mut Root, path: &VPath) -> io::Result<()> {
     match stat(root, path, false)? {
         Node::Symlink(_) => remove_file(root, path),
-        Node::File(_) => Err(error::not_a_directory(path)),
+        Node::File(_) | Node::Special(_) => Err(error::not_a_directory(path)),
         Node::Dir(_) if path.is_root() => Err(error::busy(path)),
         Node::Dir(_) => {
             let canon = resolve(&root.node, path, false)?.into_owned();
@@ -525,6 +529,34 @@ pub(crate) fn set_user_meta(
 }
 
 /// `symlink(target, path)`.
+/// `mknod(2)`/`mkfifo(3)`: a special file at `path` (whose parent exists), as symlink
+/// creation checks it.
+pub(crate) fn mknod(
+    root: &mut Root,
+    ctx: &WriteCtx,
+    path: &VPath,
+    kind: crate::FileType,
+    mode: u32,
+    rdev: u64,
+) -> io::Result<()> {
+    if path.is_root() {
+        return Err(error::already_exists(path));
+    }
+    let canon = resolve(&root.node, path, false)?.into_owned();
+    if node_at(&root.node, &canon).is_some() {
+        return Err(error::already_exists(path));
+    }
+    if path.must_be_dir() {
+        return Err(error::not_found(path));
+    }
+    let node = SpecialNode {
+        kind,
+        rdev,
+        meta: Meta::new(ctx.next_ino(), mode),
+    };
+    insert(root, &canon, Node::Special(Arc::new(node)))
+}
+
 pub(crate) fn symlink(
     root: &mut Root,
     ctx: &WriteCtx,

@@ -187,11 +187,11 @@ fn slow_resolve(root: &Node, path: &VPath, follow_last: bool) -> io::Result<Vec<
             }
             None => return Err(error::not_found(path)),
             Some(Node::Dir(_)) => canon.push(name),
-            Some(Node::File(_)) if last => {
+            Some(Node::File(_) | Node::Special(_)) if last => {
                 canon.push(name);
                 return Ok(canon);
             }
-            Some(Node::File(_)) => return Err(error::not_a_directory(path)),
+            Some(Node::File(_) | Node::Special(_)) => return Err(error::not_a_directory(path)),
             Some(Node::Symlink(_)) if last && !follow_last => {
                 canon.push(name);
                 return Ok(canon);
