@@ -344,6 +344,24 @@ impl MemFs {
         self.apply(Op::mknod(p, kind, mode, rdev)?).map(drop)
     }
 
+    /// Changes the owner and/or group of `p`, following a final symlink (`chown(2)`; `None`
+    /// leaves that id unchanged). memfs as a library acts as root: anyone may be given
+    /// anything. A change of a non-directory clears its set-user-ID bit (and set-group-ID
+    /// when group execute is set), as Linux does.
+    pub fn chown(&self, p: impl AsRef<Path>, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+        self.apply(Op::chown(p, uid, gid, true)?).map(drop)
+    }
+
+    /// [`MemFs::chown`] of a symlink itself (`lchown(2)`).
+    pub fn lchown(
+        &self,
+        p: impl AsRef<Path>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> io::Result<()> {
+        self.apply(Op::chown(p, uid, gid, false)?).map(drop)
+    }
+
     /// Creates a FIFO (named pipe) at `p` with permission bits `mode` (`mkfifo(3)`).
     pub fn mkfifo(&self, p: impl AsRef<Path>, mode: u32) -> io::Result<()> {
         self.mknod(p, FileType::Fifo, mode, 0)

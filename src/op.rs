@@ -38,6 +38,8 @@ pub(crate) enum Op<'a> {
     Copy(VPath, VPath),
     Symlink(String, VPath),
     Mknod(VPath, FileType, u32, u64),
+    /// Owner, group, and whether a final symlink is followed (`chown`) or not (`lchown`).
+    Chown(VPath, Option<u32>, Option<u32>, bool),
     SetPermissions(VPath, u32),
     SetTimes(VPath, Option<SystemTime>, Option<SystemTime>),
     Touch(VPath, SystemTime),
@@ -117,6 +119,15 @@ impl<'a> Op<'a> {
         Ok(Op::Mknod(VPath::parse(p)?, kind, mode & 0o7777, rdev))
     }
 
+    pub(crate) fn chown(
+        p: impl AsRef<Path>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        follow: bool,
+    ) -> io::Result<Self> {
+        Ok(Op::Chown(VPath::parse(p)?, uid, gid, follow))
+    }
+
     pub(crate) fn set_permissions(p: impl AsRef<Path>, mode: u32) -> io::Result<Self> {
         Ok(Op::SetPermissions(VPath::parse(p)?, mode))
     }
@@ -158,6 +169,7 @@ impl<'a> Op<'a> {
             Op::Copy(a, b) => Op::Copy(a, b),
             Op::Symlink(t, p) => Op::Symlink(t, p),
             Op::Mknod(p, k, m, r) => Op::Mknod(p, k, m, r),
+            Op::Chown(p, u, g, f) => Op::Chown(p, u, g, f),
             Op::SetPermissions(p, m) => Op::SetPermissions(p, m),
             Op::SetTimes(p, a, m) => Op::SetTimes(p, a, m),
             Op::Touch(p, t) => Op::Touch(p, t),
@@ -191,6 +203,7 @@ impl Op<'_> {
             Op::Rename(from, to) => ops::rename(root, from, to).map(|()| 0),
             Op::Copy(from, to) => ops::copy(root, ctx, from, to),
             Op::Symlink(target, link) => ops::symlink(root, ctx, target, link).map(|()| 0),
+            Op::Chown(p, uid, gid, follow) => ops::chown(root, p, *uid, *gid, *follow).map(|()| 0),
             Op::Mknod(p, kind, mode, rdev) => {
                 ops::mknod(root, ctx, p, *kind, *mode, *rdev).map(|()| 0)
             }
@@ -211,6 +224,7 @@ impl Op<'_> {
             | Op::RemoveDirAll(p)
             | Op::Symlink(_, p)
             | Op::Mknod(p, ..) => note(p, NOFOLLOW),
+            Op::Chown(p, .., follow) => note(p, if *follow { FOLLOW } else { NOFOLLOW }),
             Op::CreateDirAll(p) => {
                 let mut q = p.clone();
                 while !q.is_root() {
@@ -275,6 +289,8 @@ impl Op<'_> {
             Op::Copy(..) => "copy",
             Op::Symlink(..) => "symlink",
             Op::Mknod(..) => "mknod",
+            Op::Chown(.., true) => "chown",
+            Op::Chown(.., false) => "lchown",
             Op::SetPermissions(..) => "set_permissions",
             Op::SetTimes(..) => "set_times",
             Op::Touch(..) => "touch",
@@ -296,6 +312,7 @@ impl Op<'_> {
             | Op::RemoveDirAll(p)
             | Op::Symlink(_, p)
             | Op::Mknod(p, ..)
+            | Op::Chown(p, ..)
             | Op::SetPermissions(p, _)
             | Op::SetTimes(p, _, _)
             | Op::Touch(p, _)

@@ -546,6 +546,26 @@ impl Transaction {
         self.run(Op::symlink(target, link)?).map(drop)
     }
 
+    /// Changes owner and/or group, following a final symlink (see [`MemFs::chown`]).
+    pub fn chown(
+        &mut self,
+        p: impl AsRef<Path>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> io::Result<()> {
+        self.run(Op::chown(p, uid, gid, true)?).map(drop)
+    }
+
+    /// [`Transaction::chown`] of a symlink itself.
+    pub fn lchown(
+        &mut self,
+        p: impl AsRef<Path>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> io::Result<()> {
+        self.run(Op::chown(p, uid, gid, false)?).map(drop)
+    }
+
     /// Creates a special file (see [`MemFs::mknod`]).
     pub fn mknod(
         &mut self,

@@ -111,6 +111,8 @@ pub struct Metadata {
     pub(crate) mode: u32,
     pub(crate) ino: u64,
     pub(crate) rdev: u64,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
     pub(crate) created: SystemTime,
     pub(crate) modified: SystemTime,
     pub(crate) accessed: SystemTime,
@@ -129,6 +131,8 @@ impl Metadata {
                 Node::Special(s) => s.rdev,
                 _ => 0,
             },
+            uid: m.uid,
+            gid: m.gid,
             created: m.created,
             modified: m.modified,
             accessed: m.accessed,
@@ -146,6 +150,8 @@ impl Metadata {
             mode: mode & 0o7777,
             ino,
             rdev: 0,
+            uid: 0,
+            gid: 0,
             created: SystemTime::UNIX_EPOCH,
             modified: SystemTime::UNIX_EPOCH,
             accessed: SystemTime::UNIX_EPOCH,
@@ -165,6 +171,13 @@ impl Metadata {
         self.modified = modified;
         self.accessed = accessed;
         self.changed = changed;
+        self
+    }
+
+    /// The same metadata with this owner and group.
+    pub fn with_owner(mut self, uid: u32, gid: u32) -> Self {
+        self.uid = uid;
+        self.gid = gid;
         self
     }
 
@@ -204,6 +217,14 @@ impl Metadata {
     /// Permission bits plus the file-type bits, as `st_mode`.
     pub fn mode(&self) -> u32 {
         self.file_type.mode_bits() | self.mode
+    }
+    /// The owner's user id (`st_uid`).
+    pub fn uid(&self) -> u32 {
+        self.uid
+    }
+    /// The group id (`st_gid`).
+    pub fn gid(&self) -> u32 {
+        self.gid
     }
     /// The device number of a device node (`st_rdev`); 0 for everything else.
     pub fn rdev(&self) -> u64 {

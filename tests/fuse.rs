@@ -753,3 +753,41 @@ fn fifos_sockets_and_device_nodes_through_the_mount() {
     fs::remove_file(p.join("pipe2")).unwrap();
     assert!(!m.fs.exists("/pipe2"));
 }
+
+#[test]
+fn owners_through_the_mount() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(m) = mounted() else { return };
+    let p = m.path();
+    fs::write(p.join("f"), "x").unwrap();
+    let me = (
+        fs::metadata("/proc/self").unwrap().uid(),
+        fs::metadata("/proc/self").unwrap().gid(),
+    );
+    let meta = m.fs.metadata("/f").unwrap();
+    assert_eq!((meta.uid(), meta.gid()), me, "the creating process's ids");
+    if me.0 != 0 {
+        return; // chown to another user needs root
+    }
+    std::os::unix::fs::chown(p.join("f"), Some(1234), Some(4321)).unwrap();
+    let meta = m.fs.metadata("/f").unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (1234, 4321));
+    let seen = fs::metadata(p.join("f")).unwrap();
+    assert_eq!((seen.uid(), seen.gid()), (1234, 4321));
+    // A set-group-ID directory's group goes to what is made in it.
+    fs::create_dir(p.join("shared")).unwrap();
+    std::os::unix::fs::chown(p.join("shared"), None, Some(777)).unwrap();
+    fs::set_permissions(p.join("shared"), fs::Permissions::from_mode(0o2775)).unwrap();
+    fs::create_dir(p.join("shared/sub")).unwrap();
+    let sub = fs::metadata(p.join("shared/sub")).unwrap();
+    assert_eq!(sub.gid(), 777);
+    assert_eq!(sub.mode() & 0o2000, 0o2000);
+    // posix_fallocate grows the file (fallocate mode 0).
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(p.join("f"))
+        .unwrap();
+    sh(p, "fallocate -l 5000 f");
+    drop(f);
+    assert_eq!(fs::metadata(p.join("f")).unwrap().len(), 5000);
+}

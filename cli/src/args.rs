@@ -374,6 +374,10 @@ pub enum Command {
         /// Mount read-only: every change fails with EROFS
         #[arg(long)]
         read_only: bool,
+        /// Let other users reach the mount (root, or `user_allow_other` in /etc/fuse.conf);
+        /// the kernel checks their access against each file's owner and mode
+        #[arg(long)]
+        allow_other: bool,
         /// Threads serving the kernel's requests [default: CPUs, at most 4]
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,

@@ -51,6 +51,7 @@ fn mount_locked(
     let loaded = Loaded::open(image)?;
     let mut opts = MountOptions::default();
     opts.read_only = args.read_only;
+    opts.allow_other = args.allow_other;
     opts.threads = args.threads.unwrap_or(opts.threads);
     // Caught before the mount exists, so a signal can never leave it mounted behind us.
     let mut signals = Signals::new()?;
@@ -128,6 +129,7 @@ fn mount_from(
     let generation = fs.generation();
     let mut opts = MountOptions::default();
     opts.read_only = args.read_only || !from.push;
+    opts.allow_other = args.allow_other;
     opts.threads = args.threads.unwrap_or(opts.threads);
     let mut signals = Signals::new()?;
     let (handle, shown) = mount_at(fs.clone(), mountpoint, &opts)?;

@@ -123,6 +123,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
     if let Command::Mount {
         mountpoint,
         read_only,
+        allow_other,
         threads,
         serve,
         from,
@@ -132,6 +133,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
     {
         let opts = MountArgs {
             read_only: *read_only,
+            allow_other: *allow_other,
             threads: threads.map(usize::from),
             serve: serve.as_deref(),
             access: Access::of(token, &cli),
@@ -195,6 +197,7 @@ fn serve(_image: &Path, _addr: &str, _access: Access) -> io::Result<ExitCode> {
 #[cfg_attr(not(feature = "fuse"), allow(dead_code))]
 pub(super) struct MountArgs<'a> {
     pub read_only: bool,
+    pub allow_other: bool,
     pub threads: Option<usize>,
     /// Also serve gRPC on this address.
     pub serve: Option<&'a str>,

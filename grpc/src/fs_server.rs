@@ -277,6 +277,8 @@ pub(crate) fn stat_of(m: &Metadata) -> proto::Stat {
         accessed: timestamp(m.accessed()),
         changed: timestamp(m.changed()),
         rdev: m.rdev(),
+        uid: m.uid(),
+        gid: m.gid(),
     }
 }
 

@@ -71,7 +71,8 @@ fn metadata_of(s: proto::Stat) -> io::Result<Metadata> {
             system_time(s.accessed),
             system_time(s.changed),
         )
-        .with_rdev(s.rdev))
+        .with_rdev(s.rdev)
+        .with_owner(s.uid, s.gid))
 }
 
 fn dir_entry_of(e: proto::DirEntry) -> io::Result<DirEntry> {

@@ -117,19 +117,22 @@ impl Filesystem for Server {
 
     fn mkdir(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
         umask: u32,
         reply: ReplyEntry,
     ) {
-        self.reply_entry(self.mkdir_at(parent, name, mode & !umask), reply)
+        self.reply_entry(
+            self.mkdir_at(parent, name, mode & !umask, owner(req)),
+            reply,
+        )
     }
 
     fn mknod(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
@@ -146,14 +149,35 @@ impl Filesystem for Server {
         let kind = crate::FileType::from_mode_bits(typed);
         let res = match kind {
             Some(crate::FileType::File) => self
-                .create_at(parent, name, mode & !umask, O_EXCL)
+                .create_at(parent, name, mode & !umask, O_EXCL, owner(req))
                 .and_then(|(attr, fh)| self.release_fh(FileHandle(fh)).map(|()| attr)),
-            Some(kind) if kind.is_special() => {
-                self.mknod_at(parent, name, kind, mode & !umask & 0o7777, u64::from(rdev))
-            }
+            Some(kind) if kind.is_special() => self.mknod_at(
+                parent,
+                name,
+                kind,
+                mode & !umask & 0o7777,
+                u64::from(rdev),
+                owner(req),
+            ),
             _ => Err(error::invalid_input("mknod of a directory or symlink")),
         };
         self.reply_entry(res, reply)
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        match self.fallocate_of(ino.0, offset, length, mode) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -172,13 +196,16 @@ impl Filesystem for Server {
 
     fn symlink(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         link_name: &OsStr,
         target: &Path,
         reply: ReplyEntry,
     ) {
-        self.reply_entry(self.symlink_at(parent, link_name, target), reply)
+        self.reply_entry(
+            self.symlink_at(parent, link_name, target, owner(req)),
+            reply,
+        )
     }
 
     fn rename(
@@ -433,7 +460,7 @@ impl Filesystem for Server {
 
     fn create(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
@@ -441,7 +468,7 @@ impl Filesystem for Server {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        match self.create_at(parent, name, mode & !umask, flags) {
+        match self.create_at(parent, name, mode & !umask, flags, owner(req)) {
             Ok((attr, fh)) => reply.created(
                 &self.cfg.ttl,
                 &attr,
@@ -452,4 +479,9 @@ impl Filesystem for Server {
             Err(e) => reply.error(errno(&e)),
         }
     }
+}
+
+/// The uid and gid of the process that made a request: the owner of what it creates.
+fn owner(req: &Request) -> (u32, u32) {
+    (req.uid(), req.gid())
 }

@@ -170,13 +170,6 @@ pub fn mount(
     if !mountpoint.is_dir() {
         return Err(error::not_a_directory(mountpoint.display()));
     }
-    // memfs has no owners: everything belongs to the user who mounted it.
-    let (uid, gid) = {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata("/proc/self")
-            .map(|m| (m.uid(), m.gid()))
-            .unwrap_or((0, 0))
-    };
     let mut config = Config::default();
     config.mount_options = vec![
         MountOption::FSName(opts.fs_name.clone()),
@@ -203,8 +196,6 @@ pub fn mount(
         ServerConfig {
             ttl: opts.ttl,
             read_only: opts.read_only,
-            uid,
-            gid,
         },
     );
     let session = Session::new(server, &mountpoint, &config)?;

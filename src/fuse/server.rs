@@ -61,8 +61,6 @@ fn check_size(end: u64) -> io::Result<()> {
 pub(crate) struct ServerConfig {
     pub ttl: Duration,
     pub read_only: bool,
-    pub uid: u32,
-    pub gid: u32,
 }
 
 enum Data {
@@ -212,8 +210,8 @@ impl Server {
             kind,
             perm: (m.mode & 0o7777) as u16,
             nlink,
-            uid: self.cfg.uid,
-            gid: self.cfg.gid,
+            uid: m.uid,
+            gid: m.gid,
             rdev: match node {
                 Node::Special(s) => s.rdev as u32,
                 _ => 0,
@@ -511,6 +509,29 @@ impl Server {
         })
     }
 
+    /// `fallocate(2)` mode 0 (what `posix_fallocate` asks): the file grows to `offset + length`
+    /// if it is shorter (zeros, shared chunks: nothing is reserved, memory is not a disk);
+    /// other modes (keep size, punch hole, ...) are `EOPNOTSUPP`.
+    pub(super) fn fallocate_of(
+        &self,
+        ino: u64,
+        offset: u64,
+        length: u64,
+        mode: i32,
+    ) -> io::Result<()> {
+        if mode != 0 {
+            return Err(raw(libc_errno::EOPNOTSUPP));
+        }
+        self.writable()?;
+        let end = offset
+            .checked_add(length)
+            .ok_or_else(|| error::invalid_input("offset + length overflows"))?;
+        if end > self.getattr_of(ino)?.size {
+            self.set_size(ino, end)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn set_size(&self, ino: u64, size: u64) -> io::Result<()> {
         check_size(size)?;
         if let Some(file) = self.open_file(ino) {
@@ -561,21 +582,28 @@ impl Server {
         mtime: Option<TimeOrNow>,
     ) -> io::Result<FileAttr> {
         self.writable()?;
-        // memfs has no owners: the owner is whoever mounted it; chown to anyone else fails.
-        if uid.is_some_and(|u| u != self.cfg.uid) || gid.is_some_and(|g| g != self.cfg.gid) {
-            return Err(os_err(
-                libc_errno::EPERM,
-                "memfs has no owners: chown to another user is not supported",
-            ));
-        }
+        // (Who may chown, and to whom, the kernel checks: mounted with `default_permissions`.)
         // Pending writes first, so that times set now are not overwritten by a later publish.
         self.publish_ino(ino)?;
         if let Some(size) = size {
             self.set_size(ino, size)?;
         }
-        if mode.is_some() || atime.is_some() || mtime.is_some() {
+        if mode.is_some() || atime.is_some() || mtime.is_some() || uid.is_some() || gid.is_some() {
             self.commit_ino(ino, |node, _| {
+                let is_dir = node.is_dir();
                 let m = node.meta_mut();
+                if uid.is_some() || gid.is_some() {
+                    m.uid = uid.unwrap_or(m.uid);
+                    m.gid = gid.unwrap_or(m.gid);
+                    // As chown(2) on Linux (the kernel also sends the new mode when it kills
+                    // the bits itself; doing it here as well is idempotent).
+                    if !is_dir && mode.is_none() {
+                        m.mode &= !0o4000;
+                        if m.mode & 0o010 != 0 {
+                            m.mode &= !0o2000;
+                        }
+                    }
+                }
                 if let Some(mode) = mode {
                     m.mode = mode & 0o7777;
                 }
@@ -597,13 +625,16 @@ impl Server {
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
+        (uid, gid): (u32, u32),
     ) -> io::Result<FileAttr> {
         self.writable()?;
         let (path, vp) = self.child_path(parent, name)?;
         self.fs.commit(|r, c| {
             ops::create_dir(r, c, &vp)?;
-            ops::node_mut(r, vp.names())?.meta_mut().mode = mode & 0o7777;
-            Ok(())
+            let m = ops::node_mut(r, vp.names())?.meta_mut();
+            // (A set-group-ID bit inherited from the parent stays.)
+            m.mode = (m.mode & 0o2000) | (mode & 0o7777);
+            ops::own_created(r, vp.names(), uid, gid)
         })?;
         self.entry(path)
     }
@@ -614,6 +645,7 @@ impl Server {
         name: &OsStr,
         mode: u32,
         flags: i32,
+        (uid, gid): (u32, u32),
     ) -> io::Result<(FileAttr, u64)> {
         self.writable()?;
         let (path, vp) = self.child_path(parent, name)?;
@@ -632,6 +664,7 @@ impl Server {
             ops::write_file(r, c, &vp, create, data)?;
             if !existed {
                 ops::node_mut(r, vp.names())?.meta_mut().mode = mode & 0o7777;
+                ops::own_created(r, vp.names(), uid, gid)?;
             }
             Ok(())
         })?;
@@ -646,13 +679,17 @@ impl Server {
         parent: INodeNo,
         name: &OsStr,
         target: &Path,
+        (uid, gid): (u32, u32),
     ) -> io::Result<FileAttr> {
         self.writable()?;
         let (path, vp) = self.child_path(parent, name)?;
         let target = target
             .to_str()
             .ok_or_else(|| error::invalid_input("symlink target is not valid UTF-8"))?;
-        self.fs.commit(|r, c| ops::symlink(r, c, target, &vp))?;
+        self.fs.commit(|r, c| {
+            ops::symlink(r, c, target, &vp)?;
+            ops::own_created(r, vp.names(), uid, gid)
+        })?;
         self.entry(path)
     }
 
@@ -664,11 +701,14 @@ impl Server {
         kind: crate::FileType,
         mode: u32,
         rdev: u64,
+        (uid, gid): (u32, u32),
     ) -> io::Result<FileAttr> {
         self.writable()?;
-        let (path, _) = self.child_path(parent, name)?;
-        self.fs
-            .apply(crate::op::Op::mknod(&path, kind, mode, rdev)?)?;
+        let (path, vp) = self.child_path(parent, name)?;
+        self.fs.commit(|r, c| {
+            ops::mknod(r, c, &vp, kind, mode, rdev)?;
+            ops::own_created(r, vp.names(), uid, gid)
+        })?;
         self.entry(path)
     }
 

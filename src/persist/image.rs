@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! 0   8  magic "MEMFSIMG"
-//! 8   4  format version (1; 2 when the filesystem has a quota; 3 when it has special files)
+//! 8   4  format version (1; 2 with a quota; 3 with special files or owners other than root)
 //! 12  8  body length before compression
 //! 20  8  body length after compression
 //! 28 32  blake3 of bytes 0..28 followed by the compressed body
@@ -20,8 +20,9 @@
 //! quota's limits (for bytes, then inodes: a byte, 1 if set, and a varint, the limit or 0). A
 //! filesystem without a quota is written as version 1, which builds from before quotas read;
 //! one with special files (FIFOs, sockets, device nodes: node kind 4, its kind and device
-//! number) as version 3 (with the limits, as version 2), which earlier builds refuse by its
-//! version instead of failing on the unknown node kind.
+//! number) or with owners other than root (metadata flag 16: uid and gid after the mode) as
+//! version 3 (with the limits, as version 2), which earlier builds refuse by its version
+//! instead of failing on what they do not know.
 //!
 //! [`decode`] is total: any byte string gives an `Image` or an `InvalidData` error, never a
 //! panic, and no length field can make it allocate more than the input can justify (counts are
@@ -134,14 +135,14 @@ pub fn encode(fs: &MemFs, snapshots: &BTreeMap<String, Snapshot>) -> io::Result<
         put_varint(&mut body, generation);
     }
     let limits = fs.limits();
-    let version = if limits.is_unlimited() && !enc.has_special {
+    let version = if limits.is_unlimited() && !enc.needs_v3 {
         FORMAT_VERSION_NO_QUOTA
     } else {
         for limit in [limits.max_bytes, limits.max_inodes] {
             body.push(u8::from(limit.is_some()));
             put_varint(&mut body, limit.unwrap_or(0));
         }
-        if enc.has_special {
+        if enc.needs_v3 {
             FORMAT_VERSION
         } else {
             FORMAT_VERSION_QUOTA
@@ -177,8 +178,9 @@ struct Encoder {
     /// keep every node alive, so no address is reused while encoding.
     node_ids: HashMap<usize, u32>,
     node_count: u32,
-    /// Whether a special file was written (the image is then version 3).
-    has_special: bool,
+    /// Whether a special file or an owner other than root was written (the image is then
+    /// version 3).
+    needs_v3: bool,
 }
 
 fn node_addr(n: &Node) -> usize {
@@ -217,6 +219,10 @@ impl Encoder {
     /// Writes one node whose children (if any) are all written already (fails only where a
     /// chunk held by a remote store cannot be fetched).
     fn write_node(&mut self, node: &Node) -> io::Result<()> {
+        let m = node.meta();
+        if (m.uid, m.gid) != (0, 0) {
+            self.needs_v3 = true;
+        }
         match node {
             Node::Dir(d) => {
                 self.nodes.push(TAG_DIR);
@@ -255,7 +261,7 @@ impl Encoder {
                 put_bytes(&mut self.nodes, s.target.as_bytes());
             }
             Node::Special(s) => {
-                self.has_special = true;
+                self.needs_v3 = true;
                 self.nodes.push(TAG_SPECIAL);
                 put_meta(&mut self.nodes, &s.meta, true);
                 self.nodes.push(special_code(s.kind));
@@ -304,6 +310,7 @@ const META_USER: u8 = 1;
 const META_MODIFIED: u8 = 2; // modified differs from created
 const META_ACCESSED: u8 = 4; // accessed differs from modified
 const META_CHANGED: u8 = 8; // changed differs from modified
+const META_OWNER: u8 = 16; // uid and gid follow the mode (absent: both 0, root)
 
 /// A node's metadata; `with_ino` false leaves the inode number out (store objects, where
 /// the same tree in two filesystems must encode alike).
@@ -321,11 +328,18 @@ pub(super) fn put_meta(out: &mut Vec<u8>, m: &Meta, with_ino: bool) {
     if m.changed != m.modified {
         flags |= META_CHANGED;
     }
+    if (m.uid, m.gid) != (0, 0) {
+        flags |= META_OWNER;
+    }
     out.push(flags);
     if with_ino {
         put_varint(out, m.ino);
     }
     put_varint(out, m.mode as u64);
+    if flags & META_OWNER != 0 {
+        put_varint(out, m.uid as u64);
+        put_varint(out, m.gid as u64);
+    }
     put_time(out, m.created);
     if flags & META_MODIFIED != 0 {
         put_time(out, m.modified);
@@ -497,7 +511,7 @@ impl<'a> Reader<'a> {
 
     pub(super) fn meta(&mut self, with_ino: bool) -> io::Result<Meta> {
         let flags = self.u8()?;
-        if flags & !(META_USER | META_MODIFIED | META_ACCESSED | META_CHANGED) != 0 {
+        if flags & !(META_USER | META_MODIFIED | META_ACCESSED | META_CHANGED | META_OWNER) != 0 {
             return Err(self.corrupt("bad metadata flags"));
         }
         let ino = if with_ino { self.varint()? } else { 0 };
@@ -505,6 +519,11 @@ impl<'a> Reader<'a> {
         if mode > 0o7777 {
             return Err(self.corrupt("bad permission bits"));
         }
+        let (uid, gid) = if flags & META_OWNER != 0 {
+            (self.u32()?, self.u32()?)
+        } else {
+            (0, 0)
+        };
         let created = self.time()?;
         let modified = if flags & META_MODIFIED != 0 {
             self.time()?
@@ -536,6 +555,8 @@ impl<'a> Reader<'a> {
         Ok(Meta {
             ino,
             mode,
+            uid,
+            gid,
             created,
             modified,
             accessed,
@@ -551,6 +572,10 @@ impl Reader<'_> {
         let flags = self.u8()?;
         self.varint()?;
         self.varint()?;
+        if flags & META_OWNER != 0 {
+            self.varint()?;
+            self.varint()?;
+        }
         let times = 1 + (flags & (META_MODIFIED | META_ACCESSED | META_CHANGED)).count_ones();
         for _ in 0..times * 2 {
             self.varint()?;
@@ -710,7 +735,12 @@ fn decode_body(raw: &[u8], version: u32) -> io::Result<Image> {
     let mut heights: Vec<u16> = Vec::with_capacity(node_count);
     for index in 0..node_count {
         let tag = r.u8()?;
-        let meta = r.meta(true)?;
+        let mut meta = r.meta(true)?;
+        if version < 3 {
+            // Written before owners were kept: everything belongs to whoever loads it, as it
+            // did then (a mount showed it as the mounting user's).
+            (meta.uid, meta.gid) = crate::tree::node::default_owner();
+        }
         max_ino = max_ino.max(meta.ino);
         let node = match tag {
             TAG_DIR => {

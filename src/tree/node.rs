@@ -30,6 +30,9 @@ pub(crate) struct Meta {
     pub ino: u64,
     /// Permission bits only (`0o7777`); the file type lives in the node kind.
     pub mode: u32,
+    /// Owner and group.
+    pub uid: u32,
+    pub gid: u32,
     pub created: SystemTime,
     pub modified: SystemTime,
     pub accessed: SystemTime,
@@ -41,9 +44,12 @@ pub(crate) struct Meta {
 impl Meta {
     pub(crate) fn new(ino: u64, mode: u32) -> Self {
         let now = SystemTime::now();
+        let (uid, gid) = default_owner();
         Meta {
             ino,
             mode,
+            uid,
+            gid,
             created: now,
             modified: now,
             accessed: now,
@@ -161,6 +167,22 @@ impl PartialEq for Node {
     fn eq(&self, other: &Node) -> bool {
         self.same_version(other)
     }
+}
+
+/// The owner and group of the nodes the library creates: the process's effective uid and gid
+/// when memfs first creates a node (as a real filesystem gives a process's new files its
+/// credentials; a mount gives each node the uid and gid of the process that made it).
+pub(crate) fn default_owner() -> (u32, u32) {
+    static OWNER: OnceLock<(u32, u32)> = OnceLock::new();
+    *OWNER.get_or_init(|| {
+        #[cfg(unix)]
+        return (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
+        #[cfg(not(unix))]
+        return (0, 0);
+    })
 }
 
 /// Default permission bits, as with a umask of 022.

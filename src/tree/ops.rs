@@ -112,6 +112,75 @@ pub(crate) fn insert(root: &mut Root, canon: &[Name], node: Node) -> io::Result<
     Ok(())
 }
 
+/// [`insert`] for a node just created: as on Linux, in a set-group-ID directory it takes the
+/// directory's group, and a new directory there is set-group-ID too.
+pub(crate) fn insert_new(root: &mut Root, canon: &[Name], mut node: Node) -> io::Result<()> {
+    let (parent, last) = split(canon)?;
+    let dir = dir_mut(root, parent)?;
+    if dir.meta.mode & SETGID != 0 {
+        let gid = dir.meta.gid;
+        let is_dir = node.is_dir();
+        let m = node.meta_mut();
+        m.gid = gid;
+        if is_dir {
+            m.mode |= SETGID;
+        }
+    }
+    dir.children_mut()?.insert(last.clone(), node);
+    dir.meta.touch();
+    Ok(())
+}
+
+/// The set-group-ID bit.
+const SETGID: u32 = 0o2000;
+
+/// Gives the node just created at `canon` the owner `uid` and group `gid` of the process that
+/// made it (a mount's request); the group stays the directory's in a set-group-ID directory.
+#[cfg_attr(not(feature = "fuse"), allow(dead_code))] // used by the FUSE layer
+pub(crate) fn own_created(root: &mut Root, canon: &[Name], uid: u32, gid: u32) -> io::Result<()> {
+    let (parent, _) = split(canon)?;
+    let inherit = dir_mut(root, parent)?.meta.mode & SETGID != 0;
+    let m = node_mut(root, canon)?.meta_mut();
+    m.uid = uid;
+    if !inherit {
+        m.gid = gid;
+    }
+    Ok(())
+}
+
+/// `chown(2)` (follow) / `lchown(2)`: `None` leaves that id as it is. A change of owner or group
+/// of a non-directory clears its set-user-ID bit, and its set-group-ID bit when group execute is
+/// set, as Linux does; ctime is updated.
+pub(crate) fn chown(
+    root: &mut Root,
+    path: &VPath,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    follow: bool,
+) -> io::Result<()> {
+    let canon = resolve(&root.node, path, follow)?.into_owned();
+    if node_at(&root.node, &canon).is_none() {
+        return Err(error::not_found(path));
+    }
+    let node = node_mut(root, &canon)?;
+    let is_dir = node.is_dir();
+    let m = node.meta_mut();
+    if let Some(u) = uid {
+        m.uid = u;
+    }
+    if let Some(g) = gid {
+        m.gid = g;
+    }
+    if (uid.is_some() || gid.is_some()) && !is_dir {
+        m.mode &= !0o4000;
+        if m.mode & 0o010 != 0 {
+            m.mode &= !SETGID;
+        }
+    }
+    m.changed = SystemTime::now();
+    Ok(())
+}
+
 /// Removes the entry `canon`, touching the parent's mtime; returns it.
 pub(crate) fn detach(root: &mut Root, canon: &[Name]) -> io::Result<Node> {
     let (parent, last) = split(canon)?;
@@ -198,7 +267,7 @@ pub(crate) fn create_dir(root: &mut Root, ctx: &WriteCtx, path: &VPath) -> io::R
     if existing.is_some() {
         return Err(error::already_exists(path));
     }
-    insert(root, &canon, Node::Dir(Arc::new(Dir::new(ctx.next_ino()))))
+    insert_new(root, &canon, Node::Dir(Arc::new(Dir::new(ctx.next_ino()))))
 }
 
 /// `create_dir_all`, with exactly `std::fs::create_dir_all`'s algorithm: try `mkdir`; if the
@@ -320,7 +389,7 @@ pub(crate) fn write_file(
                 content,
                 meta: Meta::new(ctx.next_ino(), DEFAULT_FILE_MODE),
             };
-            insert(root, &canon, Node::File(Arc::new(node)))?;
+            insert_new(root, &canon, Node::File(Arc::new(node)))?;
         }
     }
     Ok(len)
@@ -456,7 +525,7 @@ pub(crate) fn copy(root: &mut Root, ctx: &WriteCtx, from: &VPath, to: &VPath) ->
                 content: src.content.clone(),
                 meta,
             };
-            insert(root, &canon, Node::File(Arc::new(node)))?;
+            insert_new(root, &canon, Node::File(Arc::new(node)))?;
         }
     }
     Ok(len)
@@ -554,7 +623,7 @@ pub(crate) fn mknod(
         rdev,
         meta: Meta::new(ctx.next_ino(), mode),
     };
-    insert(root, &canon, Node::Special(Arc::new(node)))
+    insert_new(root, &canon, Node::Special(Arc::new(node)))
 }
 
 pub(crate) fn symlink(
@@ -583,7 +652,7 @@ pub(crate) fn symlink(
         target: target.to_string(),
         meta: Meta::new(ctx.next_ino(), DEFAULT_SYMLINK_MODE),
     };
-    insert(root, &canon, Node::Symlink(Arc::new(node)))
+    insert_new(root, &canon, Node::Symlink(Arc::new(node)))
 }
 
 /// Whether a directory exists at `canon` (used by transactions and import code).
