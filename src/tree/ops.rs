@@ -148,9 +148,9 @@ pub(crate) fn own_created(root: &mut Root, canon: &[Name], uid: u32, gid: u32) -
     Ok(())
 }
 
-/// `chown(2)` (follow) / `lchown(2)`: `None` leaves that id as it is. A change of owner or group
-/// of a non-directory clears its set-user-ID bit, and its set-group-ID bit when group execute is
-/// set, as Linux does; ctime is updated.
+/// `chown(2)` (follow) / `lchown(2)`: `None` leaves that id as it is. As on Linux, every chown of
+/// a non-directory (even one that changes no id) clears its set-user-ID bit, and its
+/// set-group-ID bit when group execute is set; ctime is updated.
 pub(crate) fn chown(
     root: &mut Root,
     path: &VPath,
@@ -171,7 +171,7 @@ pub(crate) fn chown(
     if let Some(g) = gid {
         m.gid = g;
     }
-    if (uid.is_some() || gid.is_some()) && !is_dir {
+    if !is_dir {
         m.mode &= !0o4000;
         if m.mode & 0o010 != 0 {
             m.mode &= !SETGID;

@@ -45,7 +45,18 @@ pub enum Op {
     Symlink(String, String),
     SymlinkMetadata(String),
     ReadLink(String),
+    /// `mkfifo(path, 0o640)`.
+    Mkfifo(String),
+    /// `chmod` (follows symlinks); the outcome is the mode after it, with the type bits.
+    Chmod(String, u32),
+    /// `lchown` to the test's own uid and gid (allowed on a real directory whoever runs it);
+    /// the outcome is the mode after it (a chown clears set-id bits).
+    Lchown(String),
 }
+
+/// Modes that keep the owner's rwx (so a test not run as root can still use a directory),
+/// with and without the set-user-ID, set-group-ID and sticky bits.
+const MODES: [u32; 8] = [0o700, 0o755, 0o775, 0o777, 0o4755, 0o2775, 0o6775, 0o1777];
 
 pub fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -65,6 +76,9 @@ pub fn op() -> impl Strategy<Value = Op> {
         2 => (path(), path()).prop_map(|(t, l)| Op::Symlink(t, l)),
         1 => path().prop_map(Op::SymlinkMetadata),
         1 => path().prop_map(Op::ReadLink),
+        1 => path().prop_map(Op::Mkfifo),
+        1 => (path(), prop::sample::select(MODES.to_vec())).prop_map(|(p, m)| Op::Chmod(p, m)),
+        1 => path().prop_map(Op::Lchown),
     ]
 }
 
@@ -80,6 +94,18 @@ pub enum Outcome {
     },
     Target(String),
     Copied(u64),
+    /// `st_mode` after a chmod or chown.
+    Mode(u32),
+    /// Not run: it would open a FIFO (see [`opened_paths`]).
+    Skipped,
+}
+
+/// The test process's uid and gid.
+pub fn me() -> (u32, u32) {
+    (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    )
 }
 
 pub type Res = Result<Outcome, ErrorKind>;
@@ -92,8 +118,24 @@ pub fn host_meta(m: &host::Metadata) -> Outcome {
     }
 }
 
+/// The paths an operation opens as a file (reads or writes its bytes). A FIFO there would block
+/// a real directory's open until a peer came (memfs refuses to open it), so such a step is
+/// [`Outcome::Skipped`] on both sides.
+pub fn opened_paths(op: &Op) -> Vec<&str> {
+    match op {
+        Op::Write(a, _) | Op::Append(a, _) | Op::SetLen(a, _) | Op::Read(a) => vec![a],
+        Op::Copy(a, b) => vec![a, b],
+        _ => vec![],
+    }
+}
+
 pub fn run_host(base: &Path, op: &Op) -> Res {
+    use std::os::unix::fs::FileTypeExt;
     let p = |s: &str| base.join(s);
+    let fifo = |s: &str| host::metadata(p(s)).is_ok_and(|m| m.file_type().is_fifo());
+    if opened_paths(op).into_iter().any(fifo) {
+        return Ok(Outcome::Skipped);
+    }
     let r = match op {
         Op::CreateDir(a) => host::create_dir(p(a)).map(|_| Outcome::Done),
         Op::CreateDirAll(a) => host::create_dir_all(p(a)).map(|_| Outcome::Done),
@@ -134,6 +176,22 @@ pub fn run_host(base: &Path, op: &Op) -> Res {
         Op::ReadLink(a) => {
             host::read_link(p(a)).map(|t| Outcome::Target(t.to_string_lossy().into()))
         }
+        Op::Mkfifo(a) => rustix::fs::mkfifoat(rustix::fs::CWD, p(a), 0o640.into())
+            .map_err(std::io::Error::from)
+            .map(|()| Outcome::Done),
+        Op::Chmod(a, mode) => {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            host::set_permissions(p(a), host::Permissions::from_mode(*mode))
+                .and_then(|()| host::metadata(p(a)))
+                .map(|m| Outcome::Mode(m.mode()))
+        }
+        Op::Lchown(a) => {
+            use std::os::unix::fs::MetadataExt;
+            let (u, g) = me();
+            std::os::unix::fs::lchown(p(a), Some(u), Some(g))
+                .and_then(|()| host::symlink_metadata(p(a)))
+                .map(|m| Outcome::Mode(m.mode()))
+        }
     };
     r.map_err(|e| e.kind())
 }
@@ -143,6 +201,7 @@ pub enum Entry {
     Dir,
     File(Vec<u8>),
     Link(String),
+    Fifo,
 }
 
 /// Every path below `top` in a `MemFs`, with what it is, keyed like [`host_tree`] (`/name`,
@@ -157,6 +216,8 @@ pub fn mem_tree(fs: &memfs::MemFs, top: &str) -> BTreeMap<String, Entry> {
             let m = fs.symlink_metadata(&path).unwrap();
             let entry = if m.is_symlink() {
                 Entry::Link(fs.read_link(&path).unwrap())
+            } else if m.file_type().is_fifo() {
+                Entry::Fifo
             } else if m.is_dir() {
                 Entry::Dir
             } else {
@@ -179,7 +240,10 @@ pub fn host_tree(base: &Path) -> BTreeMap<String, Entry> {
                 e.path().strip_prefix(base).unwrap().to_string_lossy()
             );
             let t = e.file_type().unwrap();
-            if t.is_symlink() {
+            use std::os::unix::fs::FileTypeExt;
+            if t.is_fifo() {
+                out.insert(rel, Entry::Fifo);
+            } else if t.is_symlink() {
                 let target = host::read_link(e.path()).unwrap();
                 out.insert(rel, Entry::Link(target.to_string_lossy().into()));
             } else if t.is_dir() {
