@@ -516,6 +516,36 @@ impl file_system_server::FileSystem for FsService {
         Ok(Response::new(proto::Empty {}))
     }
 
+    async fn chown(&self, req: Request<proto::ChownRequest>) -> Reply<proto::Empty> {
+        self.allow(&req, true, &[&req.get_ref().path])?;
+        let r = req.into_inner();
+        io(if r.no_follow {
+            self.fs.lchown(&r.path, r.uid, r.gid)
+        } else {
+            self.fs.chown(&r.path, r.uid, r.gid)
+        })?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn mknod(&self, req: Request<proto::MknodRequest>) -> Reply<proto::Empty> {
+        self.allow(&req, true, &[&req.get_ref().path])?;
+        let r = req.into_inner();
+        let kind = match proto::NodeKind::try_from(r.kind) {
+            Ok(proto::NodeKind::Fifo) => FileType::Fifo,
+            Ok(proto::NodeKind::Socket) => FileType::Socket,
+            Ok(proto::NodeKind::CharDevice) => FileType::CharDevice,
+            Ok(proto::NodeKind::BlockDevice) => FileType::BlockDevice,
+            _ => {
+                return Err(Status::invalid_argument(format!(
+                    "mknod makes FIFOs, sockets and device nodes, not node kind {}",
+                    r.kind
+                )))
+            }
+        };
+        io(self.fs.mknod(&r.path, kind, r.mode, r.rdev))?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
     async fn read_link(&self, req: Request<proto::PathRequest>) -> Reply<proto::PathReply> {
         self.allow(&req, false, &[&req.get_ref().path])?;
         let path = io(self.fs.read_link(req.into_inner().path))?;

@@ -486,6 +486,72 @@ impl RemoteFs {
             .map(drop)
     }
 
+    /// Changes owner and/or group, following a final symlink (`MemFs::chown`).
+    pub fn chown(&self, p: impl AsRef<Path>, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+        self.chown_with(p.as_ref(), uid, gid, false)
+    }
+
+    /// [`RemoteFs::chown`] of a symlink itself.
+    pub fn lchown(
+        &self,
+        p: impl AsRef<Path>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> io::Result<()> {
+        self.chown_with(p.as_ref(), uid, gid, true)
+    }
+
+    fn chown_with(
+        &self,
+        p: &Path,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        no_follow: bool,
+    ) -> io::Result<()> {
+        let req = self.req(proto::ChownRequest {
+            path: path_str(p)?,
+            uid,
+            gid,
+            no_follow,
+        });
+        self.call(|mut c| async move { c.chown(req).await })
+            .map(drop)
+    }
+
+    /// Creates a FIFO, socket or device node (`MemFs::mknod`).
+    pub fn mknod(
+        &self,
+        p: impl AsRef<Path>,
+        kind: FileType,
+        mode: u32,
+        rdev: u64,
+    ) -> io::Result<()> {
+        let kind = match kind {
+            FileType::Fifo => proto::NodeKind::Fifo,
+            FileType::Socket => proto::NodeKind::Socket,
+            FileType::CharDevice => proto::NodeKind::CharDevice,
+            FileType::BlockDevice => proto::NodeKind::BlockDevice,
+            other => {
+                return Err(error::invalid_input(format!(
+                    "mknod makes FIFOs, sockets and device nodes, not {other:?}"
+                )))
+            }
+        };
+        let req = self.req(proto::MknodRequest {
+            path: path_str(p.as_ref())?,
+            kind: kind as i32,
+            mode,
+            rdev,
+        });
+        self.call(|mut c| async move { c.mknod(req).await })
+            .map(drop)
+    }
+
+    /// Creates a FIFO (`MemFs::mkfifo`).
+    pub fn mkfifo(&self, p: impl AsRef<Path>, mode: u32) -> io::Result<()> {
+        self.mknod(p, FileType::Fifo, mode, 0)
+    }
+
     /// The target of a symbolic link.
     pub fn read_link(&self, p: impl AsRef<Path>) -> io::Result<String> {
         let req = self.req(proto::PathRequest {

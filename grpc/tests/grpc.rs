@@ -343,6 +343,35 @@ fn remote_fs_mirrors_memfs() {
         assert_eq!(fs.read_to_string("/a/h.txt").unwrap(), "hello world");
         r.set_permissions("/a/h.txt", 0o600).unwrap();
         assert_eq!(r.metadata("/a/h.txt").unwrap().permissions().mode(), 0o600);
+        // Owners and special files cross the wire both ways.
+        r.chown("/a/h.txt", Some(1234), Some(99)).unwrap();
+        let m = r.metadata("/a/h.txt").unwrap();
+        assert_eq!((m.uid(), m.gid()), (1234, 99));
+        assert_eq!(fs.metadata("/a/h.txt").unwrap().uid(), 1234);
+        let target_gid = fs.metadata("/a/b/f.txt").unwrap().gid();
+        r.lchown("/a/link", None, Some(7)).unwrap();
+        assert_eq!(fs.symlink_metadata("/a/link").unwrap().gid(), 7);
+        assert_eq!(
+            fs.metadata("/a/link").unwrap().gid(),
+            target_gid,
+            "the target is unchanged"
+        );
+        r.mkfifo("/a/pipe", 0o640).unwrap();
+        r.mknod("/a/null", memfs::FileType::CharDevice, 0o666, 0x103)
+            .unwrap();
+        assert!(r.metadata("/a/pipe").unwrap().file_type().is_fifo());
+        let dev = r.metadata("/a/null").unwrap();
+        assert!(dev.file_type().is_char_device());
+        assert_eq!((dev.rdev(), dev.mode()), (0x103, 0o020666));
+        let e = r
+            .mknod("/a/x", memfs::FileType::File, 0o600, 0)
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        let e = r.read("/a/pipe").unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+        assert_eq!(r.stats().unwrap().specials, 2);
+        fs.remove_file("/a/pipe").unwrap();
+        fs.remove_file("/a/null").unwrap();
         assert_eq!(r.stats().unwrap(), fs.stats());
         // One walk rule on both sides: a symlink to a directory is listed among the dirnames
         // (never descended into), a dangling one among the filenames.
