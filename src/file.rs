@@ -6,8 +6,10 @@
 //! the new bytes from the publish on. Two handles writing the same path: the last publish wins.
 //! A handle opened in append mode publishes only what it appended, at the end of the file as it
 //! is at publish time, so concurrent appenders never lose each other's bytes (POSIX `O_APPEND`).
-//! A handle publishes by path: if the file was renamed meanwhile, the publish goes to the old
-//! path (creating the file again there if needed).
+//! A handle writes to its file, not to its path (as a Linux file descriptor writes to its
+//! inode): if the file was renamed meanwhile, the publish goes to where it is now, found by its
+//! inode number; if it was removed (and is nowhere in the tree), the publish is dropped with the
+//! file, as a write to an unlinked file is gone at its last close.
 //!
 //! This module owns handle state only; all tree changes go through `MemFs::commit`.
 
@@ -123,6 +125,8 @@ enum Buffer {
 pub struct File {
     fs: MemFs,
     path: VPath,
+    /// The inode number of the file opened: where its publishes go.
+    ino: u64,
     pos: u64,
     readable: bool,
     writable: bool,
@@ -163,14 +167,16 @@ impl File {
             if needs_commit {
                 fs.commit_checked(|r, c| ops::write_file(r, c, &path, create, data))?;
             }
-            fs.with_root(|r| ops::file_content(r, &path))?.0
+            fs.with_root(|r| ops::file_content(r, &path))?
         } else {
-            fs.with_root(|r| ops::file_content(r, &path))?.0
+            fs.with_root(|r| ops::file_content(r, &path))?
         };
+        let (content, ino) = (content.0, content.1.ino);
         let len = content.len();
         Ok(File {
             fs,
             path,
+            ino,
             pos: 0,
             readable: opts.read,
             writable: writes,
@@ -252,22 +258,23 @@ impl File {
         if self.fs.faults().enabled() {
             self.fs.faults().check("flush", &[&self.path.as_string()])?;
         }
+        let (path, ino) = (&self.path, self.ino);
         if self.append {
             let tail = &bytes[self.published_len as usize..];
-            self.fs.commit_checked(|r, c| {
-                ops::write_file(r, c, &self.path, Create::IfMissing, WriteData::Append(tail))
-            })?;
+            self.fs
+                .commit_checked(|r, c| match ops::path_of_file(r, path, ino)? {
+                    Some(p) => ops::write_file(r, c, &p, Create::No, WriteData::Append(tail)),
+                    None => Ok(0),
+                })?;
         } else {
             let content = Content::from_bytes(self.fs.store(), bytes);
-            self.fs.commit_checked(|r, c| {
-                ops::write_file(
-                    r,
-                    c,
-                    &self.path,
-                    Create::IfMissing,
-                    WriteData::Replace(content),
-                )
-            })?;
+            self.fs
+                .commit_checked(|r, c| match ops::path_of_file(r, path, ino)? {
+                    Some(p) => {
+                        ops::write_file(r, c, &p, Create::No, WriteData::Replace(content.clone()))
+                    }
+                    None => Ok(0),
+                })?;
         }
         self.published_len = bytes.len() as u64;
         self.dirty = false;

@@ -57,6 +57,22 @@ fn run_mem(fs: &MemFs, op: &Op) -> Res {
             .set_permissions(p(a), *mode)
             .and_then(|()| fs.metadata(p(a)))
             .map(|m| Outcome::Mode(m.mode())),
+        Op::WriteAfterRename(a, b, d) => fs
+            .open_with(p(a), memfs::OpenOptions::new().append(true).create(true))
+            .and_then(|mut f| {
+                fs.rename(p(a), p(b))?;
+                f.write_all(d)?;
+                f.flush()
+            })
+            .map(|_| Outcome::Done),
+        Op::WriteAfterUnlink(a, d) => fs
+            .open_with(p(a), memfs::OpenOptions::new().append(true).create(true))
+            .and_then(|mut f| {
+                fs.remove_file(p(a))?;
+                f.write_all(d)?;
+                f.flush()
+            })
+            .map(|_| Outcome::Done),
         Op::Lchown(a) => {
             let (u, g) = me();
             fs.lchown(p(a), Some(u), Some(g))

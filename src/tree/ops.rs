@@ -196,6 +196,30 @@ pub(crate) fn detach(root: &mut Root, canon: &[Name]) -> io::Result<Node> {
 // ---------------------------------------------------------------------------------------------
 // Reads
 
+/// Where the regular file with inode number `ino`, opened as `path`, is now: `path` itself if
+/// it still names it (the common case, one lookup), else wherever a walk of the tree finds it
+/// (renamed, or its directory moved), else `None` (removed).
+pub(crate) fn path_of_file(root: &Root, path: &VPath, ino: u64) -> io::Result<Option<VPath>> {
+    if let Ok((_, Some(Node::File(f)))) = resolve_at(&root.node, path, true) {
+        if f.meta.ino == ino {
+            return Ok(Some(path.clone()));
+        }
+    }
+    let mut stack: Vec<(String, &Node)> = vec![(String::from("/"), &root.node)];
+    while let Some((p, node)) = stack.pop() {
+        match node {
+            Node::File(f) if f.meta.ino == ino => return VPath::parse_str(&p).map(Some),
+            Node::Dir(d) => {
+                for (name, child) in d.children()?.iter() {
+                    stack.push((crate::path::join_str(&p, name), child));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
 /// `stat` (follow = true) or `lstat` (follow = false).
 pub(crate) fn stat(root: &Root, path: &VPath, follow: bool) -> io::Result<Node> {
     stat_ref(root, path, follow).cloned()

@@ -52,6 +52,11 @@ pub enum Op {
     /// `lchown` to the test's own uid and gid (allowed on a real directory whoever runs it);
     /// the outcome is the mode after it (a chown clears set-id bits).
     Lchown(String),
+    /// Open `a` to append (creating it), rename it to `b`, write, close: the bytes go to the
+    /// file, wherever it now is.
+    WriteAfterRename(String, String, Vec<u8>),
+    /// Open `a` to append (creating it), remove it, write, close: the bytes go with the file.
+    WriteAfterUnlink(String, Vec<u8>),
 }
 
 /// Modes that keep the owner's rwx (so a test not run as root can still use a directory),
@@ -79,6 +84,8 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => path().prop_map(Op::Mkfifo),
         1 => (path(), prop::sample::select(MODES.to_vec())).prop_map(|(p, m)| Op::Chmod(p, m)),
         1 => path().prop_map(Op::Lchown),
+        1 => (path(), path(), data()).prop_map(|(a, b, d)| Op::WriteAfterRename(a, b, d)),
+        1 => (path(), data()).prop_map(|(a, d)| Op::WriteAfterUnlink(a, d)),
     ]
 }
 
@@ -123,7 +130,12 @@ pub fn host_meta(m: &host::Metadata) -> Outcome {
 /// [`Outcome::Skipped`] on both sides.
 pub fn opened_paths(op: &Op) -> Vec<&str> {
     match op {
-        Op::Write(a, _) | Op::Append(a, _) | Op::SetLen(a, _) | Op::Read(a) => vec![a],
+        Op::Write(a, _)
+        | Op::Append(a, _)
+        | Op::SetLen(a, _)
+        | Op::Read(a)
+        | Op::WriteAfterRename(a, ..)
+        | Op::WriteAfterUnlink(a, _) => vec![a],
         Op::Copy(a, b) => vec![a, b],
         _ => vec![],
     }
@@ -192,6 +204,24 @@ pub fn run_host(base: &Path, op: &Op) -> Res {
                 .and_then(|()| host::symlink_metadata(p(a)))
                 .map(|m| Outcome::Mode(m.mode()))
         }
+        Op::WriteAfterRename(a, b, d) => host::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p(a))
+            .and_then(|mut f| {
+                host::rename(p(a), p(b))?;
+                f.write_all(d)
+            })
+            .map(|_| Outcome::Done),
+        Op::WriteAfterUnlink(a, d) => host::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p(a))
+            .and_then(|mut f| {
+                host::remove_file(p(a))?;
+                f.write_all(d)
+            })
+            .map(|_| Outcome::Done),
     };
     r.map_err(|e| e.kind())
 }
