@@ -257,16 +257,35 @@ fn timestamp(t: io::Result<SystemTime>) -> Option<proto::Timestamp> {
     Some(proto::Timestamp { seconds, nanos })
 }
 
+/// Node kinds on the wire: the one table, read both ways.
+const KINDS: [(FileType, proto::NodeKind); 7] = [
+    (FileType::File, proto::NodeKind::File),
+    (FileType::Dir, proto::NodeKind::Dir),
+    (FileType::Symlink, proto::NodeKind::Symlink),
+    (FileType::Fifo, proto::NodeKind::Fifo),
+    (FileType::Socket, proto::NodeKind::Socket),
+    (FileType::CharDevice, proto::NodeKind::CharDevice),
+    (FileType::BlockDevice, proto::NodeKind::BlockDevice),
+];
+
+/// The wire's name for a kind of node.
+pub(crate) fn node_kind(t: FileType) -> proto::NodeKind {
+    KINDS
+        .iter()
+        .find(|(f, _)| *f == t)
+        .map_or(proto::NodeKind::Unspecified, |(_, k)| *k)
+}
+
+/// The kind of node a wire value names, if any.
+pub(crate) fn file_type_of(kind: i32) -> Option<FileType> {
+    KINDS
+        .iter()
+        .find(|(_, k)| *k as i32 == kind)
+        .map(|(f, _)| *f)
+}
+
 pub(crate) fn stat_of(m: &Metadata) -> proto::Stat {
-    let kind = match m.file_type() {
-        FileType::File => proto::NodeKind::File,
-        FileType::Dir => proto::NodeKind::Dir,
-        FileType::Symlink => proto::NodeKind::Symlink,
-        FileType::Fifo => proto::NodeKind::Fifo,
-        FileType::Socket => proto::NodeKind::Socket,
-        FileType::CharDevice => proto::NodeKind::CharDevice,
-        FileType::BlockDevice => proto::NodeKind::BlockDevice,
-    };
+    let kind = node_kind(m.file_type());
     proto::Stat {
         kind: kind as i32,
         len: m.len(),
@@ -530,17 +549,11 @@ impl file_system_server::FileSystem for FsService {
     async fn mknod(&self, req: Request<proto::MknodRequest>) -> Reply<proto::Empty> {
         self.allow(&req, true, &[&req.get_ref().path])?;
         let r = req.into_inner();
-        let kind = match proto::NodeKind::try_from(r.kind) {
-            Ok(proto::NodeKind::Fifo) => FileType::Fifo,
-            Ok(proto::NodeKind::Socket) => FileType::Socket,
-            Ok(proto::NodeKind::CharDevice) => FileType::CharDevice,
-            Ok(proto::NodeKind::BlockDevice) => FileType::BlockDevice,
-            _ => {
-                return Err(Status::invalid_argument(format!(
-                    "mknod makes FIFOs, sockets and device nodes, not node kind {}",
-                    r.kind
-                )))
-            }
+        let Some(kind) = file_type_of(r.kind).filter(FileType::is_special) else {
+            return Err(Status::invalid_argument(format!(
+                "mknod makes FIFOs, sockets and device nodes, not node kind {}",
+                r.kind
+            )));
         };
         io(self.fs.mknod(&r.path, kind, r.mode, r.rdev))?;
         Ok(Response::new(proto::Empty {}))

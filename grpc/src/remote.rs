@@ -49,20 +49,11 @@ fn system_time(t: Option<proto::Timestamp>) -> SystemTime {
 }
 
 fn metadata_of(s: proto::Stat) -> io::Result<Metadata> {
-    let file_type = match proto::NodeKind::try_from(s.kind) {
-        Ok(proto::NodeKind::File) => FileType::File,
-        Ok(proto::NodeKind::Dir) => FileType::Dir,
-        Ok(proto::NodeKind::Symlink) => FileType::Symlink,
-        Ok(proto::NodeKind::Fifo) => FileType::Fifo,
-        Ok(proto::NodeKind::Socket) => FileType::Socket,
-        Ok(proto::NodeKind::CharDevice) => FileType::CharDevice,
-        Ok(proto::NodeKind::BlockDevice) => FileType::BlockDevice,
-        _ => {
-            return Err(error::invalid_data(format!(
-                "server sent an unknown node kind {}",
-                s.kind
-            )))
-        }
+    let Some(file_type) = crate::fs_server::file_type_of(s.kind) else {
+        return Err(error::invalid_data(format!(
+            "server sent an unknown node kind {}",
+            s.kind
+        )));
     };
     Ok(Metadata::new(file_type, s.len, s.mode, s.ino)
         .with_times(
@@ -526,17 +517,12 @@ impl RemoteFs {
         mode: u32,
         rdev: u64,
     ) -> io::Result<()> {
-        let kind = match kind {
-            FileType::Fifo => proto::NodeKind::Fifo,
-            FileType::Socket => proto::NodeKind::Socket,
-            FileType::CharDevice => proto::NodeKind::CharDevice,
-            FileType::BlockDevice => proto::NodeKind::BlockDevice,
-            other => {
-                return Err(error::invalid_input(format!(
-                    "mknod makes FIFOs, sockets and device nodes, not {other:?}"
-                )))
-            }
-        };
+        if !kind.is_special() {
+            return Err(error::invalid_input(format!(
+                "mknod makes FIFOs, sockets and device nodes, not {kind:?}"
+            )));
+        }
+        let kind = crate::fs_server::node_kind(kind);
         let req = self.req(proto::MknodRequest {
             path: path_str(p.as_ref())?,
             kind: kind as i32,

@@ -632,6 +632,19 @@ pub(crate) fn mknod(
     mode: u32,
     rdev: u64,
 ) -> io::Result<()> {
+    let canon = new_name(root, path)?;
+    let node = SpecialNode {
+        kind,
+        rdev,
+        meta: Meta::new(ctx.next_ino(), mode),
+    };
+    insert_new(root, &canon, Node::Special(Arc::new(node)))
+}
+
+/// The canonical path of a node `symlink`/`mknod` are about to make at `path`, checked as
+/// Linux checks it: not `/` and not existing (`EEXIST`, also for a dangling symlink there),
+/// no trailing `/` (`ENOENT`).
+fn new_name(root: &Root, path: &VPath) -> io::Result<Vec<Name>> {
     if path.is_root() {
         return Err(error::already_exists(path));
     }
@@ -642,12 +655,7 @@ pub(crate) fn mknod(
     if path.must_be_dir() {
         return Err(error::not_found(path));
     }
-    let node = SpecialNode {
-        kind,
-        rdev,
-        meta: Meta::new(ctx.next_ino(), mode),
-    };
-    insert_new(root, &canon, Node::Special(Arc::new(node)))
+    Ok(canon)
 }
 
 pub(crate) fn symlink(
@@ -665,13 +673,7 @@ pub(crate) fn symlink(
     if target.as_bytes().contains(&0) {
         return Err(error::invalid_input("symlink target contains a NUL byte"));
     }
-    let canon = resolve(&root.node, path, false)?.into_owned();
-    if node_at(&root.node, &canon).is_some() {
-        return Err(error::already_exists(path));
-    }
-    if path.must_be_dir() {
-        return Err(error::not_found(path));
-    }
+    let canon = new_name(root, path)?;
     let node = SymlinkNode {
         target: target.to_string(),
         meta: Meta::new(ctx.next_ino(), DEFAULT_SYMLINK_MODE),
