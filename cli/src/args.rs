@@ -15,6 +15,41 @@ fn path_arg(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
+/// Permission bits in octal (`755`, `0644`, `4755`).
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("{s:?} is not an octal mode from 0 to 7777"))
+}
+
+/// `chown`'s OWNER: `UID`, `UID:GID` or `:GID`, numeric.
+#[derive(Clone, Copy, Debug)]
+pub struct Owner {
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+fn parse_owner(s: &str) -> Result<Owner, String> {
+    let id = |t: &str| -> Result<Option<u32>, String> {
+        if t.is_empty() {
+            return Ok(None);
+        }
+        t.parse()
+            .map(Some)
+            .map_err(|_| format!("{t:?} is not a numeric user or group id"))
+    };
+    let (u, g) = s.split_once(':').unwrap_or((s, ""));
+    let owner = Owner {
+        uid: id(u)?,
+        gid: id(g)?,
+    };
+    if owner.uid.is_none() && owner.gid.is_none() {
+        return Err("give UID, UID:GID or :GID".into());
+    }
+    Ok(owner)
+}
+
 fn parse_size(s: &str) -> Result<u64, String> {
     memfs::parse_size(s).map_err(|e| e.to_string())
 }
@@ -112,6 +147,30 @@ pub enum Command {
         #[arg(short = 'p', long)]
         parents: bool,
         /// The directory to create
+        #[arg(value_parser = path_arg)]
+        path: String,
+    },
+    /// Change the permission bits of a file or directory (octal MODE: 644, 755, 4755...),
+    /// following a symlink
+    Chmod {
+        #[arg(value_parser = parse_mode)]
+        mode: u32,
+        #[arg(value_parser = path_arg)]
+        path: String,
+    },
+    /// Change the owner and/or group (OWNER: UID, UID:GID or :GID, numeric), following a
+    /// symlink; a file's set-id bits are cleared, as chown(1) does
+    Chown {
+        #[arg(value_parser = parse_owner)]
+        owner: Owner,
+        #[arg(value_parser = path_arg)]
+        path: String,
+    },
+    /// Create a FIFO (named pipe)
+    Mkfifo {
+        /// Permission bits, octal
+        #[arg(short, long, default_value = "644", value_parser = parse_mode)]
+        mode: u32,
         #[arg(value_parser = path_arg)]
         path: String,
     },

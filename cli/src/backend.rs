@@ -32,6 +32,9 @@ pub trait Backend {
     fn append(&self, path: &str, data: &[u8]) -> io::Result<()>;
     /// Creates an empty file if missing, else sets its modification time to now.
     fn touch(&self, path: &str) -> io::Result<()>;
+    fn set_permissions(&self, path: &str, mode: u32) -> io::Result<()>;
+    fn chown(&self, path: &str, uid: Option<u32>, gid: Option<u32>) -> io::Result<()>;
+    fn mkfifo(&self, path: &str, mode: u32) -> io::Result<()>;
     fn create_dir(&self, path: &str) -> io::Result<()>;
     fn create_dir_all(&self, path: &str) -> io::Result<()>;
     fn read_dir(&self, path: &str) -> io::Result<Vec<DirEntry>>;
@@ -107,6 +110,15 @@ macro_rules! delegate_to_fs {
         }
         fn touch(&self, path: &str) -> io::Result<()> {
             self.fs.touch(path)
+        }
+        fn set_permissions(&self, path: &str, mode: u32) -> io::Result<()> {
+            self.fs.set_permissions(path, mode)
+        }
+        fn chown(&self, path: &str, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+            self.fs.chown(path, uid, gid)
+        }
+        fn mkfifo(&self, path: &str, mode: u32) -> io::Result<()> {
+            self.fs.mkfifo(path, mode)
         }
         fn create_dir(&self, path: &str) -> io::Result<()> {
             self.fs.create_dir(path)

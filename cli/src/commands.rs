@@ -103,6 +103,9 @@ pub fn execute(
             }
         }
         Command::Touch { path } => b.touch(&abs(path))?,
+        Command::Chmod { mode, path } => b.set_permissions(&abs(path), *mode)?,
+        Command::Chown { owner, path } => b.chown(&abs(path), owner.uid, owner.gid)?,
+        Command::Mkfifo { mode, path } => b.mkfifo(&abs(path), *mode)?,
         Command::Write { path, content } => b.write(&abs(path), &content_arg(content)?)?,
         Command::Append { path, content } => b.append(&abs(path), &content_arg(content)?)?,
         Command::Read { path } => out.write_all(&b.read(&abs(path))?)?,
@@ -538,6 +541,14 @@ fn stat(b: &dyn Backend, path: &str, out: &mut dyn Write) -> io::Result<()> {
         mode_string(&m)
     )?;
     writeln!(out, " Inode: {}", m.ino())?;
+    writeln!(out, "   Uid: {}   Gid: {}", m.uid(), m.gid())?;
+    if m.file_type().is_char_device() || m.file_type().is_block_device() {
+        // glibc's major()/minor() of a dev_t.
+        let d = m.rdev();
+        let major = ((d >> 8) & 0xfff) | ((d >> 32) & !0xfff);
+        let minor = (d & 0xff) | ((d >> 12) & !0xff);
+        writeln!(out, "Device: {major}, {minor}")?;
+    }
     for (label, t) in [
         ("Access", m.accessed()),
         ("Modify", m.modified()),

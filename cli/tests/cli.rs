@@ -691,3 +691,32 @@ fn push_pull_and_remote_ls_through_a_local_directory_store() {
     let err = b.fails(&["push", "ftp://x", "main"]);
     assert!(err.contains("unsupported scheme"), "{err}");
 }
+
+#[test]
+fn chmod_chown_and_mkfifo() {
+    let env = Env::new();
+    env.ok(&["write", "/f", "x"]);
+    env.ok(&["chmod", "4755", "/f"]);
+    env.ok(&["chown", "1234:99", "/f"]);
+    let st = env.ok(&["stat", "/f"]);
+    assert!(st.contains("Uid: 1234   Gid: 99"), "{st}");
+    assert!(st.contains("Mode: 0755"), "chown clears set-user-ID: {st}");
+    env.ok(&["chown", ":7", "/f"]);
+    assert!(env.ok(&["stat", "/f"]).contains("Uid: 1234   Gid: 7"));
+    env.ok(&["mkfifo", "-m", "600", "/pipe"]);
+    let st = env.ok(&["stat", "/pipe"]);
+    assert!(
+        st.contains("Type: fifo") && st.contains("Mode: 0600"),
+        "{st}"
+    );
+    let ls = env.ok(&["ls", "-l", "/"]);
+    assert!(ls.lines().any(|l| l.starts_with("prw-------")), "{ls}");
+    let err = env.fails(&["read", "/pipe"]);
+    assert!(err.contains("special file"), "{err}");
+    let err = env.fails(&["chmod", "999", "/f"]);
+    assert!(err.contains("octal"), "{err}");
+    let err = env.fails(&["chown", "bob", "/f"]);
+    assert!(err.contains("numeric"), "{err}");
+    let err = env.fails(&["chown", "1:1", "/missing"]);
+    assert!(err.contains("/missing"), "{err}");
+}
