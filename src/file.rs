@@ -258,24 +258,17 @@ impl File {
         if self.fs.faults().enabled() {
             self.fs.faults().check("flush", &[&self.path.as_string()])?;
         }
-        let (path, ino) = (&self.path, self.ino);
-        if self.append {
-            let tail = &bytes[self.published_len as usize..];
-            self.fs
-                .commit_checked(|r, c| match ops::path_of_file(r, path, ino)? {
-                    Some(p) => ops::write_file(r, c, &p, Create::No, WriteData::Append(tail)),
-                    None => Ok(0),
-                })?;
+        let data = if self.append {
+            WriteData::Append(&bytes[self.published_len as usize..])
         } else {
-            let content = Content::from_bytes(self.fs.store(), bytes);
-            self.fs
-                .commit_checked(|r, c| match ops::path_of_file(r, path, ino)? {
-                    Some(p) => {
-                        ops::write_file(r, c, &p, Create::No, WriteData::Replace(content.clone()))
-                    }
-                    None => Ok(0),
-                })?;
-        }
+            WriteData::Replace(Content::from_bytes(self.fs.store(), bytes))
+        };
+        let (path, ino) = (&self.path, self.ino);
+        self.fs
+            .commit_checked(|r, c| match ops::path_of_file(r, path, ino)? {
+                Some(p) => ops::write_file(r, c, &p, Create::No, data.clone()),
+                None => Ok(0),
+            })?;
         self.published_len = bytes.len() as u64;
         self.dirty = false;
         Ok(())

@@ -32,7 +32,7 @@ use crate::error::{self, errno_of, libc_errno};
 use crate::fs::MemFs;
 use crate::path::{join_str, Name, VPath, NAME_MAX};
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
-use crate::tree::node::Node;
+use crate::tree::node::{Node, SETGID};
 use crate::tree::ops::{self, Create, WriteData};
 use crate::tree::resolve::{node_at, resolve};
 
@@ -593,16 +593,10 @@ impl Server {
                 let is_dir = node.is_dir();
                 let m = node.meta_mut();
                 if uid.is_some() || gid.is_some() {
-                    m.uid = uid.unwrap_or(m.uid);
-                    m.gid = gid.unwrap_or(m.gid);
-                    // As chown(2) on Linux (the kernel also sends the new mode when it kills
-                    // the bits itself; doing it here as well is idempotent).
-                    if !is_dir && mode.is_none() {
-                        m.mode &= !0o4000;
-                        if m.mode & 0o010 != 0 {
-                            m.mode &= !0o2000;
-                        }
-                    }
+                    // The engine's chown rule (the kernel also sends the new mode when it kills
+                    // the set-id bits itself; applying both is idempotent, and a mode sent with
+                    // the chown is applied after it).
+                    m.chown(uid, gid, is_dir);
                 }
                 if let Some(mode) = mode {
                     m.mode = mode & 0o7777;
@@ -633,7 +627,7 @@ impl Server {
             ops::create_dir(r, c, &vp)?;
             let m = ops::node_mut(r, vp.names())?.meta_mut();
             // (A set-group-ID bit inherited from the parent stays.)
-            m.mode = (m.mode & 0o2000) | (mode & 0o7777);
+            m.mode = (m.mode & SETGID) | (mode & 0o7777);
             ops::own_created(r, vp.names(), uid, gid)
         })?;
         self.entry(path)

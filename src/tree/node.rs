@@ -58,6 +58,20 @@ impl Meta {
         }
     }
 
+    /// A chown's change to the owner and group (`None`: left as it is), with Linux's rule: a
+    /// non-directory loses its set-user-ID bit, and its set-group-ID bit when group execute is
+    /// set (`chown_common`), even when no id changes. ctime is the caller's.
+    pub(crate) fn chown(&mut self, uid: Option<u32>, gid: Option<u32>, is_dir: bool) {
+        self.uid = uid.unwrap_or(self.uid);
+        self.gid = gid.unwrap_or(self.gid);
+        if !is_dir {
+            self.mode &= !SETUID;
+            if self.mode & 0o010 != 0 {
+                self.mode &= !SETGID;
+            }
+        }
+    }
+
     /// Marks a content change (mtime and ctime).
     pub(crate) fn touch(&mut self) {
         let now = SystemTime::now();
@@ -115,6 +129,11 @@ impl LazyDir {
             loader,
             loaded: OnceLock::new(),
         }
+    }
+
+    /// What fetches it (and the directories below it).
+    pub(crate) fn loader(&self) -> Arc<dyn DirLoader> {
+        self.loader.clone()
     }
 
     /// The entries, fetched now if they were not yet. Two threads may both fetch; one result
@@ -184,6 +203,10 @@ pub(crate) fn default_owner() -> (u32, u32) {
         return (0, 0);
     })
 }
+
+/// The set-user-ID and set-group-ID bits of a mode.
+pub(crate) const SETUID: u32 = 0o4000;
+pub(crate) const SETGID: u32 = 0o2000;
 
 /// Default permission bits, as with a umask of 022.
 pub(crate) const DEFAULT_DIR_MODE: u32 = 0o755;

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use super::node::{
     Dir, FileNode, Meta, Node, SpecialNode, SymlinkNode, UserMeta, DEFAULT_FILE_MODE,
-    DEFAULT_SYMLINK_MODE,
+    DEFAULT_SYMLINK_MODE, SETGID,
 };
 use super::resolve::{dir_at, node_at, resolve, resolve_at};
 use crate::blob::{BlobStore, Content};
@@ -106,8 +106,12 @@ fn split(canon: &[Name]) -> io::Result<(&[Name], &Name)> {
 /// Inserts `node` as `canon` (whose parent exists), touching the parent's mtime.
 pub(crate) fn insert(root: &mut Root, canon: &[Name], node: Node) -> io::Result<()> {
     let (parent, last) = split(canon)?;
-    let dir = dir_mut(root, parent)?;
-    dir.children_mut()?.insert(last.clone(), node);
+    insert_into(dir_mut(root, parent)?, last, node)
+}
+
+/// Puts `node` in `dir` as `name`, touching `dir`'s mtime.
+fn insert_into(dir: &mut Dir, name: &Name, node: Node) -> io::Result<()> {
+    dir.children_mut()?.insert(name.clone(), node);
     dir.meta.touch();
     Ok(())
 }
@@ -126,13 +130,8 @@ pub(crate) fn insert_new(root: &mut Root, canon: &[Name], mut node: Node) -> io:
             m.mode |= SETGID;
         }
     }
-    dir.children_mut()?.insert(last.clone(), node);
-    dir.meta.touch();
-    Ok(())
+    insert_into(dir, last, node)
 }
-
-/// The set-group-ID bit.
-const SETGID: u32 = 0o2000;
 
 /// Gives the node just created at `canon` the owner `uid` and group `gid` of the process that
 /// made it (a mount's request); the group stays the directory's in a set-group-ID directory.
@@ -165,18 +164,7 @@ pub(crate) fn chown(
     let node = node_mut(root, &canon)?;
     let is_dir = node.is_dir();
     let m = node.meta_mut();
-    if let Some(u) = uid {
-        m.uid = u;
-    }
-    if let Some(g) = gid {
-        m.gid = g;
-    }
-    if !is_dir {
-        m.mode &= !0o4000;
-        if m.mode & 0o010 != 0 {
-            m.mode &= !SETGID;
-        }
-    }
+    m.chown(uid, gid, is_dir);
     m.changed = SystemTime::now();
     Ok(())
 }
@@ -370,6 +358,7 @@ pub(crate) fn check_open_write(
 }
 
 /// How a write changes the file's bytes.
+#[derive(Clone)]
 pub(crate) enum WriteData<'a> {
     /// Replace everything (`O_TRUNC` + write).
     Replace(Content),
@@ -621,7 +610,6 @@ pub(crate) fn set_user_meta(
     Ok(())
 }
 
-/// `symlink(target, path)`.
 /// `mknod(2)`/`mkfifo(3)`: a special file at `path` (whose parent exists), as symlink
 /// creation checks it.
 pub(crate) fn mknod(
@@ -658,6 +646,7 @@ fn new_name(root: &Root, path: &VPath) -> io::Result<Vec<Name>> {
     Ok(canon)
 }
 
+/// `symlink(target, path)`.
 pub(crate) fn symlink(
     root: &mut Root,
     ctx: &WriteCtx,
