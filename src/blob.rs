@@ -60,8 +60,9 @@ enum BlobData {
 }
 
 /// Where the objects of a filesystem opened over a remote store come from, on first use:
-/// `fetch_chunk` returns the bytes of chunk `hash` (`len` bytes) and `fetch_dir` the bytes of
-/// a directory object (see `persist::objects`), each checked against its name, or an error
+/// `fetch_chunk` returns the bytes of chunk `hash` (`len` bytes), checked against the hash (the
+/// source's job: it may cache them checked), and `fetch_dir` the bytes of a directory object
+/// (see `persist::objects`, which checks them against the name and parses them); or an error
 /// (`InvalidData` for a missing or altered object, what the store said otherwise).
 /// Implementations may cache what they fetched (bounded) and may be called from any thread.
 pub trait ObjectSource: Send + Sync {

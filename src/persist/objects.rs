@@ -35,7 +35,7 @@
 //! every object against its name.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 
@@ -114,9 +114,6 @@ pub struct TreeObjects {
     root: ObjectId,
     root_meta: Vec<u8>,
     dirs: HashMap<ObjectId, DirObject>,
-    /// Directories of the remote store the tree was opened from, never fetched: their
-    /// objects are there, not here.
-    remote: HashSet<ObjectId>,
     chunks: HashMap<ObjectId, ChunkData>,
     files: u64,
     file_bytes: u64,
@@ -144,16 +141,10 @@ impl TreeObjects {
         &self.root_meta
     }
 
-    /// A directory object by id (`None` also for one of the remote store the tree was opened
-    /// from that was never fetched: see [`TreeObjects::is_remote`]).
+    /// A directory object by id (`None` also for a directory of the remote store the tree was
+    /// opened from that was never fetched: its object, and all it names, are in that store).
     pub fn dir(&self, id: &ObjectId) -> Option<&DirObject> {
         self.dirs.get(id)
-    }
-
-    /// Whether `id` is a directory of the remote store the tree was opened from that was never
-    /// fetched (unchanged since): its object, and everything it names, are in that store.
-    pub fn is_remote(&self, id: &ObjectId) -> bool {
-        self.remote.contains(id)
     }
 
     /// A chunk's bytes by id: borrowed from the snapshot, or, for a filesystem opened over a
@@ -227,7 +218,6 @@ impl Snapshot {
             dirs: HashMap::new(),
             chunks: HashMap::new(),
             memo: HashMap::new(),
-            remote: HashSet::new(),
         };
         let mut root_meta = Vec::new();
         let root = self.with_root(|r| match &r.node {
@@ -240,7 +230,6 @@ impl Snapshot {
         TreeObjects {
             root: root.id,
             root_meta,
-            remote: enc.remote,
             dirs: enc.dirs,
             chunks: enc.chunks,
             files: root.files,
@@ -255,7 +244,6 @@ struct ObjectEncoder {
     /// Directory node (address of its `Arc`, kept alive by the snapshot) -> what it encoded
     /// to, so a subtree shared by two paths is encoded once (and counted at both).
     memo: HashMap<usize, Encoded>,
-    remote: HashSet<ObjectId>,
 }
 
 /// A directory's id and the regular files below it (count and bytes, each path once).
@@ -282,7 +270,6 @@ impl ObjectEncoder {
                     files: lazy.files,
                     file_bytes: lazy.file_bytes,
                 };
-                self.remote.insert(lazy.id);
                 self.memo.insert(addr, done);
                 return done;
             }
@@ -577,7 +564,7 @@ impl Import {
             let dir = if self.dirs.contains_key(&sub.id) {
                 Dir::with_children(self.build_entries(&sub.id, depth + 1)?, sub.meta)
             } else if self.ctx.source.is_some() {
-                self.ctx.lazy_dir(sub, depth + 1)
+                Ctx::lazy_dir(self.ctx.clone(), sub, depth + 1)
             } else {
                 return Err(missing("directory", &sub.id));
             };
@@ -657,9 +644,8 @@ impl Ctx {
         meta
     }
 
-    /// A directory whose entries are fetched from the source on first use.
-    fn lazy_dir(self: &Arc<Self>, sub: SubDir, depth: usize) -> Dir {
-        let loader: Arc<dyn DirLoader> = self.clone();
+    /// A directory whose entries `loader` (a lazy import's `Ctx`) fetches on first use.
+    fn lazy_dir(loader: Arc<dyn DirLoader>, sub: SubDir, depth: usize) -> Dir {
         Dir::lazy(
             sub.meta,
             LazyDir::new(sub.id, sub.files, sub.file_bytes, depth, loader),
@@ -747,13 +733,16 @@ impl DirLoader for Ctx {
         let source = self.source.as_ref().expect("a lazy import has a source");
         let bytes = source.fetch_dir(&dir.id)?;
         verify("directory", &dir.id, &bytes)?;
-        // (`lazy_dir` needs the `Arc`; rebuilt from the parts, which are all shared.)
-        let ctx = Arc::new(Ctx {
-            store: self.store.clone(),
-            inos: self.inos.clone(),
-            source: self.source.clone(),
-        });
-        let mut subdir = |sub: SubDir| Ok(Node::Dir(Arc::new(ctx.lazy_dir(sub, dir.depth + 1))));
+        // Its subdirectories are fetched by the same loader (this `Ctx`, as the `LazyDir` holds
+        // it).
+        let mut subdir = |sub: SubDir| {
+            let loader = dir.loader();
+            Ok(Node::Dir(Arc::new(Ctx::lazy_dir(
+                loader,
+                sub,
+                dir.depth + 1,
+            ))))
+        };
         let content =
             |ids: &[ObjectId], len: u64| lazy_content(&self.store, source, ids, len, |_| None);
         self.entries(&dir.id, &bytes, dir.depth, &mut subdir, &content)

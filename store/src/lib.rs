@@ -943,8 +943,8 @@ impl Drop for StoreObjects {
 
 impl objects::ObjectSource for StoreObjects {
     fn fetch_dir(&self, id: &ObjectId) -> io::Result<Vec<u8>> {
+        // (Checked against its name by the engine, which parses it.)
         let bytes = self.get("directory", self.remote.dir_path(id))?;
-        objects::verify("directory", id, &bytes)?;
         self.dirs_fetched
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         self.dir_fetches.fetch_add(1, Ordering::Relaxed);
