@@ -155,6 +155,12 @@ fn run<T>(
     f: impl FnOnce(&mut Root) -> io::Result<T>,
 ) -> io::Result<T> {
     let before = root.generation;
+    // A node the operation changed that has other links is changed at all of them.
+    let f = |root: &mut Root| {
+        let v = f(root)?;
+        crate::tree::links::sync(root)?;
+        Ok(v)
+    };
     let out = match (quota, on_error) {
         (None, OnError::Unchanged) => f(root),
         (None, OnError::Restore) => {
@@ -174,6 +180,9 @@ fn run<T>(
             out
         }
     };
+    if out.is_err() {
+        root.links.discard_changes();
+    }
     root.generation = before + u64::from(out.is_ok());
     out
 }

@@ -97,6 +97,47 @@ pub fn too_many_links(path: impl fmt::Display) -> io::Error {
     )
 }
 
+/// An operation only a privileged or owning process may do, or one Linux never does, such as
+/// a hard link to a directory (`EPERM`, not the `EACCES` a plain `PermissionDenied` is).
+pub fn not_permitted(msg: impl Into<String>) -> io::Error {
+    with_errno(libc_errno::EPERM, msg)
+}
+
+/// A node already has as many hard links as it can count (`EMLINK`).
+pub fn too_many_hard_links(path: impl fmt::Display) -> io::Error {
+    with_errno(
+        libc_errno::EMLINK,
+        format!("too many links: {path} has the most hard links a node can have"),
+    )
+}
+
+/// An error with its message and the Linux errno it stands for, where that errno is not the
+/// one its kind gives (see [`errno_of`]): the kind is std's decoding of the errno.
+pub fn with_errno(errno: i32, msg: impl Into<String>) -> io::Error {
+    err(
+        io::Error::from_raw_os_error(errno).kind(),
+        Errno {
+            errno,
+            message: msg.into(),
+        },
+    )
+}
+
+/// The payload of [`with_errno`]'s errors.
+#[derive(Debug)]
+pub struct Errno {
+    errno: i32,
+    message: String,
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Errno {}
+
 /// The marker inside a transaction-conflict error; see [`is_conflict`].
 #[derive(Debug)]
 pub struct ConflictError {
@@ -144,6 +185,7 @@ pub mod libc_errno {
     pub const EFBIG: i32 = 27;
     pub const ENOSPC: i32 = 28;
     pub const EROFS: i32 = 30;
+    pub const EMLINK: i32 = 31;
     pub const ERANGE: i32 = 34;
     pub const ENAMETOOLONG: i32 = 36;
     pub const ENOSYS: i32 = 38;
@@ -189,6 +231,9 @@ fn errno_table() -> [(ErrorKind, i32); 18] {
 pub fn errno_of(e: &io::Error) -> i32 {
     if let Some(code) = e.raw_os_error() {
         return code;
+    }
+    if let Some(Errno { errno, .. }) = e.get_ref().and_then(|i| i.downcast_ref::<Errno>()) {
+        return *errno;
     }
     let kind = e.kind();
     errno_table()

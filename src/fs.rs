@@ -227,9 +227,10 @@ impl MemFs {
 
     /// Replaces the whole current tree by `node` (a directory), in one publish. Used by restore
     /// and loaders; the generation keeps increasing. Fails only on a quota (`StorageFull`).
-    pub(crate) fn replace_root(&self, node: crate::tree::node::Node) -> io::Result<()> {
+    pub(crate) fn replace_root(&self, tree: &Root) -> io::Result<()> {
         self.commit_checked(|root, _| {
-            root.node = node;
+            root.node = tree.node.clone();
+            root.links = tree.links.clone();
             Ok(())
         })
     }
@@ -279,6 +280,16 @@ impl MemFs {
     /// directory, at `to`).
     pub fn rename(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
         self.apply(Op::rename(from, to)?).map(drop)
+    }
+
+    /// Makes `link` a new name of the node at `original` (`std::fs::hard_link`, `link(2)`):
+    /// both names are then one file, whose changes through either are seen through both, with
+    /// its link count ([`Metadata::nlink`]) one higher; `remove_file` of a name drops one link.
+    /// `original` is not followed if it is a symlink (the link is to the symlink, as on Linux).
+    /// Errors: `NotFound` (no `original`, or no parent of `link`), `AlreadyExists` (`link`
+    /// exists), `PermissionDenied` with `EPERM` (`original` is a directory).
+    pub fn hard_link(&self, original: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
+        self.apply(Op::link(original, link)?).map(drop)
     }
 
     /// Copies a file's content, permissions and metadata; returns the bytes copied. The bytes

@@ -19,6 +19,7 @@ use crate::blob::{BlobStore, Content};
 use crate::commit::OnError;
 use crate::error;
 use crate::path::VPath;
+use crate::tree::links;
 use crate::tree::node::UserMeta;
 use crate::tree::ops::{self, Create, Root, WriteCtx, WriteData};
 use crate::view::Access;
@@ -35,6 +36,8 @@ pub(crate) enum Op<'a> {
     RemoveDir(VPath),
     RemoveDirAll(VPath),
     Rename(VPath, VPath),
+    /// `link(2)`: the existing path, the new name.
+    Link(VPath, VPath),
     Copy(VPath, VPath),
     Symlink(String, VPath),
     Mknod(VPath, FileType, u32, u64),
@@ -84,6 +87,10 @@ impl<'a> Op<'a> {
 
     pub(crate) fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<Self> {
         Ok(Op::Rename(VPath::parse(from)?, VPath::parse(to)?))
+    }
+
+    pub(crate) fn link(original: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<Self> {
+        Ok(Op::Link(VPath::parse(original)?, VPath::parse(link)?))
     }
 
     pub(crate) fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<Self> {
@@ -166,6 +173,7 @@ impl<'a> Op<'a> {
             Op::RemoveDir(p) => Op::RemoveDir(p),
             Op::RemoveDirAll(p) => Op::RemoveDirAll(p),
             Op::Rename(a, b) => Op::Rename(a, b),
+            Op::Link(a, b) => Op::Link(a, b),
             Op::Copy(a, b) => Op::Copy(a, b),
             Op::Symlink(t, p) => Op::Symlink(t, p),
             Op::Mknod(p, k, m, r) => Op::Mknod(p, k, m, r),
@@ -179,8 +187,18 @@ impl<'a> Op<'a> {
 }
 
 impl Op<'_> {
-    /// Runs the operation on `root`; returns a length where the operation has one.
+    /// Runs the operation on `root`; returns a length where the operation has one. A node it
+    /// changed that has other links is changed at all of them.
     pub(crate) fn apply(&self, root: &mut Root, ctx: &WriteCtx) -> io::Result<u64> {
+        let out = self.apply_here(root, ctx);
+        match out {
+            Ok(_) => links::sync(root)?,
+            Err(_) => root.links.discard_changes(),
+        }
+        out
+    }
+
+    fn apply_here(&self, root: &mut Root, ctx: &WriteCtx) -> io::Result<u64> {
         match self {
             Op::CreateDir(p) => ops::create_dir(root, ctx, p).map(|()| 0),
             Op::CreateDirAll(p) => ops::create_dir_all(root, ctx, p).map(|()| 0),
@@ -201,6 +219,7 @@ impl Op<'_> {
             Op::RemoveDir(p) => ops::remove_dir(root, p).map(|()| 0),
             Op::RemoveDirAll(p) => ops::remove_dir_all(root, p).map(|()| 0),
             Op::Rename(from, to) => ops::rename(root, from, to).map(|()| 0),
+            Op::Link(from, to) => ops::link(root, from, to).map(|()| 0),
             Op::Copy(from, to) => ops::copy(root, ctx, from, to),
             Op::Symlink(target, link) => ops::symlink(root, ctx, target, link).map(|()| 0),
             Op::Chown(p, uid, gid, follow) => ops::chown(root, p, *uid, *gid, *follow).map(|()| 0),
@@ -256,6 +275,10 @@ impl Op<'_> {
                 note(from, FOLLOW);
                 note(to, FOLLOW);
             }
+            Op::Link(from, to) => {
+                note(from, NOFOLLOW);
+                note(to, NOFOLLOW);
+            }
         }
     }
 
@@ -286,6 +309,7 @@ impl Op<'_> {
             Op::RemoveDir(_) => "remove_dir",
             Op::RemoveDirAll(_) => "remove_dir_all",
             Op::Rename(..) => "rename",
+            Op::Link(..) => "hard_link",
             Op::Copy(..) => "copy",
             Op::Symlink(..) => "symlink",
             Op::Mknod(..) => "mknod",
@@ -301,7 +325,7 @@ impl Op<'_> {
     /// The path it changes (for a rename or a copy: the source), and the second one, if any.
     pub(crate) fn paths(&self) -> (&VPath, Option<&VPath>) {
         match self {
-            Op::Rename(a, b) | Op::Copy(a, b) => (a, Some(b)),
+            Op::Rename(a, b) | Op::Link(a, b) | Op::Copy(a, b) => (a, Some(b)),
             Op::CreateDir(p)
             | Op::CreateDirAll(p)
             | Op::Write(p, _)

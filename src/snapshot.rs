@@ -193,7 +193,7 @@ impl MemFs {
             self.inos()
                 .fetch_max(max.saturating_add(1), Ordering::Relaxed);
         }
-        self.replace_root(snap.root.node.clone())
+        self.replace_root(&snap.root)
     }
 }
 

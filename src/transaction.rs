@@ -472,6 +472,7 @@ impl Transaction {
             if current.node.same_version(&base.node) {
                 // Nothing was published since `begin`: the private root is the result.
                 current.node = root.node;
+                current.links = root.links;
                 return Ok(());
             }
             if isolated {
@@ -534,6 +535,15 @@ impl Transaction {
     /// Renames a file or directory (`rename(2)`'s rules).
     pub fn rename(&mut self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
         self.run(Op::rename(from, to)?).map(drop)
+    }
+
+    /// Makes `link` a new name of the node at `original` (`MemFs::hard_link`).
+    pub fn hard_link(
+        &mut self,
+        original: impl AsRef<Path>,
+        link: impl AsRef<Path>,
+    ) -> io::Result<()> {
+        self.run(Op::link(original, link)?).map(drop)
     }
 
     /// Copies a file (bytes shared, not duplicated); returns the number of bytes.

@@ -1,6 +1,7 @@
 //! The differential test: random operation sequences run on a `MemFs` and on a real directory
 //! (`tempfile::TempDir` through `std::fs`); every result and every `ErrorKind` must be the same,
-//! and so must the final trees. It runs `max(PROPTEST_CASES, 5000)` sequences (about 100,000
+//! and so must the final trees (hard links included: a change through one name is seen through
+//! every other). It runs `max(PROPTEST_CASES, 5000)` sequences (about 100,000
 //! operations).
 
 use std::io::Write;
@@ -73,6 +74,10 @@ fn run_mem(fs: &MemFs, op: &Op) -> Res {
                 f.flush()
             })
             .map(|_| Outcome::Done),
+        Op::Link(a, b) => fs
+            .hard_link(p(a), p(b))
+            .and_then(|()| fs.symlink_metadata(p(b)))
+            .map(|m| Outcome::Links(m.nlink().into())),
         Op::Lchown(a) => {
             let (u, g) = me();
             fs.lchown(p(a), Some(u), Some(g))
@@ -88,6 +93,7 @@ fn mem_meta(m: &memfs::Metadata) -> Outcome {
         is_dir: m.is_dir(),
         is_symlink: m.is_symlink(),
         file_len: m.is_file().then_some(m.len()),
+        nlink: (!m.is_dir()).then_some(m.nlink().into()),
     }
 }
 
@@ -112,6 +118,23 @@ proptest! {
 fn targeted_linux_rules() {
     // A few sequences worth pinning regardless of what proptest draws.
     let seqs: Vec<Vec<Op>> = vec![
+        vec![
+            Op::Write("a".into(), b"x".to_vec()),
+            Op::Link("a".into(), "b".into()),
+            Op::Append("b".into(), b"y".to_vec()),
+            Op::Read("a".into()),
+            Op::CreateDir("c".into()),
+            Op::Rename("a".into(), "c/a".into()),
+            Op::Link("c/a".into(), "b".into()),
+            Op::Link("c".into(), "d".into()),
+            Op::Rename("b".into(), "c/a".into()),
+            Op::Metadata("c/a".into()),
+            Op::WriteAfterUnlink("c/a".into(), b"z".to_vec()),
+            Op::Read("b".into()),
+            Op::Link("b".into(), "c/e".into()),
+            Op::RemoveDirAll("c".into()),
+            Op::Metadata("b".into()),
+        ],
         vec![
             Op::CreateDir("a".into()),
             Op::Rename("a".into(), "a/b".into()),

@@ -187,6 +187,17 @@ impl Filesystem for Server {
         }
     }
 
+    fn link(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        self.reply_entry(self.link_at(ino.0, newparent, newname), reply)
+    }
+
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         match self.remove_at(parent, name, true) {
             Ok(()) => reply.ok(),

@@ -76,10 +76,11 @@ impl Inodes {
         }
     }
 
-    /// `ino` was removed through the mount.
-    pub(crate) fn unlinked(&self, ino: u64) {
+    /// A name of `ino` was removed through the mount; `left` is another of its names, if it
+    /// has one (a hard link), else it is gone from the tree.
+    pub(crate) fn unlinked(&self, ino: u64, left: Option<String>) {
         if let Some(e) = lock(&self.map).get_mut(&ino) {
-            e.path = None;
+            e.path = left;
         }
     }
 

@@ -137,8 +137,24 @@ pub(super) fn errno(e: &io::Error) -> Errno {
     Errno::from_i32(errno_of(e))
 }
 
+/// The links of `ino` in `root` (none unless it has more than one).
+fn links_of(root: &ops::Root, ino: u64) -> Vec<Vec<crate::path::Name>> {
+    root.links
+        .paths_of(ino)
+        .map(<[_]>::to_vec)
+        .unwrap_or_default()
+}
+
+/// Of the links a node had, one that is not `gone`, if any.
+fn other_link(links: &[Vec<crate::path::Name>], gone: &[crate::path::Name]) -> Option<String> {
+    links
+        .iter()
+        .find(|p| p.as_slice() != gone)
+        .map(|p| crate::tree::resolve::display(p))
+}
+
 fn os_err(code: i32, msg: &str) -> io::Error {
-    crate::error::err(io::Error::from_raw_os_error(code).kind(), msg.to_string())
+    crate::error::with_errno(code, msg)
 }
 
 /// Raw errno errors for the codes `errno_of` cannot derive from a kind (ERANGE, EOPNOTSUPP).
@@ -188,16 +204,11 @@ impl Server {
 
     pub(super) fn attr_of(&self, node: &Node) -> FileAttr {
         let m = node.meta();
-        let (kind, nlink) = match node {
-            Node::Dir(d) => (
-                fuser::FileType::Directory,
-                // 1 for a directory of a remote store not fetched yet: "subdirectories
-                // unknown", as btrfs reports, which tools such as find(1) understand.
-                d.loaded()
-                    .map_or(1, |c| 2 + c.values().filter(|c| c.is_dir()).count() as u32),
-            ),
-            Node::File(_) | Node::Symlink(_) | Node::Special(_) => (Self::kind(node), 1),
+        let kind = match node {
+            Node::Dir(_) => fuser::FileType::Directory,
+            Node::File(_) | Node::Symlink(_) | Node::Special(_) => Self::kind(node),
         };
+        let nlink = node.nlink();
         let size = node.len();
         FileAttr {
             ino: INodeNo(m.ino),
@@ -709,17 +720,33 @@ impl Server {
     pub(super) fn remove_at(&self, parent: INodeNo, name: &OsStr, dir: bool) -> io::Result<()> {
         self.writable()?;
         let (_, vp) = self.child_path(parent, name)?;
-        let ino = self.fs.commit(|r, _| {
+        let (ino, left) = self.fs.commit(|r, _| {
             let ino = ops::stat(r, &vp, false)?.meta().ino;
+            let links = links_of(r, ino);
             if dir {
                 ops::remove_dir(r, &vp)?;
             } else {
                 ops::remove_file(r, &vp)?;
             }
-            Ok(ino)
+            Ok((ino, other_link(&links, vp.names())))
         })?;
-        self.inodes.unlinked(ino);
+        self.inodes.unlinked(ino, left);
         Ok(())
+    }
+
+    /// `link(2)`: `newname` in `newparent` becomes one more name of `ino`.
+    pub(super) fn link_at(
+        &self,
+        ino: u64,
+        newparent: INodeNo,
+        newname: &OsStr,
+    ) -> io::Result<FileAttr> {
+        self.writable()?;
+        let (from, _) = self.inodes.resolve(&self.fs.load_root(), ino)?;
+        let from = VPath::parse_str(&from)?;
+        let (path, vp) = self.child_path(newparent, newname)?;
+        self.fs.commit(|r, _| ops::link(r, &from, &vp))?;
+        self.entry(path)
     }
 
     pub(super) fn rename_at(
@@ -737,22 +764,7 @@ impl Server {
             if flags != RenameFlags::RENAME_EXCHANGE {
                 return Err(error::invalid_input("RENAME_EXCHANGE takes no other flag"));
             }
-            self.fs.commit(|r, _| {
-                ops::stat(r, &from_vp, false)?;
-                ops::stat(r, &to_vp, false)?;
-                if from_vp.starts_with(&to_vp) || to_vp.starts_with(&from_vp) {
-                    if from_vp == to_vp {
-                        return Ok(());
-                    }
-                    return Err(error::invalid_input(
-                        "cannot exchange a directory with its own descendant",
-                    ));
-                }
-                let a = ops::detach(r, from_vp.names())?;
-                let b = ops::detach(r, to_vp.names())?;
-                ops::insert(r, from_vp.names(), b)?;
-                ops::insert(r, to_vp.names(), a)
-            })?;
+            self.fs.commit(|r, _| ops::exchange(r, &from_vp, &to_vp))?;
             self.inodes.exchanged(&from, &to);
             return Ok(());
         }
@@ -768,11 +780,12 @@ impl Server {
             if noreplace && dst.is_some() {
                 return Err(error::already_exists(&to_vp));
             }
+            let dst = dst.filter(|d| *d != src).map(|d| (d, links_of(r, d)));
             ops::rename(r, &from_vp, &to_vp)?;
-            Ok(dst.filter(|d| *d != src))
+            Ok(dst.map(|(d, links)| (d, other_link(&links, to_vp.names()))))
         })?;
-        if let Some(ino) = replaced {
-            self.inodes.unlinked(ino);
+        if let Some((ino, left)) = replaced {
+            self.inodes.unlinked(ino, left);
         }
         self.inodes.renamed(&from, &to);
         Ok(())

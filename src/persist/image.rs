@@ -311,6 +311,7 @@ const META_MODIFIED: u8 = 2; // modified differs from created
 const META_ACCESSED: u8 = 4; // accessed differs from modified
 const META_CHANGED: u8 = 8; // changed differs from modified
 const META_OWNER: u8 = 16; // uid and gid follow the mode (absent: both 0, root)
+const META_LINKS: u8 = 32; // the hard-link count follows (absent: 1; images only, not objects)
 
 /// A node's metadata; `with_ino` false leaves the inode number out (store objects, where
 /// the same tree in two filesystems must encode alike).
@@ -331,6 +332,11 @@ pub(super) fn put_meta(out: &mut Vec<u8>, m: &Meta, with_ino: bool) {
     if (m.uid, m.gid) != (0, 0) {
         flags |= META_OWNER;
     }
+    // A store object has no inode numbers, so no links: a linked file is pushed as a file.
+    let links = with_ino && m.nlink > 1;
+    if links {
+        flags |= META_LINKS;
+    }
     out.push(flags);
     if with_ino {
         put_varint(out, m.ino);
@@ -339,6 +345,9 @@ pub(super) fn put_meta(out: &mut Vec<u8>, m: &Meta, with_ino: bool) {
     if flags & META_OWNER != 0 {
         put_varint(out, m.uid as u64);
         put_varint(out, m.gid as u64);
+    }
+    if links {
+        put_varint(out, m.nlink as u64);
     }
     put_time(out, m.created);
     if flags & META_MODIFIED != 0 {
@@ -511,7 +520,9 @@ impl<'a> Reader<'a> {
 
     pub(super) fn meta(&mut self, with_ino: bool) -> io::Result<Meta> {
         let flags = self.u8()?;
-        if flags & !(META_USER | META_MODIFIED | META_ACCESSED | META_CHANGED | META_OWNER) != 0 {
+        let known = META_USER | META_MODIFIED | META_ACCESSED | META_CHANGED | META_OWNER;
+        let known = if with_ino { known | META_LINKS } else { known };
+        if flags & !known != 0 {
             return Err(self.corrupt("bad metadata flags"));
         }
         let ino = if with_ino { self.varint()? } else { 0 };
@@ -523,6 +534,12 @@ impl<'a> Reader<'a> {
             (self.u32()?, self.u32()?)
         } else {
             (0, 0)
+        };
+        // Checked against the tree once it is loaded (`links::rebuild`).
+        let nlink = if flags & META_LINKS != 0 {
+            self.u32()?
+        } else {
+            1
         };
         let created = self.time()?;
         let modified = if flags & META_MODIFIED != 0 {
@@ -557,6 +574,7 @@ impl<'a> Reader<'a> {
             mode,
             uid,
             gid,
+            nlink,
             created,
             modified,
             accessed,
@@ -574,6 +592,9 @@ impl Reader<'_> {
         self.varint()?;
         if flags & META_OWNER != 0 {
             self.varint()?;
+            self.varint()?;
+        }
+        if flags & META_LINKS != 0 {
             self.varint()?;
         }
         let times = 1 + (flags & (META_MODIFIED | META_ACCESSED | META_CHANGED)).count_ones();
@@ -730,6 +751,8 @@ fn decode_body(raw: &[u8], version: u32) -> io::Result<Image> {
     let node_count = r.count(2)?;
     let mut nodes: Vec<Node> = Vec::with_capacity(node_count);
     let mut max_ino = 1;
+    // Whether a node has hard links: then the trees' lists of them are rebuilt.
+    let mut linked = false;
     // Height of each node (files 0): bounded, so that no tree is deeper than a path can be
     // (and dropping one never recurses too deep).
     let mut heights: Vec<u16> = Vec::with_capacity(node_count);
@@ -742,6 +765,7 @@ fn decode_body(raw: &[u8], version: u32) -> io::Result<Image> {
             (meta.uid, meta.gid) = crate::tree::node::default_owner();
         }
         max_ino = max_ino.max(meta.ino);
+        linked |= meta.nlink > 1;
         let node = match tag {
             TAG_DIR => {
                 let n = r.count(2)?;
@@ -826,10 +850,11 @@ fn decode_body(raw: &[u8], version: u32) -> io::Result<Image> {
             return Err(corrupt("root is not a directory"));
         }
         let generation = r.varint()?;
-        Ok(Root {
-            node: node.clone(),
-            generation,
-        })
+        let mut root = Root::new(node.clone(), generation);
+        if linked {
+            crate::tree::links::rebuild(&mut root)?;
+        }
+        Ok(root)
     };
     let live = dir_root(&mut r)?;
     let snap_count = r.count(3)?;
@@ -864,7 +889,7 @@ fn decode_body(raw: &[u8], version: u32) -> io::Result<Image> {
     // The node table and chunk list are dropped here; the trees hold what they need.
     drop(nodes);
     drop(blobs);
-    fs.replace_root(live.node)?;
+    fs.replace_root(&live)?;
     fs.set_limits(limits);
     let next = next_ino.max(max_ino.saturating_add(1));
     fs.inos().store(next, Ordering::Relaxed);

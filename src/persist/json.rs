@@ -2,7 +2,9 @@
 //!
 //! [`dump`] writes `{"files": {"/p": {"type": "text"|"binary", "content": "..."}}, "dirs": [...]}`
 //! (binary contents base64, standard alphabet; symlinks as `{"type": "symlink", "target": ...}`;
-//! special files as `{"type": "fifo"|"socket"|"char"|"block", "mode": N, "rdev": N}`).
+//! special files as `{"type": "fifo"|"socket"|"char"|"block", "mode": N, "rdev": N}`; a node
+//! with several names in the dumped subtree once, under its first name in path order, and every
+//! other name as `{"type": "link", "target": "/first/name"}`, a hard link).
 //! [`load_str`] accepts that and the original README's plain form
 //! `{"files": {"/p": "text"}, "dirs": ["/"]}`, and replaces the whole tree in one atomic publish:
 //! the input is checked completely first, so a bad document changes nothing.
@@ -34,7 +36,15 @@ pub fn dump_value(fs: &MemFs, start: impl AsRef<Path>) -> io::Result<Value> {
     let top = ops::stat(&root, &start, true)?;
     let top_path = ops::canonicalize(&root, &start)?;
     let mut stack: Vec<(String, Node)> = vec![(top_path, top)];
+    // The names of each node with hard links, by inode number.
+    let mut linked: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
     while let Some((path, node)) = stack.pop() {
+        if !node.is_dir() && node.meta().nlink > 1 {
+            linked
+                .entry(node.meta().ino)
+                .or_default()
+                .push(path.clone());
+        }
         match node {
             Node::Dir(d) => {
                 for (name, child) in d.children()?.iter().rev() {
@@ -65,6 +75,15 @@ pub fn dump_value(fs: &MemFs, start: impl AsRef<Path>) -> io::Result<Value> {
             }
         }
     }
+    for mut names in linked.into_values() {
+        names.sort();
+        for name in &names[1..] {
+            let mut m = Map::new();
+            m.insert("type".into(), "link".into());
+            m.insert("target".into(), names[0].clone().into());
+            files.insert(name.clone(), Value::Object(m));
+        }
+    }
     dirs.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
     let mut out = Map::new();
     out.insert("files".into(), Value::Object(files));
@@ -88,6 +107,8 @@ pub fn dump(fs: &MemFs, start: impl AsRef<Path>) -> io::Result<String> {
 enum Entry {
     File(Vec<u8>),
     Symlink(String),
+    /// A hard link to the node at this path (made once every other entry is there).
+    Link(VPath),
     Special(crate::FileType, u32, u64),
 }
 
@@ -170,6 +191,12 @@ fn entry(p: &str, v: &Value) -> io::Result<Entry> {
                     }
                     Ok(Entry::Symlink(t.to_owned()))
                 }
+                "link" => {
+                    let t = field("target")?;
+                    VPath::parse_str(t)
+                        .map(Entry::Link)
+                        .map_err(|e| bad(format!("{p}: link target {t:?}: {e}")))
+                }
                 other => {
                     let Some((_, kind)) = SPECIAL_NAMES.iter().find(|(n, _)| *n == other) else {
                         return Err(bad(format!("{p}: unknown type {other:?}")));
@@ -201,7 +228,7 @@ pub fn load_str(fs: &MemFs, text: &str) -> io::Result<()> {
         .map(|(p, e)| {
             let c = match &e {
                 Entry::File(b) => Some(Content::from_bytes(fs.store(), b)),
-                Entry::Symlink(_) | Entry::Special(..) => None,
+                Entry::Symlink(_) | Entry::Special(..) | Entry::Link(_) => None,
             };
             (p, e, c)
         })
@@ -228,7 +255,12 @@ pub fn load_str(fs: &MemFs, text: &str) -> io::Result<()> {
                         WriteData::Replace(content.clone()),
                     )?;
                 }
-                (Entry::File(_), None) => {}
+                (Entry::File(_), None) | (Entry::Link(_), _) => {}
+            }
+        }
+        for (p, e, _) in &files {
+            if let Entry::Link(target) = e {
+                ops::link(r, target, p)?;
             }
         }
         Ok(())

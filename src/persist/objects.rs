@@ -547,10 +547,7 @@ impl Import {
             return Err(r.corrupt("trailing bytes"));
         }
         let children = self.build_entries(&root, 0)?;
-        let snap_root = Root {
-            node: Node::Dir(Arc::new(Dir::with_children(children, meta))),
-            generation: 0,
-        };
+        let snap_root = Root::new(Node::Dir(Arc::new(Dir::with_children(children, meta))), 0);
         Ok(Snapshot::from_parts(
             Arc::new(snap_root),
             self.ctx.store.clone(),

@@ -33,6 +33,10 @@ pub(crate) struct Meta {
     /// Owner and group.
     pub uid: u32,
     pub gid: u32,
+    /// Hard links to a non-directory (1 unless `link` made more; [`super::links`] keeps every
+    /// link's copy of the node and this count in step). A directory's count is derived
+    /// ([`Node::nlink`]).
+    pub nlink: u32,
     pub created: SystemTime,
     pub modified: SystemTime,
     pub accessed: SystemTime,
@@ -50,6 +54,7 @@ impl Meta {
             mode,
             uid,
             gid,
+            nlink: 1,
             created: now,
             modified: now,
             accessed: now,
@@ -318,6 +323,20 @@ impl Node {
             Node::File(_) => crate::FileType::File,
             Node::Symlink(_) => crate::FileType::Symlink,
             Node::Special(s) => s.kind,
+        }
+    }
+
+    /// `st_nlink`: a non-directory's link count; for a directory 2 plus its subdirectories
+    /// (its entry, its `.`, and each subdirectory's `..`), or 1 for a directory of a remote
+    /// store not fetched yet ("subdirectories unknown", as btrfs reports, which tools such as
+    /// find(1) understand).
+    #[inline]
+    pub(crate) fn nlink(&self) -> u32 {
+        match self {
+            Node::Dir(d) => d
+                .loaded()
+                .map_or(1, |c| 2 + c.values().filter(|c| c.is_dir()).count() as u32),
+            _ => self.meta().nlink,
         }
     }
 

@@ -11,6 +11,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::links::{self, Links};
 use super::node::{
     Dir, FileNode, Meta, Node, SpecialNode, SymlinkNode, UserMeta, DEFAULT_FILE_MODE,
     DEFAULT_SYMLINK_MODE, SETGID,
@@ -28,13 +29,22 @@ pub(crate) struct Root {
     pub node: Node,
     /// Incremented by every commit.
     pub generation: u64,
+    /// The nodes with more than one link, and where they are.
+    pub links: Links,
 }
 
 impl Root {
     pub(crate) fn empty() -> Self {
+        Root::new(Node::Dir(Arc::new(Dir::new(1))), 0)
+    }
+
+    /// A root with this tree, which has no hard links (or whose links are found by
+    /// [`links::rebuild`]).
+    pub(crate) fn new(node: Node, generation: u64) -> Self {
         Root {
-            node: Node::Dir(Arc::new(Dir::new(1))),
-            generation: 0,
+            node,
+            generation,
+            links: Links::default(),
         }
     }
 }
@@ -64,7 +74,11 @@ pub(crate) enum Create {
 
 /// The directory at a canonical path, made private (copied if shared) for mutation.
 pub(crate) fn dir_mut<'a>(root: &'a mut Root, canon: &[Name]) -> io::Result<&'a mut Dir> {
-    let mut cur = &mut root.node;
+    dir_mut_in(&mut root.node, canon)
+}
+
+fn dir_mut_in<'a>(tree: &'a mut Node, canon: &[Name]) -> io::Result<&'a mut Dir> {
+    let mut cur = tree;
     for name in canon {
         match cur {
             Node::Dir(d) => {
@@ -82,15 +96,31 @@ pub(crate) fn dir_mut<'a>(root: &'a mut Root, canon: &[Name]) -> io::Result<&'a 
     }
 }
 
-/// The node at a canonical path, made private for mutation.
+/// The node at a canonical path, made private for mutation. A node with more than one link is
+/// noted as changed, so that [`links::sync`] copies it to its other links.
 pub(crate) fn node_mut<'a>(root: &'a mut Root, canon: &[Name]) -> io::Result<&'a mut Node> {
     let Some((last, parent)) = canon.split_last() else {
         return Ok(&mut root.node);
     };
-    dir_mut(root, parent)?
+    let Root { node, links, .. } = root;
+    let node = dir_mut_in(node, parent)?
         .children_mut()?
         .get_mut(last)
-        .ok_or_else(|| error::not_found(super::resolve::display(canon)))
+        .ok_or_else(|| error::not_found(super::resolve::display(canon)))?;
+    if node.meta().nlink > 1 {
+        links.note_change(canon);
+    }
+    Ok(node)
+}
+
+/// Puts `node` at `canon` (whose parent exists) in place of what is there, changing nothing
+/// else (no timestamp): how [`links`] keeps a node's links the same.
+pub(crate) fn replace_entry(root: &mut Root, canon: &[Name], node: Node) -> io::Result<()> {
+    let (parent, last) = split(canon)?;
+    dir_mut(root, parent)?
+        .children_mut()?
+        .insert(last.clone(), node);
+    Ok(())
 }
 
 /// `(parent, last name)` of a canonical path. The root has neither: a path that resolves to it
@@ -192,6 +222,13 @@ pub(crate) fn path_of_file(root: &Root, path: &VPath, ino: u64) -> io::Result<Op
         if f.meta.ino == ino {
             return Ok(Some(path.clone()));
         }
+    }
+    if let Some(paths) = root.links.paths_of(ino) {
+        // Unlinked as `path`, or moved, with other links left: any of them is the file.
+        return paths
+            .first()
+            .map(|p| VPath::parse_str(&super::resolve::display(p)))
+            .transpose();
     }
     let mut stack: Vec<(String, &Node)> = vec![(String::from("/"), &root.node)];
     while let Some((p, node)) = stack.pop() {
@@ -418,7 +455,10 @@ pub(crate) fn remove_file(root: &mut Root, path: &VPath) -> io::Result<()> {
         None => Err(error::not_found(path)),
         Some(Node::Dir(_)) => Err(error::is_a_directory(path)),
         Some(_) if path.must_be_dir() => Err(error::not_a_directory(path)),
-        Some(_) => detach(root, &canon).map(drop),
+        Some(_) => {
+            let node = detach(root, &canon)?;
+            links::unlinked(root, &canon, &node)
+        }
     }
 }
 
@@ -444,7 +484,8 @@ pub(crate) fn remove_dir_all(root: &mut Root, path: &VPath) -> io::Result<()> {
         Node::Dir(_) if path.is_root() => Err(error::busy(path)),
         Node::Dir(_) => {
             let canon = resolve(&root.node, path, false)?.into_owned();
-            detach(root, &canon).map(drop)
+            detach(root, &canon)?;
+            links::subtree_removed(root, &canon)
         }
     }
 }
@@ -478,7 +519,8 @@ pub(crate) fn rename(root: &mut Root, from: &VPath, to: &VPath) -> io::Result<()
     if src == dst {
         return Ok(());
     }
-    if let Some(dst_node) = node_at(&root.node, &dst) {
+    let replaced = node_at(&root.node, &dst).cloned();
+    if let Some(dst_node) = &replaced {
         match (src_node, dst_node) {
             (Node::Dir(_), Node::Dir(d)) if !d.children()?.is_empty() => {
                 return Err(error::not_empty(to))
@@ -486,12 +528,69 @@ pub(crate) fn rename(root: &mut Root, from: &VPath, to: &VPath) -> io::Result<()
             (Node::Dir(_), Node::Dir(_)) => {}
             (Node::Dir(_), _) => return Err(error::not_a_directory(to)),
             (_, Node::Dir(_)) => return Err(error::is_a_directory(to)),
+            // Two links of one node: rename(2) does nothing and succeeds.
+            (a, b) if a.meta().ino == b.meta().ino => return Ok(()),
             _ => {}
         }
     }
     let mut node = detach(root, &src)?;
+    if let Some(old) = &replaced {
+        links::unlinked(root, &dst, old)?;
+    }
+    links::moved(root, &src, &dst);
     node.meta_mut().changed = SystemTime::now();
-    insert(root, &dst, node)
+    let linked = node.meta().nlink > 1;
+    insert(root, &dst, node)?;
+    if linked {
+        root.links.note_change(&dst);
+    }
+    Ok(())
+}
+
+/// `renameat2(RENAME_EXCHANGE)`: the nodes at `a` and `b` (both must exist) trade places; a
+/// directory cannot trade with its own descendant (`EINVAL`).
+#[cfg_attr(not(feature = "fuse"), allow(dead_code))] // used by the FUSE layer
+pub(crate) fn exchange(root: &mut Root, a: &VPath, b: &VPath) -> io::Result<()> {
+    stat(root, a, false)?;
+    stat(root, b, false)?;
+    if a.starts_with(b) || b.starts_with(a) {
+        if a == b {
+            return Ok(());
+        }
+        return Err(error::invalid_input(
+            "cannot exchange a directory with its own descendant",
+        ));
+    }
+    let na = detach(root, a.names())?;
+    let nb = detach(root, b.names())?;
+    insert(root, a.names(), nb)?;
+    insert(root, b.names(), na)?;
+    links::exchanged(root, a.names(), b.names());
+    Ok(())
+}
+
+/// `link(2)`: `to` becomes one more name of the node at `from` (not followed, as Linux's
+/// `link` does not follow it). As Linux checks: `from` must exist, `to` must not (`EEXIST`,
+/// then `ENOENT` for a trailing `/`), and a directory cannot be linked (`EPERM`).
+pub(crate) fn link(root: &mut Root, from: &VPath, to: &VPath) -> io::Result<()> {
+    let src = resolve(&root.node, from, false)?.into_owned();
+    let node = node_at(&root.node, &src)
+        .ok_or_else(|| error::not_found(from))?
+        .clone();
+    if from.must_be_dir() && !node.is_dir() {
+        return Err(error::not_a_directory(from));
+    }
+    let dst = new_name(root, to)?;
+    if node.is_dir() {
+        return Err(error::not_permitted(format!(
+            "cannot make a hard link to a directory: {from}"
+        )));
+    }
+    if node.meta().nlink == u32::MAX {
+        return Err(error::too_many_hard_links(from));
+    }
+    insert(root, &dst, node)?;
+    links::link(root, &src, &dst)
 }
 
 /// `std::fs::copy`: the destination gets the source's bytes (shared, not copied), permissions

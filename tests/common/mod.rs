@@ -57,6 +57,8 @@ pub enum Op {
     WriteAfterRename(String, String, Vec<u8>),
     /// Open `a` to append (creating it), remove it, write, close: the bytes go with the file.
     WriteAfterUnlink(String, Vec<u8>),
+    /// `link(a, b)` (a hard link; `a` not followed); the outcome is `b`'s link count.
+    Link(String, String),
 }
 
 /// Modes that keep the owner's rwx (so a test not run as root can still use a directory),
@@ -86,6 +88,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => path().prop_map(Op::Lchown),
         1 => (path(), path(), data()).prop_map(|(a, b, d)| Op::WriteAfterRename(a, b, d)),
         1 => (path(), data()).prop_map(|(a, d)| Op::WriteAfterUnlink(a, d)),
+        3 => (path(), path()).prop_map(|(a, b)| Op::Link(a, b)),
     ]
 }
 
@@ -98,7 +101,11 @@ pub enum Outcome {
         is_dir: bool,
         is_symlink: bool,
         file_len: Option<u64>,
+        /// `st_nlink` of a non-directory (a directory's depends on the host filesystem).
+        nlink: Option<u64>,
     },
+    /// `st_nlink` after a link.
+    Links(u64),
     Target(String),
     Copied(u64),
     /// `st_mode` after a chmod or chown.
@@ -118,10 +125,12 @@ pub fn me() -> (u32, u32) {
 pub type Res = Result<Outcome, ErrorKind>;
 
 pub fn host_meta(m: &host::Metadata) -> Outcome {
+    use std::os::unix::fs::MetadataExt;
     Outcome::Meta {
         is_dir: m.is_dir(),
         is_symlink: m.is_symlink(),
         file_len: m.is_file().then_some(m.len()),
+        nlink: (!m.is_dir()).then_some(m.nlink()),
     }
 }
 
@@ -222,6 +231,12 @@ pub fn run_host(base: &Path, op: &Op) -> Res {
                 f.write_all(d)
             })
             .map(|_| Outcome::Done),
+        Op::Link(a, b) => {
+            use std::os::unix::fs::MetadataExt;
+            host::hard_link(p(a), p(b))
+                .and_then(|()| host::symlink_metadata(p(b)))
+                .map(|m| Outcome::Links(m.nlink()))
+        }
     };
     r.map_err(|e| e.kind())
 }
