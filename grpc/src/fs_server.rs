@@ -298,6 +298,7 @@ pub(crate) fn stat_of(m: &Metadata) -> proto::Stat {
         rdev: m.rdev(),
         uid: m.uid(),
         gid: m.gid(),
+        nlink: m.nlink(),
     }
 }
 
@@ -452,6 +453,13 @@ impl file_system_server::FileSystem for FsService {
         self.allow(&req, true, &[&req.get_ref().from, &req.get_ref().to])?;
         let r = req.into_inner();
         io(self.fs.rename(&r.from, &r.to))?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn link(&self, req: Request<proto::RenameRequest>) -> Reply<proto::Empty> {
+        self.allow(&req, true, &[&req.get_ref().from, &req.get_ref().to])?;
+        let r = req.into_inner();
+        io(self.fs.hard_link(&r.from, &r.to))?;
         Ok(Response::new(proto::Empty {}))
     }
 

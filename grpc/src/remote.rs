@@ -63,7 +63,8 @@ fn metadata_of(s: proto::Stat) -> io::Result<Metadata> {
             system_time(s.changed),
         )
         .with_rdev(s.rdev)
-        .with_owner(s.uid, s.gid))
+        .with_owner(s.uid, s.gid)
+        .with_nlink(s.nlink.max(1)))
 }
 
 fn dir_entry_of(e: proto::DirEntry) -> io::Result<DirEntry> {
@@ -356,6 +357,16 @@ impl RemoteFs {
             to: path_str(to.as_ref())?,
         });
         self.call(|mut c| async move { c.rename(req).await })
+            .map(drop)
+    }
+
+    /// Makes `link` a new name of the node at `original` on the server (`MemFs::hard_link`).
+    pub fn hard_link(&self, original: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
+        let req = self.req(proto::RenameRequest {
+            from: path_str(original.as_ref())?,
+            to: path_str(link.as_ref())?,
+        });
+        self.call(|mut c| async move { c.link(req).await })
             .map(drop)
     }
 

@@ -356,6 +356,16 @@ fn remote_fs_mirrors_memfs() {
             target_gid,
             "the target is unchanged"
         );
+        r.hard_link("/a/h.txt", "/a/h2.txt").unwrap();
+        assert_eq!(r.metadata("/a/h2.txt").unwrap().nlink(), 2);
+        assert_eq!(
+            fs.metadata("/a/h2.txt").unwrap().ino(),
+            fs.metadata("/a/h.txt").unwrap().ino()
+        );
+        let e = r.hard_link("/a", "/a/dirlink").unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
+        r.remove_file("/a/h2.txt").unwrap();
+        assert_eq!(r.metadata("/a/h.txt").unwrap().nlink(), 1);
         r.mkfifo("/a/pipe", 0o640).unwrap();
         r.mknod("/a/null", memfs::FileType::CharDevice, 0o666, 0x103)
             .unwrap();
