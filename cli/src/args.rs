@@ -240,13 +240,14 @@ pub enum Command {
         #[arg(value_parser = path_arg)]
         dst: String,
     },
-    /// Make a symbolic link LINK pointing to TARGET, as ln(1) (`-s` is required: memfs has no
-    /// hard links yet)
+    /// Make a link LINK to TARGET, as ln(1): a hard link (one more name of the same file), or
+    /// with -s a symbolic link
     Ln {
         /// Make a symbolic link
         #[arg(short = 's', long)]
         symbolic: bool,
-        /// What the link points to (stored as given, relative or absolute; it need not exist)
+        /// What the link points to: for -s stored as given (relative or absolute; it need not
+        /// exist); for a hard link an existing file, symlink or special file (not a directory)
         target: String,
         /// The link to create
         #[arg(value_parser = path_arg)]

@@ -46,6 +46,8 @@ pub trait Backend {
     fn remove_dir(&self, path: &str) -> io::Result<()>;
     fn remove_dir_all(&self, path: &str) -> io::Result<()>;
     fn rename(&self, from: &str, to: &str) -> io::Result<()>;
+    /// A hard link: `link` becomes one more name of the node at `original`.
+    fn hard_link(&self, original: &str, link: &str) -> io::Result<()>;
     fn copy(&self, from: &str, to: &str) -> io::Result<u64>;
     /// Paths under `start` matching a glob.
     fn find(&self, pattern: &str, start: &str) -> io::Result<Vec<String>>;
@@ -152,6 +154,9 @@ macro_rules! delegate_to_fs {
         }
         fn rename(&self, from: &str, to: &str) -> io::Result<()> {
             self.fs.rename(from, to)
+        }
+        fn hard_link(&self, original: &str, link: &str) -> io::Result<()> {
+            self.fs.hard_link(original, link)
         }
         fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
             self.fs.copy(from, to)

@@ -247,19 +247,16 @@ pub fn execute(
             target,
             link,
         } => {
-            if !*symbolic {
-                return Err(memfs::error::err(
-                    io::ErrorKind::Unsupported,
-                    "hard links are not supported yet (no two names can share one file); \
-                     use ln -s TARGET LINK for a symbolic link",
-                ));
-            }
             let mut link = abs(link);
             if b.metadata(&link).is_ok_and(|m| m.is_dir()) {
                 // As ln(1): into an existing directory, under the target's name.
                 link = join(&link, base_name(target.trim_end_matches('/')));
             }
-            b.symlink(target, &link)?
+            if *symbolic {
+                b.symlink(target, &link)?
+            } else {
+                b.hard_link(&abs(target), &link)?
+            }
         }
         Command::Snapshots => {
             for s in b.snapshots()? {
@@ -540,7 +537,7 @@ fn stat(b: &dyn Backend, path: &str, out: &mut dyn Write) -> io::Result<()> {
         m.permissions().mode(),
         mode_string(&m)
     )?;
-    writeln!(out, " Inode: {}", m.ino())?;
+    writeln!(out, " Inode: {}   Links: {}", m.ino(), m.nlink())?;
     writeln!(out, "   Uid: {}   Gid: {}", m.uid(), m.gid())?;
     if m.file_type().is_char_device() || m.file_type().is_block_device() {
         // glibc's major()/minor() of a dev_t.

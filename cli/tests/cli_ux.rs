@@ -178,7 +178,7 @@ fn messages_say_what_happened_and_what_to_do() {
 }
 
 #[test]
-fn ln_makes_symlinks_and_ls_l_shows_them() {
+fn ln_makes_symlinks_and_hard_links_and_ls_l_shows_them() {
     let env = Env::new();
     env.ok(&["mkdir", "/d"]);
     env.ok(&["write", "/d/target.txt", "hello"]);
@@ -189,8 +189,15 @@ fn ln_makes_symlinks_and_ls_l_shows_them() {
     assert_eq!(env.ok(&["read", "/link.txt"]), "hello");
     let (_, err) = env.status(&["ln", "-s", "/x", "/e/target.txt"], 1);
     assert!(err.contains("exists"), "{err}");
-    let (_, err) = env.status(&["ln", "/d/target.txt", "/hard"], 1);
-    assert!(err.contains("hard links are not supported"), "{err}");
+    // Without -s, a hard link: one file under two names, across invocations (the state).
+    env.ok(&["ln", "/d/target.txt", "/hard"]);
+    env.ok(&["append", "/hard", " again"]);
+    assert_eq!(env.ok(&["read", "/d/target.txt"]), "hello again");
+    assert!(env.ok(&["stat", "/hard"]).contains("Links: 2"));
+    let (_, err) = env.status(&["ln", "/d", "/dirlink"], 1);
+    assert!(err.contains("directory"), "{err}");
+    env.ok(&["rm", "/hard"]);
+    assert!(env.ok(&["stat", "/d/target.txt"]).contains("Links: 1"));
     let long = env.ok(&["ls", "-l", "/"]);
     let line = long.lines().find(|l| l.contains("link.txt")).unwrap();
     assert!(
