@@ -185,6 +185,20 @@ impl VPath {
 
     /// Same as [`VPath::parse`] for a `&str`.
     pub fn parse_str(text: &str) -> io::Result<Self> {
+        if text.len() >= PATH_MAX {
+            return Err(error::name_too_long(format!(
+                "path is longer than {} bytes",
+                PATH_MAX - 1
+            )));
+        }
+        Self::parse_any_length(text)
+    }
+
+    /// [`VPath::parse_str`] without the limit on the whole path's length, for paths the
+    /// engine makes itself from names it holds: a node of a mount can be deeper than `PATH_MAX`
+    /// bytes below the mount point (a process that changed its directory on the way down
+    /// reaches it; the kernel limits what one call passes, not where a node is).
+    pub(crate) fn parse_any_length(text: &str) -> io::Result<Self> {
         if text.is_empty() {
             return Err(error::invalid_input("empty path"));
         }
@@ -192,12 +206,6 @@ impl VPath {
             return Err(error::invalid_input(format!(
                 "path contains a NUL byte: {:?}",
                 text
-            )));
-        }
-        if text.len() >= PATH_MAX {
-            return Err(error::name_too_long(format!(
-                "path is longer than {} bytes",
-                PATH_MAX - 1
             )));
         }
         let mut names: Vec<Name> = Vec::with_capacity(text.len() / 8 + 1);

@@ -161,7 +161,7 @@ fn below<'a>(p: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// The node at a canonical text path, not following a final symlink.
 pub(crate) fn lstat(root: &Root, path: &str) -> io::Result<Node> {
-    ops::stat(root, &VPath::parse_str(path)?, false)
+    ops::stat(root, &VPath::parse_any_length(path)?, false)
 }
 
 /// Depth-first search of the whole tree for `ino`.

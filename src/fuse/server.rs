@@ -274,7 +274,7 @@ impl Server {
             return Err(error::not_a_directory(&ppath));
         }
         let path = join_str(&ppath, name_str(name)?);
-        let vp = VPath::parse_str(&path)?;
+        let vp = VPath::parse_any_length(&path)?;
         Ok((path, vp))
     }
 
@@ -295,7 +295,7 @@ impl Server {
         let mut attempts = 0;
         loop {
             let (path, _) = self.inodes.resolve(&self.fs.load_root(), ino)?;
-            let vp = VPath::parse_str(&path)?;
+            let vp = VPath::parse_any_length(&path)?;
             let res = self.fs.commit(|r, c| {
                 let canon = resolve(&r.node, &vp, false)?.into_owned();
                 match node_at(&r.node, &canon) {
@@ -743,7 +743,7 @@ impl Server {
     ) -> io::Result<FileAttr> {
         self.writable()?;
         let (from, _) = self.inodes.resolve(&self.fs.load_root(), ino)?;
-        let from = VPath::parse_str(&from)?;
+        let from = VPath::parse_any_length(&from)?;
         let (path, vp) = self.child_path(newparent, newname)?;
         self.fs.commit(|r, _| ops::link(r, &from, &vp))?;
         self.entry(path)
@@ -911,7 +911,7 @@ impl Server {
         let dotdot = if ino == ROOT_INO {
             root.node.clone()
         } else {
-            ops::stat(&root, &VPath::parse_str(&path)?.parent(), false)
+            ops::stat(&root, &VPath::parse_any_length(&path)?.parent(), false)
                 .unwrap_or_else(|_| root.node.clone())
         };
         Ok(DirHandle {
