@@ -70,6 +70,8 @@ pub(crate) enum OnError {
 /// A queued operation and, once done, its result.
 struct Request {
     op: Op<'static>,
+    /// The credentials of the handle that asked (access checks run with them).
+    cred: crate::access::Cred,
     result: Mutex<Option<io::Result<u64>>>,
     done: AtomicBool,
 }
@@ -281,6 +283,7 @@ impl Committer {
         }
         let req = Arc::new(Request {
             op: op.into_owned(),
+            cred: ctx.cred.cloned(),
             result: Mutex::new(None),
             done: AtomicBool::new(false),
         });
@@ -362,8 +365,12 @@ impl Committer {
             w.batch.extend(queued);
             for i in first..w.batch.len() {
                 let req = &w.batch[i];
+                let ctx = WriteCtx {
+                    cred: req.cred.as_ref(),
+                    ..*ctx
+                };
                 let result = run(&mut w.root, req.op.on_error(), w.quota.as_mut(), |root| {
-                    req.op.apply(root, ctx)
+                    req.op.apply(root, &ctx)
                 });
                 req.finish(result);
             }
@@ -424,6 +431,7 @@ mod tests {
             WriteCtx {
                 store: &self.store,
                 inos: &self.inos,
+                cred: None,
             }
         }
 

@@ -153,6 +153,12 @@ impl File {
     pub(crate) fn open(fs: MemFs, path: VPath, opts: &OpenOptions) -> io::Result<File> {
         let create = opts.validate()?;
         let writes = opts.write || opts.append;
+        if let Some(c) = fs.credentials() {
+            // Checked at open, as open(2) does: the handle keeps what it was allowed.
+            let creating = create != ops::Create::No;
+            let root = fs.load_root();
+            crate::access::check_open(&root, &path, opts.read, writes, creating, c)?;
+        }
         let content = if writes {
             // Creating or truncating is visible at once, as with open(2).
             let data = if opts.truncate {
@@ -165,7 +171,16 @@ impl File {
                     .with_root(|r| ops::check_open_write(r, &path, create))?
                     .is_none();
             if needs_commit {
-                fs.commit_checked(|r, c| ops::write_file(r, c, &path, create, data))?;
+                fs.commit_checked(|r, c| {
+                    let Some(cred) = c.cred else {
+                        return ops::write_file(r, c, &path, create, data);
+                    };
+                    let creating = create != ops::Create::No;
+                    let effects = crate::access::check_open(r, &path, false, true, creating, cred)?;
+                    let len = ops::write_file(r, c, &path, create, data)?;
+                    crate::access::apply_effects(r, &effects, cred)?;
+                    Ok(len)
+                })?;
             }
             fs.with_root(|r| ops::file_content(r, &path))?
         } else {

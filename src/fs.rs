@@ -38,6 +38,8 @@ struct FsInner {
 #[derive(Clone)]
 pub struct MemFs {
     inner: Arc<FsInner>,
+    /// Who this handle acts as (`None`: root, no access checks; see `access.rs`).
+    cred: crate::access::Cred,
 }
 
 impl Default for MemFs {
@@ -63,6 +65,7 @@ pub fn create_fs() -> MemFs {
 #[derive(Clone, Debug, Default)]
 pub struct MemFsBuilder {
     limits: Limits,
+    cred: Option<crate::Credentials>,
 }
 
 impl MemFsBuilder {
@@ -79,11 +82,21 @@ impl MemFsBuilder {
         self
     }
 
+    /// Acts as this user: every call is checked as Linux checks a process with these ids,
+    /// and new nodes are theirs (see [`MemFs::as_user`]).
+    pub fn credentials(mut self, cred: crate::Credentials) -> Self {
+        self.cred = Some(cred);
+        self
+    }
+
     /// An empty filesystem with these options.
     pub fn build(self) -> MemFs {
         let fs = MemFs::new();
         fs.set_limits(self.limits);
-        fs
+        match self.cred {
+            Some(c) => fs.as_user(c),
+            None => fs,
+        }
     }
 }
 
@@ -128,7 +141,54 @@ impl MemFs {
                 inos: Arc::new(AtomicU64::new(2)),
                 faults: Default::default(),
             }),
+            cred: None,
         }
+    }
+
+    /// Another handle to the same filesystem that acts as the user `cred`: every call through
+    /// it is checked as Linux checks a process with those ids (search permission on the way,
+    /// read or write permission on what it reads or writes, the sticky bit, owner-only
+    /// `chmod`/`chown`/times) and fails with `PermissionDenied` (`EACCES`, or `EPERM` where
+    /// Linux gives it) when they may not; the nodes it makes are theirs. Uid 0 is root: no
+    /// check refuses it. A handle without credentials ([`MemFs::new`]) acts as root.
+    pub fn as_user(&self, cred: crate::Credentials) -> MemFs {
+        MemFs {
+            inner: self.inner.clone(),
+            cred: Some(Arc::new(cred)),
+        }
+    }
+
+    /// Another handle to the same filesystem without credentials (as root, unchecked).
+    pub fn as_root(&self) -> MemFs {
+        MemFs {
+            inner: self.inner.clone(),
+            cred: None,
+        }
+    }
+
+    pub(crate) fn credentials_shared(&self) -> crate::access::Cred {
+        self.cred.clone()
+    }
+
+    pub(crate) fn credentials_shared_ref(&self) -> Option<&Arc<crate::Credentials>> {
+        self.cred.as_ref()
+    }
+
+    /// Refuses (`EPERM`) an operation on the whole tree (restore, load) for a handle acting as a
+    /// user other than root.
+    pub(crate) fn check_admin(&self, what: &str) -> io::Result<()> {
+        match self.credentials() {
+            Some(c) if c.uid() != 0 => Err(crate::error::not_permitted(format!(
+                "{what} replaces the whole tree: only root may (this handle acts as uid {})",
+                c.uid()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The credentials this handle acts as, if any ([`MemFs::as_user`]).
+    pub fn credentials(&self) -> Option<&crate::Credentials> {
+        self.cred.as_deref()
     }
 
     /// Runs `f` on the current root without copying or locking anything.
@@ -222,6 +282,7 @@ impl MemFs {
         WriteCtx {
             store: &self.inner.store,
             inos: &self.inner.inos,
+            cred: self.cred.as_ref(),
         }
     }
 
@@ -419,7 +480,7 @@ impl MemFs {
             if !exist_ok && ops::stat(r, &vp, true).is_ok() {
                 return Err(crate::error::already_exists(&vp));
             }
-            ops::create_dir_all(r, c, &vp)
+            Op::CreateDirAll(vp.clone()).apply(r, c).map(drop)
         })
     }
 
@@ -468,6 +529,11 @@ impl view::Source for MemFs {
     #[inline]
     fn check_read(&self, op: &'static str, p: &Path) -> io::Result<()> {
         self.faults().check_read(op, p)
+    }
+
+    #[inline]
+    fn credentials(&self) -> Option<&Arc<crate::Credentials>> {
+        self.cred.as_ref()
     }
 }
 

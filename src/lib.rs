@@ -37,6 +37,7 @@
 
 #![forbid(unsafe_code)]
 
+mod access;
 mod blob;
 mod commit;
 mod diff;
@@ -63,6 +64,7 @@ pub mod vfs;
 mod view;
 mod watch;
 
+pub use access::Credentials;
 pub use blob::{CHUNK_SIZE, INLINE_MAX, MAX_FILE_SIZE};
 pub use diff::{Change, ChangeKind};
 pub use error::{errno_of, is_conflict, kind_of_errno};

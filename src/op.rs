@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::access::{self, Credentials};
 use crate::blob::{BlobStore, Content};
 use crate::commit::OnError;
 use crate::error;
@@ -190,12 +191,27 @@ impl Op<'_> {
     /// Runs the operation on `root`; returns a length where the operation has one. A node it
     /// changed that has other links is changed at all of them.
     pub(crate) fn apply(&self, root: &mut Root, ctx: &WriteCtx) -> io::Result<u64> {
-        let out = self.apply_here(root, ctx);
+        let out = match ctx.cred {
+            None => self.apply_here(root, ctx),
+            Some(c) => self.apply_as(root, ctx, c),
+        };
         match out {
             Ok(_) => links::sync(root)?,
             Err(_) => root.links.discard_changes(),
         }
         out
+    }
+
+    /// [`Op::apply`] for a handle with credentials: checked first (`access.rs`), and what it
+    /// makes is theirs.
+    fn apply_as(&self, root: &mut Root, ctx: &WriteCtx, c: &Credentials) -> io::Result<u64> {
+        let effects = access::check(self, root, c)?;
+        let out = match &effects.instead {
+            Some(op) => op.apply_here(root, ctx)?,
+            None => self.apply_here(root, ctx)?,
+        };
+        access::apply_effects(root, &effects, c)?;
+        Ok(out)
     }
 
     fn apply_here(&self, root: &mut Root, ctx: &WriteCtx) -> io::Result<u64> {

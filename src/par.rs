@@ -308,6 +308,70 @@ pub(crate) fn content_contains(content: &Content, finder: &Finder) -> io::Result
     }
 }
 
+/// [`find`] for a handle with credentials: over the walk they may do (directories they may not
+/// list are left out), one thread.
+pub(crate) fn find_checked<S: crate::view::Source>(
+    _s: &S,
+    walk: crate::Walk,
+    pattern: &str,
+    start: &VPath,
+) -> io::Result<Vec<String>> {
+    let pattern = FindPattern::new(pattern)?;
+    let top = start.as_string();
+    let mut found = Vec::new();
+    for (dir, _, files) in walk {
+        let rel = dir
+            .strip_prefix(top.as_str())
+            .unwrap_or(&dir)
+            .trim_start_matches('/')
+            .to_string();
+        for name in files {
+            if pattern.is_match(&name, &rel, || join_str(&dir, &name)) {
+                found.push(join_str(&dir, &name));
+            }
+        }
+    }
+    found.sort_unstable();
+    Ok(found)
+}
+
+/// [`search_content`] for a handle with credentials: the files of the walk they may do that
+/// they may read, one thread.
+pub(crate) fn search_checked<S: crate::view::Source>(
+    s: &S,
+    walk: crate::Walk,
+    text: &str,
+    extensions: Option<&[&str]>,
+) -> io::Result<Vec<String>> {
+    let suffixes = suffixes(extensions)?;
+    let finder = Finder::new(text.as_bytes());
+    let mut found = Vec::new();
+    for (dir, _, files) in walk {
+        for name in files {
+            if let Some(sfx) = &suffixes {
+                if !sfx.iter().any(|x| name.ends_with(x.as_str())) {
+                    continue;
+                }
+            }
+            let path = join_str(&dir, &name);
+            // Only regular files it may read (a symlink is not followed, as the walk lists it).
+            let Ok(meta) = crate::view::metadata_at(s, std::path::Path::new(&path), false) else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            if let Ok(bytes) = crate::view::read_at(s, std::path::Path::new(&path)) {
+                if finder.find(&bytes).is_some() {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    found.sort_unstable();
+    Ok(found)
+}
+
 /// Generates `find`, `search_content` and `par_walk` as inherent methods of `$ty`, which must
 /// have `fn with_root<R>(&self, f: impl FnOnce(&Root) -> R) -> R`.
 macro_rules! par_api {
@@ -323,6 +387,10 @@ macro_rules! par_api {
                 start: impl AsRef<std::path::Path>,
             ) -> std::io::Result<Vec<String>> {
                 let start = $crate::path::VPath::parse(start)?;
+                if $crate::view::Source::credentials(self).is_some() {
+                    let walk = self.walk(start.as_string())?;
+                    return $crate::par::find_checked(self, walk, pattern, &start);
+                }
                 self.with_root(|r| $crate::par::find(r, pattern, &start))
             }
 
@@ -336,6 +404,10 @@ macro_rules! par_api {
                 start: impl AsRef<std::path::Path>,
             ) -> std::io::Result<Vec<String>> {
                 let start = $crate::path::VPath::parse(start)?;
+                if $crate::view::Source::credentials(self).is_some() {
+                    let walk = self.walk(start.as_string())?;
+                    return $crate::par::search_checked(self, walk, text, extensions);
+                }
                 self.with_root(|r| $crate::par::search_content(r, text, extensions, &start))
             }
 
@@ -346,6 +418,10 @@ macro_rules! par_api {
                 top: impl AsRef<std::path::Path>,
             ) -> std::io::Result<Vec<(String, Vec<String>, Vec<String>)>> {
                 let top = $crate::path::VPath::parse(top)?;
+                if $crate::view::Source::credentials(self).is_some() {
+                    // The checked walk: what these credentials may list.
+                    return Ok(self.walk(top.as_string())?.collect());
+                }
                 self.with_root(|r| $crate::par::par_walk(r, &top))
             }
         }

@@ -26,6 +26,8 @@ use crate::view::{self, read_api};
 pub struct Snapshot {
     root: Arc<Root>,
     store: BlobStore,
+    /// The credentials of the handle that took it: its reads are checked as theirs.
+    cred: crate::access::Cred,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -40,7 +42,11 @@ impl Snapshot {
     /// A snapshot of an already built root whose chunks live in `store` (used by the image
     /// loader to rebuild named snapshots).
     pub(crate) fn from_parts(root: Arc<Root>, store: BlobStore) -> Self {
-        Snapshot { root, store }
+        Snapshot {
+            root,
+            store,
+            cred: None,
+        }
     }
 
     pub(crate) fn with_root<R>(&self, f: impl FnOnce(&Root) -> R) -> R {
@@ -66,6 +72,9 @@ impl Snapshot {
     /// snapshot's bytes in place, without copying them.
     pub fn open(&self, p: impl AsRef<Path>) -> io::Result<ReadOnlyFile> {
         let p = VPath::parse(p)?;
+        if let Some(c) = &self.cred {
+            crate::access::check_read(&self.root, &p, true, crate::access::ReadNeed::Read, c)?;
+        }
         ReadOnlyFile::open(&self.root, &p)
     }
 }
@@ -166,6 +175,11 @@ impl view::Source for Snapshot {
     fn with_plain_root<R>(&self, p: &Path, f: impl FnOnce(&Root, &str) -> Option<R>) -> Option<R> {
         view::plain_lane(&self.root, p, f)
     }
+
+    #[inline]
+    fn credentials(&self) -> Option<&Arc<crate::Credentials>> {
+        self.cred.as_ref()
+    }
 }
 
 read_api!(Snapshot);
@@ -177,6 +191,7 @@ impl MemFs {
         Snapshot {
             root: self.load_root(),
             store: self.store().clone(),
+            cred: self.credentials_shared(),
         }
     }
 
@@ -186,6 +201,7 @@ impl MemFs {
     /// when the snapshot's tree does not fit the quota (`StorageFull`, see
     /// [`MemFs::set_limits`]).
     pub fn restore(&self, snap: &Snapshot) -> std::io::Result<()> {
+        self.check_admin("restore")?;
         if !self.store().same_store(&snap.store) {
             // Inode numbers come from the other filesystem's counter: move ours past them, so
             // later creates never reuse a number the restored tree already holds.

@@ -292,6 +292,10 @@ impl view::Source for Transaction {
         }
         f(&self.root)
     }
+
+    fn credentials(&self) -> Option<&Arc<crate::Credentials>> {
+        self.fs.credentials_shared_ref()
+    }
 }
 
 impl Transaction {

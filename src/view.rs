@@ -12,6 +12,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::access::{self, Credentials, ReadNeed};
 use crate::blob::BlobStore;
 use crate::error;
 use crate::path::{join_str, VPath};
@@ -130,6 +131,7 @@ pub(crate) fn walk(root: &Root, p: &VPath) -> io::Result<Walk> {
     Ok(Walk {
         root: root.clone(),
         stack: vec![(path, dir)],
+        cred: None,
     })
 }
 
@@ -197,6 +199,8 @@ pub struct Walk {
     /// The version being walked, to tell where symlinks point.
     root: Root,
     stack: Vec<(String, Arc<Dir>)>,
+    /// Who walks: a directory they may not list is left out (with what is below it).
+    cred: crate::access::Cred,
 }
 
 impl Iterator for Walk {
@@ -205,6 +209,13 @@ impl Iterator for Walk {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let (path, dir) = self.stack.pop()?;
+            if self
+                .cred
+                .as_ref()
+                .is_some_and(|c| !access::may_list(&dir.meta, c))
+            {
+                continue;
+            }
             let Ok((dirs, files, sub)) = split_dir(&self.root, &path, &dir) else {
                 continue;
             };
@@ -277,6 +288,12 @@ pub(crate) trait Source {
     fn check_read(&self, _op: &'static str, _p: &Path) -> io::Result<()> {
         Ok(())
     }
+
+    /// Who reads (`None`: root, unchecked). A source with credentials has no fast lane: each
+    /// read is checked by `access::check_read` on the version it reads.
+    fn credentials(&self) -> Option<&Arc<Credentials>> {
+        None
+    }
 }
 
 /// The fast lane for a source that reads one plain version (`MemFs`, `Snapshot`).
@@ -299,15 +316,24 @@ fn entry<S: Source, T>(
     op: &'static str,
     p: &Path,
     follow: bool,
+    need: ReadNeed,
     fast: impl FnOnce(&Root, &str) -> Option<io::Result<T>>,
     slow: impl FnOnce(&Root, &VPath) -> io::Result<T>,
 ) -> io::Result<T> {
     s.check_read(op, p)?;
-    if let Some(r) = s.with_plain_root(p, fast) {
-        return r;
+    let cred = s.credentials();
+    if cred.is_none() {
+        if let Some(r) = s.with_plain_root(p, fast) {
+            return r;
+        }
     }
     let vp = VPath::parse(p)?;
-    s.with_root_at(&vp, Access::Entry { follow }, |r| slow(r, &vp))
+    s.with_root_at(&vp, Access::Entry { follow }, |r| {
+        if let Some(c) = cred {
+            access::check_read(r, &vp, follow, need, c)?;
+        }
+        slow(r, &vp)
+    })
 }
 
 /// A read that has no fast lane, depending on `p` as `access` says.
@@ -316,23 +342,36 @@ fn general<S: Source, T>(
     s: &S,
     op: &'static str,
     p: &Path,
-    access: Access,
+    how: Access,
+    need: ReadNeed,
     f: impl FnOnce(&Root, &VPath) -> io::Result<T>,
 ) -> io::Result<T> {
     s.check_read(op, p)?;
     let vp = VPath::parse(p)?;
-    s.with_root_at(&vp, access, |r| f(r, &vp))
+    let cred = s.credentials();
+    s.with_root_at(&vp, how, |r| {
+        if let Some(c) = cred {
+            let follow = !matches!(how, Access::Entry { follow: false });
+            access::check_read(r, &vp, follow, need, c)?;
+        }
+        f(r, &vp)
+    })
 }
 
 /// A yes/no question about the node at `p`, following symlinks: `false` for an invalid path.
 #[inline]
 fn test<S: Source>(s: &S, p: &Path, is: impl Fn(Option<&Node>) -> bool) -> bool {
-    if let Some(r) = s.with_plain_root(p, |r, t| plain_lookup(r, t).map(&is)) {
-        return r;
+    let cred = s.credentials();
+    if cred.is_none() {
+        if let Some(r) = s.with_plain_root(p, |r, t| plain_lookup(r, t).map(&is)) {
+            return r;
+        }
     }
     VPath::parse(p).is_ok_and(|vp| {
         s.with_root_at(&vp, Access::Entry { follow: true }, |r| {
-            is(lookup(&r.node, &vp, true))
+            // A path this user may not search is not there for them (`access(2)` fails).
+            cred.is_none_or(|c| access::check_read(r, &vp, true, ReadNeed::Search, c).is_ok())
+                && is(lookup(&r.node, &vp, true))
         })
     })
 }
@@ -345,27 +384,35 @@ pub(crate) fn metadata_at<S: Source>(s: &S, p: &Path, follow: bool) -> io::Resul
         "symlink_metadata"
     };
     let fast = |r: &Root, t: &str| plain_metadata(r, t, follow);
-    entry(s, op, p, follow, fast, |r, vp| {
+    entry(s, op, p, follow, ReadNeed::Search, fast, |r, vp| {
         ops::stat_ref(r, vp, follow).map(Metadata::of)
     })
 }
 
 #[inline]
 pub(crate) fn read_at<S: Source>(s: &S, p: &Path) -> io::Result<Vec<u8>> {
-    entry(s, "read", p, true, plain_read, read)
+    entry(s, "read", p, true, ReadNeed::Read, plain_read, read)
 }
 
 #[inline]
 pub(crate) fn read_to_string_at<S: Source>(s: &S, p: &Path) -> io::Result<String> {
-    entry(s, "read", p, true, plain_read_to_string, read_to_string)
+    entry(
+        s,
+        "read",
+        p,
+        true,
+        ReadNeed::Read,
+        plain_read_to_string,
+        read_to_string,
+    )
 }
 
 pub(crate) fn read_dir_at<S: Source>(s: &S, p: &Path) -> io::Result<Vec<DirEntry>> {
-    general(s, "read_dir", p, Access::Listing, read_dir)
+    general(s, "read_dir", p, Access::Listing, ReadNeed::Read, read_dir)
 }
 
 pub(crate) fn listdir_at<S: Source>(s: &S, p: &Path) -> io::Result<Vec<String>> {
-    general(s, "read_dir", p, Access::Listing, listdir)
+    general(s, "read_dir", p, Access::Listing, ReadNeed::Read, listdir)
 }
 
 #[inline]
@@ -384,7 +431,10 @@ pub(crate) fn isdir_at<S: Source>(s: &S, p: &Path) -> bool {
 }
 
 pub(crate) fn walk_at<S: Source>(s: &S, p: &Path) -> io::Result<Walk> {
-    general(s, "walk", p, Access::Subtree, walk)
+    let cred = s.credentials().cloned();
+    general(s, "walk", p, Access::Subtree, ReadNeed::Read, |r, vp| {
+        walk(r, vp).map(|w| Walk { cred, ..w })
+    })
 }
 
 pub(crate) fn user_metadata_at<S: Source>(
@@ -392,17 +442,24 @@ pub(crate) fn user_metadata_at<S: Source>(
     p: &Path,
 ) -> io::Result<std::collections::BTreeMap<String, String>> {
     let access = Access::Entry { follow: true };
-    general(s, "get_metadata", p, access, user_metadata)
+    general(s, "get_metadata", p, access, ReadNeed::Read, user_metadata)
 }
 
 pub(crate) fn read_link_at<S: Source>(s: &S, p: &Path) -> io::Result<String> {
     let access = Access::Entry { follow: false };
-    general(s, "read_link", p, access, ops::read_link)
+    general(s, "read_link", p, access, ReadNeed::Search, ops::read_link)
 }
 
 pub(crate) fn canonicalize_at<S: Source>(s: &S, p: &Path) -> io::Result<String> {
     let access = Access::Entry { follow: true };
-    general(s, "canonicalize", p, access, ops::canonicalize)
+    general(
+        s,
+        "canonicalize",
+        p,
+        access,
+        ReadNeed::Search,
+        ops::canonicalize,
+    )
 }
 
 /// The read API as inherent methods of `$ty` (a [`Source`]): each method is one call of the

@@ -100,7 +100,11 @@ impl MemFs {
         let base = src.file_name().unwrap_or("root").to_string();
         self.commit(|r, c| {
             let node = ops::stat(r, &src, true)?;
-            ops::create_dir_all(r, c, &dir)?;
+            if let Some(cred) = c.cred {
+                // As `cp -r` by that user: it must read what it copies.
+                crate::access::check_read(r, &src, true, crate::access::ReadNeed::Read, cred)?;
+            }
+            crate::op::Op::CreateDirAll(dir.clone()).apply(r, c)?;
             let (_, dir_path) = ops::list_dir(r, &dir)?;
             let mut name = format!("{base}.{stamp}");
             let mut n = 0u32;
@@ -115,7 +119,13 @@ impl MemFs {
                 name = format!("{base}.{stamp}-{n}");
             };
             let canon = resolve(&r.node, &target, false)?.into_owned();
+            if let Some(cred) = c.cred {
+                crate::access::check(&crate::op::Op::CreateDir(target.clone()), r, cred)?;
+            }
             ops::insert(r, &canon, fresh_copy(&node, c)?)?;
+            if let Some(cred) = c.cred {
+                ops::own_created(r, &canon, cred.uid(), cred.gid())?;
+            }
             Ok(target.as_string())
         })
     }

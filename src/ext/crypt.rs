@@ -46,7 +46,7 @@ use crate::blob::Content;
 use crate::error;
 use crate::fs::MemFs;
 use crate::path::VPath;
-use crate::tree::ops::{self, Create, WriteData};
+use crate::tree::ops;
 
 /// The first bytes of every encrypted file.
 pub const MAGIC: &[u8; 8] = b"MEMFSENC";
@@ -453,7 +453,7 @@ impl EncryptedFile {
                         Err(e) => return Err(e),
                     };
                     let content = Content::from_bytes(c.store, &image);
-                    ops::write_file(r, c, path, Create::IfMissing, WriteData::Replace(content))
+                    crate::op::Op::Write(path.clone(), content).apply(r, c)
                 })?;
                 self.plain.clear();
             }

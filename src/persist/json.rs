@@ -221,6 +221,7 @@ fn entry(p: &str, v: &Value) -> io::Result<Entry> {
 /// nothing; an impossible one (a file under a file, ...) is the tree's error, also changing
 /// nothing.
 pub fn load_str(fs: &MemFs, text: &str) -> io::Result<()> {
+    fs.check_admin("a JSON load")?;
     let (dirs, files) = parse(text)?;
     // Hash and store outside the commit loop.
     let files: Vec<(VPath, Entry, Option<Content>)> = files

@@ -49,10 +49,13 @@ impl Root {
     }
 }
 
-/// What a write needs besides the tree: the chunk store and the inode counter.
+/// What a write needs besides the tree: the chunk store, the inode counter, and the
+/// credentials it runs with (`None`: as root, unchecked; see `access.rs`).
+#[derive(Clone, Copy)]
 pub(crate) struct WriteCtx<'a> {
     pub store: &'a BlobStore,
     pub inos: &'a AtomicU64,
+    pub cred: Option<&'a Arc<crate::access::Credentials>>,
 }
 
 impl WriteCtx<'_> {
@@ -165,7 +168,6 @@ pub(crate) fn insert_new(root: &mut Root, canon: &[Name], mut node: Node) -> io:
 
 /// Gives the node just created at `canon` the owner `uid` and group `gid` of the process that
 /// made it (a mount's request); the group stays the directory's in a set-group-ID directory.
-#[cfg_attr(not(feature = "fuse"), allow(dead_code))] // used by the FUSE layer
 pub(crate) fn own_created(root: &mut Root, canon: &[Name], uid: u32, gid: u32) -> io::Result<()> {
     let (parent, _) = split(canon)?;
     let inherit = dir_mut(root, parent)?.meta.mode & SETGID != 0;
