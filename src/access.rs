@@ -448,13 +448,8 @@ pub(crate) fn apply_effects(root: &mut Root, effects: &Effects, c: &Credentials)
     if let Some(canon) = &effects.written {
         if let Some(n) = node_at(&root.node, canon) {
             let m = n.meta();
-            let group_x = m.mode & 0o010 != 0;
-            if m.mode & SETUID != 0 || (group_x && m.mode & SETGID != 0) {
-                let m = crate::tree::ops::node_mut(root, canon)?.meta_mut();
-                m.mode &= !SETUID;
-                if group_x {
-                    m.mode &= !SETGID;
-                }
+            if m.mode & (SETUID | SETGID) != 0 {
+                crate::tree::ops::clear_set_id(crate::tree::ops::node_mut(root, canon)?);
             }
         }
     }

@@ -366,6 +366,18 @@ fn assemble(store: &BlobStore, mut chunks: Vec<BlobRef>, tail: &[u8], zeros: u64
 /// Largest file memfs accepts (1 TiB): a longer `set_len` or append is `FileTooLarge` (EFBIG).
 pub const MAX_FILE_SIZE: u64 = 1 << 40;
 
+/// The one file-size rule (the library's writes and a mount's): `FileTooLarge` (`EFBIG`)
+/// past [`MAX_FILE_SIZE`].
+pub(crate) fn check_file_size(len: u64) -> std::io::Result<()> {
+    if len > MAX_FILE_SIZE {
+        return Err(crate::error::err(
+            std::io::ErrorKind::FileTooLarge,
+            format!("file size {len} over the limit of {MAX_FILE_SIZE} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 impl Content {
     /// Stores `data`: inline if small, else chunked into `store`.
     pub(crate) fn from_bytes(store: &BlobStore, data: &[u8]) -> Content {
@@ -510,12 +522,7 @@ impl Content {
     /// an append costs what it appends plus at most one chunk, whatever the file's size.
     pub(crate) fn appended(&self, store: &BlobStore, bytes: &[u8]) -> std::io::Result<Content> {
         let len = self.len() + bytes.len() as u64;
-        if len > MAX_FILE_SIZE {
-            return Err(crate::error::err(
-                std::io::ErrorKind::FileTooLarge,
-                format!("file size {len} over the limit of {MAX_FILE_SIZE} bytes"),
-            ));
-        }
+        check_file_size(len)?;
         let (prefix, mut all) = self.split_at_chunk(self.len())?;
         all.extend_from_slice(bytes);
         Ok(assemble(store, prefix, &all, 0))
@@ -524,12 +531,7 @@ impl Content {
     /// This content cut or zero-extended to `len` bytes (`ftruncate`); unchanged chunks are
     /// shared and the zeros of an extension are one shared chunk.
     pub(crate) fn resized(&self, store: &BlobStore, len: u64) -> std::io::Result<Content> {
-        if len > MAX_FILE_SIZE {
-            return Err(crate::error::err(
-                std::io::ErrorKind::FileTooLarge,
-                format!("file size {len} over the limit of {MAX_FILE_SIZE} bytes"),
-            ));
-        }
+        check_file_size(len)?;
         if len == self.len() {
             return Ok(self.clone());
         }

@@ -32,7 +32,7 @@ use crate::error::{self, errno_of, libc_errno};
 use crate::fs::MemFs;
 use crate::path::{join_str, Name, VPath, NAME_MAX};
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
-use crate::tree::node::{Node, SETGID};
+use crate::tree::node::{Node, PERMISSION_BITS, SETGID, SETUID};
 use crate::tree::ops::{self, Create, WriteData};
 use crate::tree::resolve::{node_at, resolve};
 
@@ -43,19 +43,9 @@ const XATTR_CREATE: i32 = 1;
 const XATTR_REPLACE: i32 = 2;
 /// xattrs map onto the per-file user metadata under this namespace (`user.k` <-> key `k`).
 const XATTR_NAMESPACE: &str = "user.";
-/// Largest file the mount accepts (`EFBIG` beyond): even a sparse file costs memory per
-/// 64 KiB chunk, so `truncate -s 1P` must not be able to exhaust it.
-pub(crate) const MAX_FILE_SIZE: u64 = 256 << 30;
-
-fn check_size(end: u64) -> io::Result<()> {
-    if end > MAX_FILE_SIZE {
-        return Err(error::err(
-            io::ErrorKind::FileTooLarge,
-            format!("memfs mounts hold files up to {MAX_FILE_SIZE} bytes"),
-        ));
-    }
-    Ok(())
-}
+/// The engine's file-size rule (`EFBIG` past `MAX_FILE_SIZE`): a mount holds what the library
+/// holds.
+use crate::blob::check_file_size as check_size;
 
 /// What the server needs from `MountOptions`.
 pub(crate) struct ServerConfig {
@@ -153,10 +143,6 @@ fn other_link(links: &[Vec<crate::path::Name>], gone: &[crate::path::Name]) -> O
         .map(|p| crate::tree::resolve::display(p))
 }
 
-fn os_err(code: i32, msg: &str) -> io::Error {
-    crate::error::with_errno(code, msg)
-}
-
 /// Raw errno errors for the codes `errno_of` cannot derive from a kind (ERANGE, EOPNOTSUPP).
 fn raw(code: i32) -> io::Error {
     io::Error::from_raw_os_error(code)
@@ -219,7 +205,7 @@ impl Server {
             ctime: m.changed,
             crtime: m.created,
             kind,
-            perm: (m.mode & 0o7777) as u16,
+            perm: (m.mode & PERMISSION_BITS) as u16,
             nlink,
             uid: m.uid,
             gid: m.gid,
@@ -324,15 +310,7 @@ impl Server {
         };
         let content = buf.store_content(self.fs.store())?;
         let len = content.len();
-        let res = self.commit_ino(ino, |node, _| match node {
-            Node::File(file) => {
-                let file = Arc::make_mut(file);
-                file.content = content.clone();
-                file.meta.touch();
-                Ok(())
-            }
-            _ => Err(error::is_a_directory(format!("inode {ino}"))),
-        });
+        let res = self.commit_ino(ino, |node, _| ops::set_content(node, content.clone()));
         f.dirty = false;
         if res.is_ok() {
             f.published_len = len;
@@ -509,13 +487,13 @@ impl Server {
     /// Clears the set-user-id and set-group-id bits of `ino`, if set.
     pub(super) fn kill_suid(&self, ino: u64) -> io::Result<()> {
         let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
-        if node.meta().mode & 0o6000 == 0 {
+        if node.meta().mode & (SETUID | SETGID) == 0 {
             return Ok(());
         }
+        // The kernel asks when a write by a process without CAP_FSETID must drop them
+        // (FUSE_HANDLE_KILLPRIV_V2: the set-group-ID bit only with group execute, as the VFS).
         self.commit_ino(ino, |n, _| {
-            let m = n.meta_mut();
-            m.mode &= !0o6000;
-            m.changed = SystemTime::now();
+            ops::clear_set_id(n);
             Ok(())
         })
     }
@@ -561,24 +539,14 @@ impl Server {
         let Node::File(file) = node else {
             return Err(error::is_a_directory(format!("inode {ino}")));
         };
-        if file.content.len() == size {
-            return self.commit_ino(ino, |n, _| {
-                n.meta_mut().touch();
-                Ok(())
-            });
-        }
-        let mut buf = EditBuffer::from_content(&file.content);
-        buf.set_len(size, self.fs.store())?;
-        let content = buf.store_content(self.fs.store())?;
-        self.commit_ino(ino, |n, _| match n {
-            Node::File(f) => {
-                let f = Arc::make_mut(f);
-                f.content = content.clone();
-                f.meta.touch();
-                Ok(())
-            }
-            _ => Err(error::is_a_directory(format!("inode {ino}"))),
-        })
+        let content = if file.content.len() == size {
+            file.content.clone()
+        } else {
+            let mut buf = EditBuffer::from_content(&file.content);
+            buf.set_len(size, self.fs.store())?;
+            buf.store_content(self.fs.store())?
+        };
+        self.commit_ino(ino, |n, _| ops::set_content(n, content.clone()))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -600,25 +568,18 @@ impl Server {
             self.set_size(ino, size)?;
         }
         if mode.is_some() || atime.is_some() || mtime.is_some() || uid.is_some() || gid.is_some() {
+            // The engine's rules (the kernel also sends the new mode when it kills the set-id
+            // bits itself; applying both is idempotent, and a mode sent with the chown is
+            // applied after it).
+            let attrs = ops::Attrs {
+                mode,
+                uid,
+                gid,
+                accessed: atime.map(time_of),
+                modified: mtime.map(time_of),
+            };
             self.commit_ino(ino, |node, _| {
-                let is_dir = node.is_dir();
-                let m = node.meta_mut();
-                if uid.is_some() || gid.is_some() {
-                    // The engine's chown rule (the kernel also sends the new mode when it kills
-                    // the set-id bits itself; applying both is idempotent, and a mode sent with
-                    // the chown is applied after it).
-                    m.chown(uid, gid, is_dir);
-                }
-                if let Some(mode) = mode {
-                    m.mode = mode & 0o7777;
-                }
-                if let Some(t) = atime {
-                    m.accessed = time_of(t);
-                }
-                if let Some(t) = mtime {
-                    m.modified = time_of(t);
-                }
-                m.changed = SystemTime::now();
+                ops::set_attrs(node, &attrs);
                 Ok(())
             })?;
         }
@@ -638,7 +599,7 @@ impl Server {
             ops::create_dir(r, c, &vp)?;
             let m = ops::node_mut(r, vp.names())?.meta_mut();
             // (A set-group-ID bit inherited from the parent stays.)
-            m.mode = (m.mode & SETGID) | (mode & 0o7777);
+            m.mode = (m.mode & SETGID) | (mode & PERMISSION_BITS);
             ops::own_created(r, vp.names(), uid, gid)
         })?;
         self.entry(path)
@@ -668,7 +629,7 @@ impl Server {
             };
             ops::write_file(r, c, &vp, create, data)?;
             if !existed {
-                ops::node_mut(r, vp.names())?.meta_mut().mode = mode & 0o7777;
+                ops::node_mut(r, vp.names())?.meta_mut().mode = mode & PERMISSION_BITS;
                 ops::own_created(r, vp.names(), uid, gid)?;
             }
             Ok(())
@@ -837,30 +798,9 @@ impl Server {
             })?),
             None => None,
         };
+        let (only_new, only_existing) = (flags & XATTR_CREATE != 0, flags & XATTR_REPLACE != 0);
         self.commit_ino(ino, |node, _| {
-            if matches!(node, Node::Symlink(_)) {
-                return Err(os_err(libc_errno::EPERM, "no user xattrs on symlinks"));
-            }
-            let m = node.meta_mut();
-            let mut map = m.user.as_deref().cloned().unwrap_or_default();
-            let exists = map.contains_key(key);
-            match value {
-                Some(_) if exists && flags & XATTR_CREATE != 0 => {
-                    return Err(error::already_exists(format!("xattr user.{key}")))
-                }
-                Some(_) | None if !exists && (value.is_none() || flags & XATTR_REPLACE != 0) => {
-                    return Err(raw(libc_errno::ENODATA))
-                }
-                Some(v) => {
-                    map.insert(key.to_string(), v.to_string());
-                }
-                None => {
-                    map.remove(key);
-                }
-            }
-            m.user = (!map.is_empty()).then(|| Arc::new(map));
-            m.changed = SystemTime::now();
-            Ok(())
+            ops::set_user_key(node, key, value, only_new, only_existing)
         })
     }
 

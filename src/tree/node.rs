@@ -209,6 +209,10 @@ pub(crate) fn default_owner() -> (u32, u32) {
     })
 }
 
+/// The bits of a mode a node keeps (permissions, set-id, sticky); the file type lives in the
+/// node kind.
+pub(crate) const PERMISSION_BITS: u32 = 0o7777;
+
 /// The set-user-ID and set-group-ID bits of a mode.
 pub(crate) const SETUID: u32 = 0o4000;
 pub(crate) const SETGID: u32 = 0o2000;

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use super::links::{self, Links};
 use super::node::{
     Dir, FileNode, Meta, Node, SpecialNode, SymlinkNode, UserMeta, DEFAULT_FILE_MODE,
-    DEFAULT_SYMLINK_MODE, SETGID,
+    DEFAULT_SYMLINK_MODE, PERMISSION_BITS, SETGID, SETUID,
 };
 use super::resolve::{dir_at, node_at, resolve, resolve_at};
 use crate::blob::{BlobStore, Content};
@@ -193,6 +193,7 @@ pub(crate) fn chown(
     if node_at(&root.node, &canon).is_none() {
         return Err(error::not_found(path));
     }
+    // Not `set_attrs`: a chown that changes no id still clears the set-id bits.
     let node = node_mut(root, &canon)?;
     let is_dir = node.is_dir();
     let m = node.meta_mut();
@@ -428,14 +429,7 @@ pub(crate) fn write_file(
     };
     let len = content.len();
     match existing {
-        Some(_) => {
-            let node = node_mut(root, &canon)?;
-            if let Node::File(f) = node {
-                let f = Arc::make_mut(f);
-                f.content = content;
-                f.meta.touch();
-            }
-        }
+        Some(_) => set_content(node_mut(root, &canon)?, content)?,
         None => {
             let node = FileNode {
                 content,
@@ -651,9 +645,11 @@ pub(crate) fn set_permissions(root: &mut Root, path: &VPath, mode: u32) -> io::R
     if node_at(&root.node, &canon).is_none() {
         return Err(error::not_found(path));
     }
-    let meta = node_mut(root, &canon)?.meta_mut();
-    meta.mode = mode & 0o7777;
-    meta.changed = SystemTime::now();
+    let attrs = Attrs {
+        mode: Some(mode),
+        ..Attrs::default()
+    };
+    set_attrs(node_mut(root, &canon)?, &attrs);
     Ok(())
 }
 
@@ -668,14 +664,114 @@ pub(crate) fn set_times(
     if node_at(&root.node, &canon).is_none() {
         return Err(error::not_found(path));
     }
-    let meta = node_mut(root, &canon)?.meta_mut();
-    if let Some(t) = accessed {
-        meta.accessed = t;
+    let attrs = Attrs {
+        accessed,
+        modified,
+        ..Attrs::default()
+    };
+    set_attrs(node_mut(root, &canon)?, &attrs);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changes to one node, for the callers that find it themselves (the FUSE layer, by inode): the
+// rules the path operations above use, written once.
+
+/// What a `setattr` changes (`None`: left as it is).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Attrs {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub accessed: Option<SystemTime>,
+    pub modified: Option<SystemTime>,
+}
+
+/// Applies `a` to `node` in `chown`, `chmod`, `utimensat` order (a mode sent with a chown is
+/// applied after the chown's set-id clearing), and updates its ctime.
+pub(crate) fn set_attrs(node: &mut Node, a: &Attrs) {
+    let is_dir = node.is_dir();
+    let m = node.meta_mut();
+    if a.uid.is_some() || a.gid.is_some() {
+        m.chown(a.uid, a.gid, is_dir);
     }
-    if let Some(t) = modified {
-        meta.modified = t;
+    if let Some(mode) = a.mode {
+        m.mode = mode & PERMISSION_BITS;
     }
-    meta.changed = SystemTime::now();
+    if let Some(t) = a.accessed {
+        m.accessed = t;
+    }
+    if let Some(t) = a.modified {
+        m.modified = t;
+    }
+    m.changed = SystemTime::now();
+}
+
+/// Gives the regular file `node` new bytes (mtime and ctime now).
+pub(crate) fn set_content(node: &mut Node, content: Content) -> io::Result<()> {
+    match node {
+        Node::File(f) => {
+            let f = Arc::make_mut(f);
+            f.content = content;
+            f.meta.touch();
+            Ok(())
+        }
+        Node::Dir(_) => Err(error::is_a_directory("(a directory has no bytes)")),
+        _ => Err(error::invalid_input("not a regular file")),
+    }
+}
+
+/// What a write by a process without `CAP_FSETID` does to a file's mode: the set-user-ID bit
+/// goes, and the set-group-ID bit when group execute is set (ctime changes if a bit went).
+pub(crate) fn clear_set_id(node: &mut Node) {
+    let m = node.meta();
+    let group_x = m.mode & 0o010 != 0;
+    if m.mode & SETUID == 0 && !(group_x && m.mode & SETGID != 0) {
+        return;
+    }
+    let m = node.meta_mut();
+    m.mode &= !SETUID;
+    if group_x {
+        m.mode &= !SETGID;
+    }
+    m.changed = SystemTime::now();
+}
+
+/// `setxattr`/`removexattr` of one user-metadata key (`value` `None`: remove it), with
+/// `XATTR_CREATE` (`only_new`: `EEXIST` if it is there) and `XATTR_REPLACE` (`only_existing`:
+/// `ENODATA` if it is not). Symlinks take none (`EPERM`, as Linux's user namespace).
+pub(crate) fn set_user_key(
+    node: &mut Node,
+    key: &str,
+    value: Option<&str>,
+    only_new: bool,
+    only_existing: bool,
+) -> io::Result<()> {
+    if matches!(node, Node::Symlink(_)) {
+        return Err(error::not_permitted("no user xattrs on symlinks"));
+    }
+    let m = node.meta_mut();
+    let mut map = m.user.as_deref().cloned().unwrap_or_default();
+    let exists = map.contains_key(key);
+    match value {
+        Some(_) if exists && only_new => {
+            return Err(error::already_exists(format!("xattr user.{key}")))
+        }
+        _ if !exists && (value.is_none() || only_existing) => {
+            return Err(error::with_errno(
+                error::libc_errno::ENODATA,
+                format!("no xattr user.{key}"),
+            ))
+        }
+        Some(v) => {
+            map.insert(key.to_string(), v.to_string());
+        }
+        None => {
+            map.remove(key);
+        }
+    }
+    m.user = (!map.is_empty()).then(|| Arc::new(map));
+    m.changed = SystemTime::now();
     Ok(())
 }
 
