@@ -740,6 +740,7 @@ pub(crate) fn clear_set_id(node: &mut Node) {
 /// `setxattr`/`removexattr` of one user-metadata key (`value` `None`: remove it), with
 /// `XATTR_CREATE` (`only_new`: `EEXIST` if it is there) and `XATTR_REPLACE` (`only_existing`:
 /// `ENODATA` if it is not). Symlinks take none (`EPERM`, as Linux's user namespace).
+#[cfg_attr(not(feature = "fuse"), allow(dead_code))] // used by the FUSE layer (xattrs)
 pub(crate) fn set_user_key(
     node: &mut Node,
     key: &str,
