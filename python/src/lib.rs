@@ -421,6 +421,28 @@ reads!(Fs {
             .map_err(|e| os_error(&e, Some(target), Some(link)))
     }
 
+    /// `os.link(src, dst)`: a hard link, one more name of the same file.
+    fn link(&self, py: Python<'_>, src: PathArg, dst: PathArg) -> PyResult<()> {
+        let (src, dst) = (&*src.text()?, &*dst.text()?);
+        py.detach(|| self.inner.hard_link(src, dst))
+            .map_err(|e| os_error(&e, Some(src), Some(dst)))
+    }
+
+    /// The number of hard links of `path` (`os.stat(path).st_nlink`).
+    #[pyo3(signature = (path, follow = true))]
+    fn nlink(&self, py: Python<'_>, path: PathArg, follow: bool) -> PyResult<u32> {
+        let path = &*path.text()?;
+        py.detach(|| {
+            if follow {
+                self.inner.metadata(path)
+            } else {
+                self.inner.symlink_metadata(path)
+            }
+        })
+        .map(|m| m.nlink())
+        .map_err(at(path))
+    }
+
     fn writefile(&self, py: Python<'_>, path: PathArg, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = Data::of(data)?;
         let path = &*path.text()?;

@@ -43,6 +43,20 @@ class Real:
     def rename(self, a, b):
         os.rename(self.p(a), self.p(b))
 
+    def link(self, a, b):
+        os.link(self.p(a), self.p(b))
+
+    def nlink(self, path):
+        return os.stat(self.p(path)).st_nlink
+
+    def readfile(self, path):
+        with open(self.p(path)) as f:
+            return f.read()
+
+    def writefile(self, path, text):
+        with open(self.p(path), "w") as f:
+            f.write(text)
+
     def exists(self, path):
         return os.path.exists(self.p(path))
 
@@ -219,6 +233,24 @@ def test_directory_operations_and_their_errors(both):
         lambda t: list(t.walk("/")),
         lambda t: list(t.walk("/", topdown=False)),
         lambda t: list(t.walk("/missing")),
+    ]:
+        same(fs, real, call)
+
+
+def test_hard_links_and_their_errors(both):
+    fs, real = both
+    for call in [
+        lambda t: t.link("/d/f.txt", "/d/hard"),
+        lambda t: (t.nlink("/d/f.txt"), t.nlink("/d/hard")),
+        lambda t: t.writefile("/d/hard", "through the link"),
+        lambda t: t.readfile("/d/f.txt"),
+        lambda t: t.link("/d", "/dirlink"),
+        lambda t: t.link("/missing", "/x"),
+        lambda t: t.link("/d/f.txt", "/empty"),
+        lambda t: t.link("/d/f.txt", "/nodir/x"),
+        lambda t: t.remove("/d/f.txt"),
+        lambda t: (t.nlink("/d/hard"), t.readfile("/d/hard")),
+        lambda t: t.listdir("/d"),
     ]:
         same(fs, real, call)
 
