@@ -43,6 +43,19 @@ const TREE: &[(&str, bool, u32, u32, u32)] = &[
     ("bob/f", false, 0o644, BOB, BOB),
     ("bob/sub", true, 0o755, BOB, BOB),
     ("sgid", true, 0o2777, 0, GROUP),
+    ("alice/dir", true, 0o755, ALICE, ALICE),
+    ("alice/dir/f", false, 0o644, ALICE, ALICE),
+    ("bob/locked", true, 0o700, BOB, BOB),
+    ("bob/locked/f", false, 0o666, BOB, BOB),
+    ("pub/bobdir", true, 0o777, BOB, BOB),
+    ("pub/bobdir/f", false, 0o666, BOB, BOB),
+];
+
+/// Symlinks `(path, target)`, made after the tree (owned by root).
+const LINKS: &[(&str, &str)] = &[
+    ("pub/to_priv", "../priv"),
+    ("pub/to_locked_f", "../bob/locked/f"),
+    ("pub/to_alice", "../alice"),
 ];
 
 /// One operation: a name and its paths/arguments, the same on both sides.
@@ -156,6 +169,33 @@ fn ops() -> Vec<Op> {
         SetXattr("alice/f"),
         SetXattr("alice/g"),
         SetXattr("pub/f"),
+        // Through symlinks: the directories on the way to the target are searched.
+        Read("pub/to_priv/f"),
+        Read("pub/to_locked_f"),
+        Stat("pub/to_locked_f"),
+        Create("pub/to_alice/new"),
+        Unlink("pub/to_alice/f"),
+        // A directory moved to another parent must be writable (its `..` changes).
+        Rename("alice/dir", "pub/dir"),
+        Rename("pub/bobdir", "alice/bobdir"),
+        Rename("pub/bobdir", "pub/bobdir2"),
+        Rename("alice/dir", "bob/dir"),
+        // Inside a directory only its owner may enter.
+        Unlink("bob/locked/f"),
+        Read("bob/locked/f"),
+        Listdir("bob/locked"),
+        Mkdir("bob/locked/x"),
+        // Set-group-ID directory: new nodes take its group; a chown with no change.
+        Mkdir("sgid/d"),
+        Chown("alice/f", -1, -1),
+        Chown("alice/suid", -1, ALICE as i64),
+        Chmod("alice/suid", 0o6755),
+        Chmod("sgid", 0o777),
+        // Removing from a world-writable directory someone else's file (no sticky bit).
+        Unlink("pub/bobdir/f"),
+        Rmdir("pub/bobdir"),
+        Truncate("pub/bobdir/f"),
+        Link("pub/bobdir/f", "pub/lbob"),
     ]
 }
 
@@ -266,6 +306,9 @@ fn build_host(base: &Path) {
         std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
     }
+    for &(p, target) in LINKS {
+        std::os::unix::fs::symlink(target, base.join(p)).unwrap();
+    }
 }
 
 fn build_mem() -> MemFs {
@@ -279,6 +322,10 @@ fn build_mem() -> MemFs {
         }
         fs.chown(&path, Some(uid), Some(gid)).unwrap();
         fs.set_permissions(&path, mode).unwrap();
+    }
+    for &(p, target) in LINKS {
+        fs.symlink(target, format!("/{p}")).unwrap();
+        fs.lchown(format!("/{p}"), Some(0), Some(0)).unwrap();
     }
     fs
 }
