@@ -174,8 +174,8 @@ impl MemFs {
         self.cred.as_ref()
     }
 
-    /// Refuses (`EPERM`) an operation on the whole tree (restore, load) for a handle acting as a
-    /// user other than root.
+    /// Refuses (`EPERM`) an operation on the whole tree (restore, JSON load and dump, a state
+    /// image) for a handle acting as a user other than root.
     pub(crate) fn check_admin(&self, what: &str) -> io::Result<()> {
         match self.credentials() {
             Some(c) if c.uid() != 0 => Err(crate::error::not_permitted(format!(

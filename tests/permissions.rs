@@ -424,6 +424,10 @@ fn new_nodes_belong_to_the_user_and_root_is_unchecked() {
     // Whole-tree replacement is root's.
     let e = alice.restore(&root.snapshot()).unwrap_err();
     assert_eq!(errno_of(&e), 1);
+    let e = memfs::persist::json::dump(&alice, "/").unwrap_err();
+    assert_eq!(errno_of(&e), 1);
+    let e = memfs::persist::image::encode(&alice, &BTreeMap::new()).unwrap_err();
+    assert_eq!(errno_of(&e), 1);
     // Root (no credentials, or uid 0) is not checked.
     assert_eq!(root.read_to_string("/secret/k").unwrap(), "key");
     let uid0 = root.as_user(Credentials::new(0, 0));

@@ -112,6 +112,7 @@ impl std::fmt::Debug for Image {
 /// Encodes `fs` and `snapshots` as an image (header, compressed body, checksum). Fails only
 /// for a filesystem over a remote store whose chunks cannot all be fetched.
 pub fn encode(fs: &MemFs, snapshots: &BTreeMap<String, Snapshot>) -> io::Result<Vec<u8>> {
+    fs.check_admin("a state image")?;
     let live = fs.load_root();
     let mut enc = Encoder::default();
     let live_id = enc.node_id(&live.node)?;

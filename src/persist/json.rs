@@ -29,6 +29,7 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 /// The subtree at `start` (a directory or a single file) as a JSON value.
 pub fn dump_value(fs: &MemFs, start: impl AsRef<Path>) -> io::Result<Value> {
+    fs.check_admin("a JSON dump")?;
     let start = VPath::parse(start)?;
     let root = fs.load_root();
     let mut files = Map::new();
