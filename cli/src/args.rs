@@ -438,6 +438,12 @@ pub enum Command {
         /// the kernel checks their access against each file's owner and mode
         #[arg(long)]
         allow_other: bool,
+        /// Also check each request in memfs, as the user who made it, with the library's
+        /// permission rules (the kernel checks them anyway): a request the two judge
+        /// differently fails. For tests of the rules; costs a read of /proc per request of a
+        /// user other than root
+        #[arg(long)]
+        check_permissions: bool,
         /// Threads serving the kernel's requests [default: CPUs, at most 4]
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,

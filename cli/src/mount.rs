@@ -52,6 +52,7 @@ fn mount_locked(
     let mut opts = MountOptions::default();
     opts.read_only = args.read_only;
     opts.allow_other = args.allow_other;
+    opts.check_permissions = args.check_permissions;
     opts.threads = args.threads.unwrap_or(opts.threads);
     // Caught before the mount exists, so a signal can never leave it mounted behind us.
     let mut signals = Signals::new()?;
@@ -130,6 +131,7 @@ fn mount_from(
     let mut opts = MountOptions::default();
     opts.read_only = args.read_only || !from.push;
     opts.allow_other = args.allow_other;
+    opts.check_permissions = args.check_permissions;
     opts.threads = args.threads.unwrap_or(opts.threads);
     let mut signals = Signals::new()?;
     let (handle, shown) = mount_at(fs.clone(), mountpoint, &opts)?;

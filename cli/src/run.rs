@@ -124,6 +124,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
         mountpoint,
         read_only,
         allow_other,
+        check_permissions,
         threads,
         serve,
         from,
@@ -134,6 +135,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
         let opts = MountArgs {
             read_only: *read_only,
             allow_other: *allow_other,
+            check_permissions: *check_permissions,
             threads: threads.map(usize::from),
             serve: serve.as_deref(),
             access: Access::of(token, &cli),
@@ -198,6 +200,7 @@ fn serve(_image: &Path, _addr: &str, _access: Access) -> io::Result<ExitCode> {
 pub(super) struct MountArgs<'a> {
     pub read_only: bool,
     pub allow_other: bool,
+    pub check_permissions: bool,
     pub threads: Option<usize>,
     /// Also serve gRPC on this address.
     pub serve: Option<&'a str>,

@@ -57,7 +57,8 @@ impl Filesystem for Server {
         self.publish_all();
     }
 
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+    fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         let res = (|| {
             let root = self.fs.load_root();
             let (ppath, pnode) = self.inodes.resolve(&root, parent.0)?;
@@ -65,6 +66,8 @@ impl Filesystem for Server {
                 return Err(error::not_a_directory(&ppath));
             };
             let name = name_str(name)?;
+            let child_path = crate::path::VPath::parse_any_length(&join_str(&ppath, name))?;
+            self.permit_read(&child_path, crate::access::ReadNeed::Search)?;
             let child = d
                 .get(name)?
                 .ok_or_else(|| error::not_found(join_str(&ppath, name)))?;
@@ -85,7 +88,7 @@ impl Filesystem for Server {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
@@ -94,17 +97,19 @@ impl Filesystem for Server {
         atime: Option<TimeOrNow>,
         mtime: Option<TimeOrNow>,
         _ctime: Option<SystemTime>,
-        _fh: Option<FileHandle>,
+        fh: Option<FileHandle>,
         _crtime: Option<SystemTime>,
         _chgtime: Option<SystemTime>,
         _bkuptime: Option<SystemTime>,
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        self.reply_attr(
-            self.setattr_of(ino.0, mode, uid, gid, size, atime, mtime),
-            reply,
-        )
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
+        let by_path = size.is_some() && fh.is_none();
+        let res = self
+            .permit_setattr(ino.0, mode, uid, gid, by_path, atime, mtime)
+            .and_then(|mode| self.setattr_of(ino.0, mode, uid, gid, size, atime, mtime));
+        self.reply_attr(res, reply)
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -124,6 +129,7 @@ impl Filesystem for Server {
         umask: u32,
         reply: ReplyEntry,
     ) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         self.reply_entry(
             self.mkdir_at(parent, name, mode & !umask, owner(req)),
             reply,
@@ -140,6 +146,7 @@ impl Filesystem for Server {
         rdev: u32,
         reply: ReplyEntry,
     ) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         // (No type bits: a regular file, as mknod(2) makes.)
         let typed = if mode & 0o170000 == 0 {
             mode | crate::FileType::File.mode_bits()
@@ -180,7 +187,8 @@ impl Filesystem for Server {
         }
     }
 
-    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         match self.remove_at(parent, name, false) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
@@ -189,16 +197,18 @@ impl Filesystem for Server {
 
     fn link(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         newparent: INodeNo,
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         self.reply_entry(self.link_at(ino.0, newparent, newname), reply)
     }
 
-    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         match self.remove_at(parent, name, true) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
@@ -213,6 +223,7 @@ impl Filesystem for Server {
         target: &Path,
         reply: ReplyEntry,
     ) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         self.reply_entry(
             self.symlink_at(parent, link_name, target, owner(req)),
             reply,
@@ -221,7 +232,7 @@ impl Filesystem for Server {
 
     fn rename(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         newparent: INodeNo,
@@ -229,14 +240,19 @@ impl Filesystem for Server {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         match self.rename_at(parent, name, newparent, newname, flags) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
         }
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        match self.open_ino(ino.0, flags.0) {
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
+        match self
+            .permit_open_ino(ino.0, flags.0)
+            .and_then(|()| self.open_ino(ino.0, flags.0))
+        {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(errno(&e)),
         }
@@ -327,9 +343,17 @@ impl Filesystem for Server {
         }
     }
 
-    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+    fn opendir(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         // The listing itself is taken by the first readdir (offset 0).
+        let checked = |path: &str| {
+            let vp = crate::path::VPath::parse_any_length(path)?;
+            self.permit_read(&vp, crate::access::ReadNeed::Read)
+        };
         match self.inodes.resolve(&self.fs.load_root(), ino.0) {
+            Ok((path, Node::Dir(_))) if checked(&path).is_err() => {
+                reply.error(errno(&checked(&path).unwrap_err()))
+            }
             Ok((_, Node::Dir(_))) => {
                 let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
                 reply.opened(FileHandle(fh), FopenFlags::empty());
@@ -422,7 +446,7 @@ impl Filesystem for Server {
 
     fn setxattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         name: &OsStr,
         value: &[u8],
@@ -430,13 +454,15 @@ impl Filesystem for Server {
         _position: u32,
         reply: ReplyEmpty,
     ) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         match self.change_xattr(ino.0, name, Some(value), flags) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
         }
     }
 
-    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+    fn getxattr(&self, req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         match self.getxattr_of(ino.0, name) {
             Ok(v) if size == 0 => reply.size(v.len() as u32),
             Ok(v) if v.len() > size as usize => reply.error(Errno::from_i32(ERANGE)),
@@ -445,7 +471,8 @@ impl Filesystem for Server {
         }
     }
 
-    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+    fn listxattr(&self, req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         match self.listxattr_of(ino.0) {
             Ok(v) if size == 0 => reply.size(v.len() as u32),
             Ok(v) if v.len() > size as usize => reply.error(Errno::from_i32(ERANGE)),
@@ -454,7 +481,8 @@ impl Filesystem for Server {
         }
     }
 
-    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn removexattr(&self, req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         match self.change_xattr(ino.0, name, None, 0) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
@@ -479,6 +507,7 @@ impl Filesystem for Server {
         flags: i32,
         reply: ReplyCreate,
     ) {
+        let _caller = self.serving(req.uid(), req.gid(), req.pid());
         match self.create_at(parent, name, mode & !umask, flags, owner(req)) {
             Ok((attr, fh)) => reply.created(
                 &self.cfg.ttl,

@@ -39,6 +39,13 @@ pub struct MountOptions {
     pub allow_other: bool,
     /// The name shown by `mount` and `df` (default `memfs`).
     pub fs_name: String,
+    /// Also check each request in the engine, as the user who made it (uid, gid and the
+    /// supplementary groups of its process, read from `/proc`), with the library's rules
+    /// (`MemFs::as_user`): a request the kernel let through (`default_permissions`) and the
+    /// engine refuses fails. The kernel's checks stay on; this shows the two agree (the POSIX
+    /// suites run with it in CI). Default off: the kernel's check is enough, and each request
+    /// of a user other than root then costs a read of `/proc`.
+    pub check_permissions: bool,
 }
 
 impl Default for MountOptions {
@@ -51,6 +58,7 @@ impl Default for MountOptions {
             ttl: Duration::from_secs(1),
             allow_other: false,
             fs_name: "memfs".to_string(),
+            check_permissions: false,
         }
     }
 }
@@ -196,6 +204,7 @@ pub fn mount(
         ServerConfig {
             ttl: opts.ttl,
             read_only: opts.read_only,
+            check_permissions: opts.check_permissions,
         },
     );
     let session = Session::new(server, &mountpoint, &config)?;

@@ -27,9 +27,11 @@ use fuser::{Errno, FileAttr, FileHandle, INodeNo, OpenAccMode, OpenFlags, Rename
 
 use super::buffer::EditBuffer;
 use super::inodes::{lstat, Inodes, ROOT_INO};
+use crate::access::{self, Credentials};
 use crate::blob::Content;
 use crate::error::{self, errno_of, libc_errno};
 use crate::fs::MemFs;
+use crate::op::Op;
 use crate::path::{join_str, Name, VPath, NAME_MAX};
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
 use crate::tree::node::{Node, PERMISSION_BITS, SETGID, SETUID};
@@ -51,6 +53,39 @@ use crate::blob::check_file_size as check_size;
 pub(crate) struct ServerConfig {
     pub ttl: Duration,
     pub read_only: bool,
+    /// Check each request in the engine as its caller too (`MountOptions::check_permissions`).
+    pub check_permissions: bool,
+}
+
+thread_local! {
+    /// Who made the request this thread serves, when the engine checks requests
+    /// (`ServerConfig::check_permissions`) and the caller is not root.
+    static CALLER: std::cell::RefCell<Option<Arc<Credentials>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Ends a request: its caller is forgotten.
+pub(super) struct CallerGuard;
+
+impl Drop for CallerGuard {
+    fn drop(&mut self) {
+        CALLER.with(|c| c.borrow_mut().take());
+    }
+}
+
+/// The supplementary groups of process `pid` (`Groups:` of `/proc/PID/status`); none if it
+/// is gone.
+fn groups_of(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("Groups:")).map(|g| {
+                g.split_whitespace()
+                    .filter_map(|n| n.parse().ok())
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
 }
 
 enum Data {
@@ -186,6 +221,103 @@ impl Server {
             ));
         }
         Ok(())
+    }
+
+    /// Notes who made the request this thread now serves (see [`CALLER`]); the guard forgets it.
+    pub(super) fn serving(&self, uid: u32, gid: u32, pid: u32) -> CallerGuard {
+        if self.cfg.check_permissions && uid != 0 {
+            let cred = Credentials::new(uid, gid).with_groups(groups_of(pid));
+            CALLER.with(|c| *c.borrow_mut() = Some(Arc::new(cred)));
+        }
+        CallerGuard
+    }
+
+    /// The engine's check of `op` on `root` as the caller, when requests are checked: the
+    /// operation to run instead, if the rules change it (a `chmod` whose set-group-ID bit goes).
+    pub(super) fn permit(&self, root: &ops::Root, op: &Op) -> io::Result<Option<Op<'static>>> {
+        CALLER.with(|c| match c.borrow().as_deref() {
+            Some(cred) => access::check(op, root, cred).map(|e| e.instead),
+            None => Ok(None),
+        })
+    }
+
+    /// `open(2)`'s check as the caller, when requests are checked.
+    pub(super) fn permit_open(
+        &self,
+        root: &ops::Root,
+        p: &VPath,
+        read: bool,
+        write: bool,
+        create: bool,
+    ) -> io::Result<()> {
+        CALLER.with(|c| match c.borrow().as_deref() {
+            Some(cred) => access::check_open(root, p, read, write, create, cred).map(drop),
+            None => Ok(()),
+        })
+    }
+
+    /// `open(2)` of `ino` with `flags`, checked as the caller (when requests are checked).
+    pub(super) fn permit_open_ino(&self, ino: u64, flags: i32) -> io::Result<()> {
+        if CALLER.with(|c| c.borrow().is_none()) {
+            return Ok(());
+        }
+        let root = self.fs.load_root();
+        let (path, _) = self.inodes.resolve(&root, ino)?;
+        let acc = OpenFlags(flags).acc_mode();
+        let (read, write) = (acc != OpenAccMode::O_WRONLY, acc != OpenAccMode::O_RDONLY);
+        self.permit_open(&root, &VPath::parse_any_length(&path)?, read, write, false)
+    }
+
+    /// A `setattr` checked as the caller (when requests are checked): each change as the
+    /// library call that makes it; a truncate by path (`truncate(2)`, no handle) needs write
+    /// permission. Returns the mode to set (the rules may drop its set-group-ID bit).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn permit_setattr(
+        &self,
+        ino: u64,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        truncate_by_path: bool,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+    ) -> io::Result<Option<u32>> {
+        if CALLER.with(|c| c.borrow().is_none()) {
+            return Ok(mode);
+        }
+        let root = self.fs.load_root();
+        let (path, _) = self.inodes.resolve(&root, ino)?;
+        let vp = VPath::parse_any_length(&path)?;
+        let mut mode = mode;
+        if uid.is_some() || gid.is_some() {
+            self.permit(&root, &Op::Chown(vp.clone(), uid, gid, false))?;
+        }
+        if let Some(m) = mode {
+            if let Some(Op::SetPermissions(_, m2)) =
+                self.permit(&root, &Op::SetPermissions(vp.clone(), m))?
+            {
+                mode = Some(m2);
+            }
+        }
+        if truncate_by_path {
+            self.permit_open(&root, &vp, false, true, false)?;
+        }
+        let now = |t: &Option<TimeOrNow>| matches!(t, Some(TimeOrNow::Now));
+        let explicit = |t: &Option<TimeOrNow>| matches!(t, Some(TimeOrNow::SpecificTime(_)));
+        if explicit(&atime) || explicit(&mtime) {
+            self.permit(&root, &Op::SetTimes(vp.clone(), None, None))?;
+        } else if now(&atime) || now(&mtime) {
+            self.permit(&root, &Op::Touch(vp.clone(), SystemTime::now()))?;
+        }
+        Ok(mode)
+    }
+
+    /// A read's check as the caller, when requests are checked.
+    pub(super) fn permit_read(&self, p: &VPath, need: access::ReadNeed) -> io::Result<()> {
+        CALLER.with(|c| match c.borrow().as_deref() {
+            Some(cred) => access::check_read(&self.fs.load_root(), p, false, need, cred),
+            None => Ok(()),
+        })
     }
 
     pub(super) fn attr_of(&self, node: &Node) -> FileAttr {
@@ -596,6 +728,7 @@ impl Server {
         self.writable()?;
         let (path, vp) = self.child_path(parent, name)?;
         self.fs.commit(|r, c| {
+            self.permit(r, &Op::CreateDir(vp.clone()))?;
             ops::create_dir(r, c, &vp)?;
             let m = ops::node_mut(r, vp.names())?.meta_mut();
             // (A set-group-ID bit inherited from the parent stays.)
@@ -620,7 +753,10 @@ impl Server {
         } else {
             Create::IfMissing
         };
+        let acc = OpenFlags(flags).acc_mode();
+        let (read, write) = (acc != OpenAccMode::O_WRONLY, acc != OpenAccMode::O_RDONLY);
         self.fs.commit(|r, c| {
+            self.permit_open(r, &vp, read, write, true)?;
             let existed = node_at(&r.node, vp.names()).is_some();
             let data = if flags & O_TRUNC != 0 {
                 WriteData::Replace(Content::default())
@@ -653,6 +789,7 @@ impl Server {
             .to_str()
             .ok_or_else(|| error::invalid_input("symlink target is not valid UTF-8"))?;
         self.fs.commit(|r, c| {
+            self.permit(r, &Op::Symlink(target.to_string(), vp.clone()))?;
             ops::symlink(r, c, target, &vp)?;
             ops::own_created(r, vp.names(), uid, gid)
         })?;
@@ -672,6 +809,7 @@ impl Server {
         self.writable()?;
         let (path, vp) = self.child_path(parent, name)?;
         self.fs.commit(|r, c| {
+            self.permit(r, &Op::Mknod(vp.clone(), kind, mode, rdev))?;
             ops::mknod(r, c, &vp, kind, mode, rdev)?;
             ops::own_created(r, vp.names(), uid, gid)
         })?;
@@ -682,6 +820,12 @@ impl Server {
         self.writable()?;
         let (_, vp) = self.child_path(parent, name)?;
         let (ino, left) = self.fs.commit(|r, _| {
+            let op = if dir {
+                Op::RemoveDir(vp.clone())
+            } else {
+                Op::RemoveFile(vp.clone())
+            };
+            self.permit(r, &op)?;
             let ino = ops::stat(r, &vp, false)?.meta().ino;
             let links = links_of(r, ino);
             if dir {
@@ -706,7 +850,10 @@ impl Server {
         let (from, _) = self.inodes.resolve(&self.fs.load_root(), ino)?;
         let from = VPath::parse_any_length(&from)?;
         let (path, vp) = self.child_path(newparent, newname)?;
-        self.fs.commit(|r, _| ops::link(r, &from, &vp))?;
+        self.fs.commit(|r, _| {
+            self.permit(r, &Op::Link(from.clone(), vp.clone()))?;
+            ops::link(r, &from, &vp)
+        })?;
         self.entry(path)
     }
 
@@ -725,7 +872,11 @@ impl Server {
             if flags != RenameFlags::RENAME_EXCHANGE {
                 return Err(error::invalid_input("RENAME_EXCHANGE takes no other flag"));
             }
-            self.fs.commit(|r, _| ops::exchange(r, &from_vp, &to_vp))?;
+            self.fs.commit(|r, _| {
+                self.permit(r, &Op::Rename(from_vp.clone(), to_vp.clone()))?;
+                self.permit(r, &Op::Rename(to_vp.clone(), from_vp.clone()))?;
+                ops::exchange(r, &from_vp, &to_vp)
+            })?;
             self.inodes.exchanged(&from, &to);
             return Ok(());
         }
@@ -736,6 +887,7 @@ impl Server {
         }
         let noreplace = flags.contains(RenameFlags::RENAME_NOREPLACE);
         let replaced = self.fs.commit(|r, _| {
+            self.permit(r, &Op::Rename(from_vp.clone(), to_vp.clone()))?;
             let src = ops::stat(r, &from_vp, false)?.meta().ino;
             let dst = ops::stat(r, &to_vp, false).ok().map(|n| n.meta().ino);
             if noreplace && dst.is_some() {
@@ -753,7 +905,8 @@ impl Server {
     }
 
     pub(super) fn user_meta(&self, ino: u64) -> io::Result<BTreeMap<String, String>> {
-        let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
+        let (path, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
+        self.permit_read(&VPath::parse_any_length(&path)?, access::ReadNeed::Read)?;
         Ok(node.meta().user.as_deref().cloned().unwrap_or_default())
     }
 
@@ -799,6 +952,12 @@ impl Server {
             None => None,
         };
         let (only_new, only_existing) = (flags & XATTR_CREATE != 0, flags & XATTR_REPLACE != 0);
+        let root = self.fs.load_root();
+        let (path, _) = self.inodes.resolve(&root, ino)?;
+        self.permit(
+            &root,
+            &Op::SetUserMeta(VPath::parse_any_length(&path)?, None),
+        )?;
         self.commit_ino(ino, |node, _| {
             ops::set_user_key(node, key, value, only_new, only_existing)
         })
