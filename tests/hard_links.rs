@@ -260,3 +260,50 @@ fn nothing_is_left_once_every_name_is_gone() {
     }
     assert_eq!(fs.stats().stored_bytes, 0);
 }
+
+/// A directory's link count is 2 plus its subdirectories after every kind of change (kept as a
+/// count, not recounted: checked here against a listing).
+#[test]
+fn directory_link_counts_follow_every_change() {
+    let fs = MemFs::new();
+    let check = |what: &str| {
+        for (dir, subdirs, _) in fs.walk("/").unwrap() {
+            let real = fs
+                .read_dir(&dir)
+                .unwrap()
+                .iter()
+                .filter(|e| e.metadata().unwrap().is_dir())
+                .count() as u32;
+            assert_eq!(
+                fs.metadata(&dir).unwrap().nlink(),
+                2 + real,
+                "{dir} after {what} ({subdirs:?})"
+            );
+        }
+    };
+    fs.create_dir_all("/a/b/c").unwrap();
+    fs.create_dir_all("/a/d").unwrap();
+    fs.create_dir("/e").unwrap();
+    fs.write("/a/f", "x").unwrap();
+    check("mkdir");
+    fs.rename("/a/d", "/e/d").unwrap();
+    check("moving a directory");
+    fs.create_dir("/empty").unwrap();
+    fs.rename("/e/d", "/empty").unwrap();
+    check("a directory replacing an empty one");
+    fs.rename("/a/f", "/a/b/c/f").unwrap();
+    fs.write("/g", "y").unwrap();
+    fs.rename("/g", "/a/b/c/f").unwrap();
+    check("files moving");
+    fs.remove_dir_all("/a/b").unwrap();
+    fs.remove_dir("/e").unwrap();
+    check("removals");
+    let snap = fs.snapshot();
+    fs.create_dir("/a/new").unwrap();
+    fs.restore(&snap).unwrap();
+    check("restore");
+    let back = image::decode(&image::encode(&fs, &BTreeMap::new()).unwrap())
+        .unwrap()
+        .fs;
+    assert_eq!(back.metadata("/").unwrap().nlink(), 4, "/a, /empty");
+}

@@ -92,6 +92,10 @@ impl Meta {
 pub(crate) struct Dir {
     /// The entries, unless `lazy` holds them.
     children: OrdMap<Name, Node>,
+    /// How many of `children` are directories (for `st_nlink` in O(1)); kept by
+    /// [`Dir::insert_child`] and [`Dir::remove_child`], the only ways entries are added or
+    /// removed. Meaningless while `lazy` holds the entries.
+    subdirs: u32,
     pub meta: Meta,
     /// The directory's entries as a remote object, fetched on first use. A private copy of
     /// the directory made for a change of its entries ([`Dir::children_mut`]) takes them over
@@ -213,6 +217,10 @@ pub(crate) fn default_owner() -> (u32, u32) {
 /// node kind.
 pub(crate) const PERMISSION_BITS: u32 = 0o7777;
 
+fn count_dirs(children: &OrdMap<Name, Node>) -> u32 {
+    children.values().filter(|c| c.is_dir()).count() as u32
+}
+
 /// The set-user-ID and set-group-ID bits of a mode.
 pub(crate) const SETUID: u32 = 0o4000;
 pub(crate) const SETGID: u32 = 0o2000;
@@ -229,6 +237,7 @@ impl Dir {
 
     pub(crate) fn with_children(children: OrdMap<Name, Node>, meta: Meta) -> Self {
         Dir {
+            subdirs: count_dirs(&children),
             children,
             meta,
             lazy: None,
@@ -239,6 +248,7 @@ impl Dir {
     pub(crate) fn lazy(meta: Meta, lazy: LazyDir) -> Self {
         Dir {
             children: OrdMap::new(),
+            subdirs: 0,
             meta,
             lazy: Some(Arc::new(lazy)),
         }
@@ -273,12 +283,46 @@ impl Dir {
     }
 
     /// The entries, for a change (fetched first if need be; the copy holds them from then on).
-    pub(crate) fn children_mut(&mut self) -> io::Result<&mut OrdMap<Name, Node>> {
+    fn children_mut(&mut self) -> io::Result<&mut OrdMap<Name, Node>> {
         if let Some(lazy) = &self.lazy {
             self.children = lazy.get()?.clone();
+            self.subdirs = count_dirs(&self.children);
             self.lazy = None;
         }
         Ok(&mut self.children)
+    }
+
+    /// The entry `name`, for a change of what it holds (not of its kind: a directory stays a
+    /// directory; entries come and go through [`Dir::insert_child`] and
+    /// [`Dir::remove_child`]).
+    pub(crate) fn child_mut(&mut self, name: &Name) -> io::Result<Option<&mut Node>> {
+        Ok(self.children_mut()?.get_mut(name))
+    }
+
+    /// Puts `node` in as `name`; returns what was there.
+    pub(crate) fn insert_child(&mut self, name: Name, node: Node) -> io::Result<Option<Node>> {
+        let is_dir = node.is_dir();
+        let old = self.children_mut()?.insert(name, node);
+        self.subdirs =
+            self.subdirs + u32::from(is_dir) - u32::from(old.as_ref().is_some_and(Node::is_dir));
+        Ok(old)
+    }
+
+    /// Takes the entry `name` out; returns it.
+    pub(crate) fn remove_child(&mut self, name: &Name) -> io::Result<Option<Node>> {
+        let old = self.children_mut()?.remove(name);
+        self.subdirs -= u32::from(old.as_ref().is_some_and(Node::is_dir));
+        Ok(old)
+    }
+
+    /// `st_nlink`: 2 plus the subdirectories (its entry, its `.`, each subdirectory's `..`),
+    /// or 1 for a directory of a remote store not fetched yet ("subdirectories unknown", as
+    /// btrfs reports, which tools such as find(1) understand).
+    pub(crate) fn nlink(&self) -> u32 {
+        match &self.lazy {
+            None => 2 + self.subdirs,
+            Some(lazy) => lazy.loaded.get().map_or(1, |c| 2 + count_dirs(c)),
+        }
     }
 
     /// The remote directory object whose entries this directory has unchanged, if any; with
@@ -330,16 +374,11 @@ impl Node {
         }
     }
 
-    /// `st_nlink`: a non-directory's link count; for a directory 2 plus its subdirectories
-    /// (its entry, its `.`, and each subdirectory's `..`), or 1 for a directory of a remote
-    /// store not fetched yet ("subdirectories unknown", as btrfs reports, which tools such as
-    /// find(1) understand).
+    /// `st_nlink`: a non-directory's link count, a directory's [`Dir::nlink`].
     #[inline]
     pub(crate) fn nlink(&self) -> u32 {
         match self {
-            Node::Dir(d) => d
-                .loaded()
-                .map_or(1, |c| 2 + c.values().filter(|c| c.is_dir()).count() as u32),
+            Node::Dir(d) => d.nlink(),
             _ => self.meta().nlink,
         }
     }

@@ -86,8 +86,7 @@ fn dir_mut_in<'a>(tree: &'a mut Node, canon: &[Name]) -> io::Result<&'a mut Dir>
         match cur {
             Node::Dir(d) => {
                 cur = Arc::make_mut(d)
-                    .children_mut()?
-                    .get_mut(name)
+                    .child_mut(name)?
                     .ok_or_else(|| error::not_found(super::resolve::display(canon)))?;
             }
             _ => return Err(error::not_a_directory(super::resolve::display(canon))),
@@ -107,8 +106,7 @@ pub(crate) fn node_mut<'a>(root: &'a mut Root, canon: &[Name]) -> io::Result<&'a
     };
     let Root { node, links, .. } = root;
     let node = dir_mut_in(node, parent)?
-        .children_mut()?
-        .get_mut(last)
+        .child_mut(last)?
         .ok_or_else(|| error::not_found(super::resolve::display(canon)))?;
     if node.meta().nlink > 1 {
         links.note_change(canon);
@@ -120,9 +118,7 @@ pub(crate) fn node_mut<'a>(root: &'a mut Root, canon: &[Name]) -> io::Result<&'a
 /// else (no timestamp): how [`links`] keeps a node's links the same.
 pub(crate) fn replace_entry(root: &mut Root, canon: &[Name], node: Node) -> io::Result<()> {
     let (parent, last) = split(canon)?;
-    dir_mut(root, parent)?
-        .children_mut()?
-        .insert(last.clone(), node);
+    dir_mut(root, parent)?.insert_child(last.clone(), node)?;
     Ok(())
 }
 
@@ -144,7 +140,7 @@ pub(crate) fn insert(root: &mut Root, canon: &[Name], node: Node) -> io::Result<
 
 /// Puts `node` in `dir` as `name`, touching `dir`'s mtime.
 fn insert_into(dir: &mut Dir, name: &Name, node: Node) -> io::Result<()> {
-    dir.children_mut()?.insert(name.clone(), node);
+    dir.insert_child(name.clone(), node)?;
     dir.meta.touch();
     Ok(())
 }
@@ -207,8 +203,7 @@ pub(crate) fn detach(root: &mut Root, canon: &[Name]) -> io::Result<Node> {
     let (parent, last) = split(canon)?;
     let dir = dir_mut(root, parent)?;
     let node = dir
-        .children_mut()?
-        .remove(last)
+        .remove_child(last)?
         .ok_or_else(|| error::not_found(super::resolve::display(canon)))?;
     dir.meta.touch();
     Ok(node)
