@@ -21,7 +21,7 @@ use std::sync::Arc;
 use crate::error;
 use crate::op::Op;
 use crate::path::{Name, VPath};
-use crate::tree::node::{Meta, Node, SETGID, SETUID};
+use crate::tree::node::{without_set_id, Meta, Node, SETGID};
 use crate::tree::ops::Root;
 use crate::tree::resolve::{node_at, resolve};
 
@@ -374,7 +374,8 @@ pub(crate) fn check(op: &Op, root: &Root, c: &Credentials) -> io::Result<Effects
                 // fs.protected_hardlinks (Linux's default): a user links only a file they
                 // own, or a regular file they may read and write that is not set-id.
                 let m = n.meta();
-                let setid = m.mode & SETUID != 0 || m.mode & (SETGID | 0o010) == SETGID | 0o010;
+                // (Set-user-ID, or set-group-ID with group execute: what a write drops.)
+                let setid = without_set_id(m.mode) != m.mode;
                 let safe = matches!(n, Node::File(_)) && !setid && c.permits(m, R | W);
                 if !c.owns(m) && !safe {
                     return Err(not_permitted(format!("a hard link to {from}")));
@@ -447,8 +448,8 @@ pub(crate) fn apply_effects(root: &mut Root, effects: &Effects, c: &Credentials)
     }
     if let Some(canon) = &effects.written {
         if let Some(n) = node_at(&root.node, canon) {
-            let m = n.meta();
-            if m.mode & (SETUID | SETGID) != 0 {
+            // (Checked first: only a node that changes is copied.)
+            if without_set_id(n.meta().mode) != n.meta().mode {
                 crate::tree::ops::clear_set_id(crate::tree::ops::node_mut(root, canon)?);
             }
         }

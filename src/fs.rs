@@ -166,20 +166,12 @@ impl MemFs {
         }
     }
 
-    pub(crate) fn credentials_shared(&self) -> crate::access::Cred {
-        self.cred.clone()
-    }
-
-    pub(crate) fn credentials_shared_ref(&self) -> Option<&Arc<crate::Credentials>> {
-        self.cred.as_ref()
-    }
-
     /// Refuses (`EPERM`) an operation on the whole tree (restore, JSON load and dump, a state
     /// image) for a handle acting as a user other than root.
     pub(crate) fn check_admin(&self, what: &str) -> io::Result<()> {
         match self.credentials() {
             Some(c) if c.uid() != 0 => Err(crate::error::not_permitted(format!(
-                "{what} replaces the whole tree: only root may (this handle acts as uid {})",
+                "{what} reads or replaces the whole tree: only root may (this handle acts as uid {})",
                 c.uid()
             ))),
             _ => Ok(()),
@@ -417,9 +409,10 @@ impl MemFs {
     }
 
     /// Changes the owner and/or group of `p`, following a final symlink (`chown(2)`; `None`
-    /// leaves that id unchanged). memfs as a library acts as root: anyone may be given
-    /// anything. A change of a non-directory clears its set-user-ID bit (and set-group-ID
-    /// when group execute is set), as Linux does.
+    /// leaves that id unchanged). A handle without credentials acts as root: anyone may be
+    /// given anything; one made by [`MemFs::as_user`] may only change the group of what it
+    /// owns to one of its groups (`EPERM` otherwise). A change of a non-directory clears its
+    /// set-user-ID bit (and set-group-ID when group execute is set), as Linux does.
     pub fn chown(&self, p: impl AsRef<Path>, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
         self.apply(Op::chown(p, uid, gid, true)?).map(drop)
     }

@@ -124,7 +124,12 @@ impl<'a> Op<'a> {
         } else {
             0
         };
-        Ok(Op::Mknod(VPath::parse(p)?, kind, mode & 0o7777, rdev))
+        Ok(Op::Mknod(
+            VPath::parse(p)?,
+            kind,
+            mode & crate::tree::node::PERMISSION_BITS,
+            rdev,
+        ))
     }
 
     pub(crate) fn chown(

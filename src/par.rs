@@ -310,8 +310,7 @@ pub(crate) fn content_contains(content: &Content, finder: &Finder) -> io::Result
 
 /// [`find`] for a handle with credentials: over the walk they may do (directories they may not
 /// list are left out), one thread.
-pub(crate) fn find_checked<S: crate::view::Source>(
-    _s: &S,
+pub(crate) fn find_checked(
     walk: crate::Walk,
     pattern: &str,
     start: &VPath,
@@ -389,7 +388,7 @@ macro_rules! par_api {
                 let start = $crate::path::VPath::parse(start)?;
                 if $crate::view::Source::credentials(self).is_some() {
                     let walk = self.walk(start.as_string())?;
-                    return $crate::par::find_checked(self, walk, pattern, &start);
+                    return $crate::par::find_checked(walk, pattern, &start);
                 }
                 self.with_root(|r| $crate::par::find(r, pattern, &start))
             }

@@ -191,7 +191,7 @@ impl MemFs {
         Snapshot {
             root: self.load_root(),
             store: self.store().clone(),
-            cred: self.credentials_shared(),
+            cred: view::Source::credentials(self).cloned(),
         }
     }
 

@@ -294,7 +294,7 @@ impl view::Source for Transaction {
     }
 
     fn credentials(&self) -> Option<&Arc<crate::Credentials>> {
-        self.fs.credentials_shared_ref()
+        view::Source::credentials(&self.fs)
     }
 }
 

@@ -90,7 +90,7 @@ pub struct Permissions {
 impl Permissions {
     pub fn from_mode(mode: u32) -> Self {
         Permissions {
-            mode: mode & 0o7777,
+            mode: mode & crate::tree::node::PERMISSION_BITS,
         }
     }
     /// The permission bits (`0o644`, ...), without the file type.
@@ -150,7 +150,7 @@ impl Metadata {
         Metadata {
             file_type,
             len,
-            mode: mode & 0o7777,
+            mode: mode & crate::tree::node::PERMISSION_BITS,
             ino,
             nlink: 1,
             rdev: 0,

@@ -66,8 +66,7 @@ impl Filesystem for Server {
                 return Err(error::not_a_directory(&ppath));
             };
             let name = name_str(name)?;
-            let child_path = crate::path::VPath::parse_any_length(&join_str(&ppath, name))?;
-            self.permit_read(&child_path, crate::access::ReadNeed::Search)?;
+            self.permit_lookup(&join_str(&ppath, name))?;
             let child = d
                 .get(name)?
                 .ok_or_else(|| error::not_found(join_str(&ppath, name)))?;
@@ -162,7 +161,7 @@ impl Filesystem for Server {
                 parent,
                 name,
                 kind,
-                mode & !umask & 0o7777,
+                mode & !umask & crate::tree::node::PERMISSION_BITS,
                 u64::from(rdev),
                 owner(req),
             ),
@@ -346,14 +345,16 @@ impl Filesystem for Server {
     fn opendir(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let _caller = self.serving(req.uid(), req.gid(), req.pid());
         // The listing itself is taken by the first readdir (offset 0).
-        let checked = |path: &str| {
-            let vp = crate::path::VPath::parse_any_length(path)?;
-            self.permit_read(&vp, crate::access::ReadNeed::Read)
-        };
-        match self.inodes.resolve(&self.fs.load_root(), ino.0) {
-            Ok((path, Node::Dir(_))) if checked(&path).is_err() => {
-                reply.error(errno(&checked(&path).unwrap_err()))
-            }
+        let found = self
+            .inodes
+            .resolve(&self.fs.load_root(), ino.0)
+            .and_then(|found| {
+                if found.1.is_dir() {
+                    self.permit_read_ino(ino.0, crate::access::ReadNeed::Read)?;
+                }
+                Ok(found)
+            });
+        match found {
             Ok((_, Node::Dir(_))) => {
                 let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
                 reply.opened(FileHandle(fh), FopenFlags::empty());

@@ -34,7 +34,7 @@ use crate::fs::MemFs;
 use crate::op::Op;
 use crate::path::{join_str, Name, VPath, NAME_MAX};
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
-use crate::tree::node::{Node, PERMISSION_BITS, SETGID, SETUID};
+use crate::tree::node::{without_set_id, Node, PERMISSION_BITS, SETGID};
 use crate::tree::ops::{self, Create, WriteData};
 use crate::tree::resolve::{node_at, resolve};
 
@@ -71,6 +71,18 @@ impl Drop for CallerGuard {
     fn drop(&mut self) {
         CALLER.with(|c| c.borrow_mut().take());
     }
+}
+
+/// `f` with the caller of the request this thread serves, when requests are checked and the
+/// caller is not root; `None` (nothing to check) otherwise.
+fn as_caller<T>(f: impl FnOnce(&Credentials) -> io::Result<T>) -> io::Result<Option<T>> {
+    CALLER.with(|c| c.borrow().as_deref().map(f).transpose())
+}
+
+/// Whether open flags read and whether they write.
+fn read_write(flags: i32) -> (bool, bool) {
+    let acc = OpenFlags(flags).acc_mode();
+    (acc != OpenAccMode::O_WRONLY, acc != OpenAccMode::O_RDONLY)
 }
 
 /// The supplementary groups of process `pid` (`Groups:` of `/proc/PID/status`); none if it
@@ -232,13 +244,15 @@ impl Server {
         CallerGuard
     }
 
-    /// The engine's check of `op` on `root` as the caller, when requests are checked: the
-    /// operation to run instead, if the rules change it (a `chmod` whose set-group-ID bit goes).
-    pub(super) fn permit(&self, root: &ops::Root, op: &Op) -> io::Result<Option<Op<'static>>> {
-        CALLER.with(|c| match c.borrow().as_deref() {
-            Some(cred) => access::check(op, root, cred).map(|e| e.instead),
-            None => Ok(None),
-        })
+    /// The engine's check of the operation `op` builds, on `root`, as the caller, when requests
+    /// are checked (the operation is built only then): the operation to run instead, if the
+    /// rules change it (a `chmod` whose set-group-ID bit goes).
+    pub(super) fn permit(
+        &self,
+        root: &ops::Root,
+        op: impl FnOnce() -> Op<'static>,
+    ) -> io::Result<Option<Op<'static>>> {
+        Ok(as_caller(|c| access::check(&op(), root, c).map(|e| e.instead))?.flatten())
     }
 
     /// `open(2)`'s check as the caller, when requests are checked.
@@ -246,26 +260,33 @@ impl Server {
         &self,
         root: &ops::Root,
         p: &VPath,
-        read: bool,
-        write: bool,
+        (read, write): (bool, bool),
         create: bool,
     ) -> io::Result<()> {
-        CALLER.with(|c| match c.borrow().as_deref() {
-            Some(cred) => access::check_open(root, p, read, write, create, cred).map(drop),
-            None => Ok(()),
+        as_caller(|c| access::check_open(root, p, read, write, create, c)).map(drop)
+    }
+
+    /// `f` on the current root, the path of `ino` and the caller, when requests are checked
+    /// (the inode is resolved only then).
+    fn permit_ino<T>(
+        &self,
+        ino: u64,
+        f: impl FnOnce(&ops::Root, &VPath, &Credentials) -> io::Result<T>,
+    ) -> io::Result<Option<T>> {
+        as_caller(|c| {
+            let root = self.fs.load_root();
+            let (path, _) = self.inodes.resolve(&root, ino)?;
+            f(&root, &VPath::parse_any_length(&path)?, c)
         })
     }
 
     /// `open(2)` of `ino` with `flags`, checked as the caller (when requests are checked).
     pub(super) fn permit_open_ino(&self, ino: u64, flags: i32) -> io::Result<()> {
-        if CALLER.with(|c| c.borrow().is_none()) {
-            return Ok(());
-        }
-        let root = self.fs.load_root();
-        let (path, _) = self.inodes.resolve(&root, ino)?;
-        let acc = OpenFlags(flags).acc_mode();
-        let (read, write) = (acc != OpenAccMode::O_WRONLY, acc != OpenAccMode::O_RDONLY);
-        self.permit_open(&root, &VPath::parse_any_length(&path)?, read, write, false)
+        self.permit_ino(ino, |root, vp, c| {
+            let (read, write) = read_write(flags);
+            access::check_open(root, vp, read, write, false, c)
+        })
+        .map(drop)
     }
 
     /// A `setattr` checked as the caller (when requests are checked): each change as the
@@ -282,42 +303,56 @@ impl Server {
         atime: Option<TimeOrNow>,
         mtime: Option<TimeOrNow>,
     ) -> io::Result<Option<u32>> {
-        if CALLER.with(|c| c.borrow().is_none()) {
-            return Ok(mode);
-        }
-        let root = self.fs.load_root();
-        let (path, _) = self.inodes.resolve(&root, ino)?;
-        let vp = VPath::parse_any_length(&path)?;
-        let mut mode = mode;
-        if uid.is_some() || gid.is_some() {
-            self.permit(&root, &Op::Chown(vp.clone(), uid, gid, false))?;
-        }
-        if let Some(m) = mode {
-            if let Some(Op::SetPermissions(_, m2)) =
-                self.permit(&root, &Op::SetPermissions(vp.clone(), m))?
-            {
-                mode = Some(m2);
+        let checked = self.permit_ino(ino, |root, vp, c| {
+            let check = |op: Op| access::check(&op, root, c);
+            let mut mode = mode;
+            if uid.is_some() || gid.is_some() {
+                check(Op::Chown(vp.clone(), uid, gid, false))?;
             }
-        }
-        if truncate_by_path {
-            self.permit_open(&root, &vp, false, true, false)?;
-        }
-        let now = |t: &Option<TimeOrNow>| matches!(t, Some(TimeOrNow::Now));
-        let explicit = |t: &Option<TimeOrNow>| matches!(t, Some(TimeOrNow::SpecificTime(_)));
-        if explicit(&atime) || explicit(&mtime) {
-            self.permit(&root, &Op::SetTimes(vp.clone(), None, None))?;
-        } else if now(&atime) || now(&mtime) {
-            self.permit(&root, &Op::Touch(vp.clone(), SystemTime::now()))?;
-        }
-        Ok(mode)
+            if let Some(m) = mode {
+                if let Some(Op::SetPermissions(_, m2)) =
+                    check(Op::SetPermissions(vp.clone(), m))?.instead
+                {
+                    mode = Some(m2);
+                }
+            }
+            if truncate_by_path {
+                access::check_open(root, vp, false, true, false, c)?;
+            }
+            let now = |t: &Option<TimeOrNow>| matches!(t, Some(TimeOrNow::Now));
+            let explicit = |t: &Option<TimeOrNow>| matches!(t, Some(TimeOrNow::SpecificTime(_)));
+            if explicit(&atime) || explicit(&mtime) {
+                check(Op::SetTimes(vp.clone(), None, None))?;
+            } else if now(&atime) || now(&mtime) {
+                check(Op::Touch(vp.clone(), SystemTime::now()))?;
+            }
+            Ok(mode)
+        })?;
+        Ok(checked.unwrap_or(mode))
     }
 
-    /// A read's check as the caller, when requests are checked.
-    pub(super) fn permit_read(&self, p: &VPath, need: access::ReadNeed) -> io::Result<()> {
-        CALLER.with(|c| match c.borrow().as_deref() {
-            Some(cred) => access::check_read(&self.fs.load_root(), p, false, need, cred),
-            None => Ok(()),
+    /// A read of `ino` checked as the caller, when requests are checked.
+    pub(super) fn permit_read_ino(&self, ino: u64, need: access::ReadNeed) -> io::Result<()> {
+        self.permit_ino(ino, |root, vp, c| {
+            access::check_read(root, vp, false, need, c)
         })
+        .map(drop)
+    }
+
+    /// A lookup of `path` (the search permission on the way) as the caller, when requests are
+    /// checked.
+    pub(super) fn permit_lookup(&self, path: &str) -> io::Result<()> {
+        as_caller(|c| {
+            let vp = VPath::parse_any_length(path)?;
+            access::check_read(
+                &self.fs.load_root(),
+                &vp,
+                false,
+                access::ReadNeed::Search,
+                c,
+            )
+        })
+        .map(drop)
     }
 
     pub(super) fn attr_of(&self, node: &Node) -> FileAttr {
@@ -480,8 +515,7 @@ impl Server {
 
     /// Opens `ino` (a regular file) and returns the new handle number.
     pub(super) fn open_ino(&self, ino: u64, flags: i32) -> io::Result<u64> {
-        let acc = OpenFlags(flags).acc_mode();
-        let writable = acc != OpenAccMode::O_RDONLY;
+        let (_, writable) = read_write(flags);
         if writable {
             self.writable()?;
         }
@@ -619,7 +653,7 @@ impl Server {
     /// Clears the set-user-id and set-group-id bits of `ino`, if set.
     pub(super) fn kill_suid(&self, ino: u64) -> io::Result<()> {
         let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
-        if node.meta().mode & (SETUID | SETGID) == 0 {
+        if without_set_id(node.meta().mode) == node.meta().mode {
             return Ok(());
         }
         // The kernel asks when a write by a process without CAP_FSETID must drop them
@@ -728,7 +762,7 @@ impl Server {
         self.writable()?;
         let (path, vp) = self.child_path(parent, name)?;
         self.fs.commit(|r, c| {
-            self.permit(r, &Op::CreateDir(vp.clone()))?;
+            self.permit(r, || Op::CreateDir(vp.clone()))?;
             ops::create_dir(r, c, &vp)?;
             let m = ops::node_mut(r, vp.names())?.meta_mut();
             // (A set-group-ID bit inherited from the parent stays.)
@@ -753,10 +787,8 @@ impl Server {
         } else {
             Create::IfMissing
         };
-        let acc = OpenFlags(flags).acc_mode();
-        let (read, write) = (acc != OpenAccMode::O_WRONLY, acc != OpenAccMode::O_RDONLY);
         self.fs.commit(|r, c| {
-            self.permit_open(r, &vp, read, write, true)?;
+            self.permit_open(r, &vp, read_write(flags), true)?;
             let existed = node_at(&r.node, vp.names()).is_some();
             let data = if flags & O_TRUNC != 0 {
                 WriteData::Replace(Content::default())
@@ -789,7 +821,7 @@ impl Server {
             .to_str()
             .ok_or_else(|| error::invalid_input("symlink target is not valid UTF-8"))?;
         self.fs.commit(|r, c| {
-            self.permit(r, &Op::Symlink(target.to_string(), vp.clone()))?;
+            self.permit(r, || Op::Symlink(target.to_string(), vp.clone()))?;
             ops::symlink(r, c, target, &vp)?;
             ops::own_created(r, vp.names(), uid, gid)
         })?;
@@ -809,7 +841,7 @@ impl Server {
         self.writable()?;
         let (path, vp) = self.child_path(parent, name)?;
         self.fs.commit(|r, c| {
-            self.permit(r, &Op::Mknod(vp.clone(), kind, mode, rdev))?;
+            self.permit(r, || Op::Mknod(vp.clone(), kind, mode, rdev))?;
             ops::mknod(r, c, &vp, kind, mode, rdev)?;
             ops::own_created(r, vp.names(), uid, gid)
         })?;
@@ -820,12 +852,13 @@ impl Server {
         self.writable()?;
         let (_, vp) = self.child_path(parent, name)?;
         let (ino, left) = self.fs.commit(|r, _| {
-            let op = if dir {
-                Op::RemoveDir(vp.clone())
-            } else {
-                Op::RemoveFile(vp.clone())
-            };
-            self.permit(r, &op)?;
+            self.permit(r, || {
+                if dir {
+                    Op::RemoveDir(vp.clone())
+                } else {
+                    Op::RemoveFile(vp.clone())
+                }
+            })?;
             let ino = ops::stat(r, &vp, false)?.meta().ino;
             let links = links_of(r, ino);
             if dir {
@@ -851,7 +884,7 @@ impl Server {
         let from = VPath::parse_any_length(&from)?;
         let (path, vp) = self.child_path(newparent, newname)?;
         self.fs.commit(|r, _| {
-            self.permit(r, &Op::Link(from.clone(), vp.clone()))?;
+            self.permit(r, || Op::Link(from.clone(), vp.clone()))?;
             ops::link(r, &from, &vp)
         })?;
         self.entry(path)
@@ -873,8 +906,8 @@ impl Server {
                 return Err(error::invalid_input("RENAME_EXCHANGE takes no other flag"));
             }
             self.fs.commit(|r, _| {
-                self.permit(r, &Op::Rename(from_vp.clone(), to_vp.clone()))?;
-                self.permit(r, &Op::Rename(to_vp.clone(), from_vp.clone()))?;
+                self.permit(r, || Op::Rename(from_vp.clone(), to_vp.clone()))?;
+                self.permit(r, || Op::Rename(to_vp.clone(), from_vp.clone()))?;
                 ops::exchange(r, &from_vp, &to_vp)
             })?;
             self.inodes.exchanged(&from, &to);
@@ -887,7 +920,7 @@ impl Server {
         }
         let noreplace = flags.contains(RenameFlags::RENAME_NOREPLACE);
         let replaced = self.fs.commit(|r, _| {
-            self.permit(r, &Op::Rename(from_vp.clone(), to_vp.clone()))?;
+            self.permit(r, || Op::Rename(from_vp.clone(), to_vp.clone()))?;
             let src = ops::stat(r, &from_vp, false)?.meta().ino;
             let dst = ops::stat(r, &to_vp, false).ok().map(|n| n.meta().ino);
             if noreplace && dst.is_some() {
@@ -905,8 +938,8 @@ impl Server {
     }
 
     pub(super) fn user_meta(&self, ino: u64) -> io::Result<BTreeMap<String, String>> {
-        let (path, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
-        self.permit_read(&VPath::parse_any_length(&path)?, access::ReadNeed::Read)?;
+        self.permit_read_ino(ino, access::ReadNeed::Read)?;
+        let (_, node) = self.inodes.resolve(&self.fs.load_root(), ino)?;
         Ok(node.meta().user.as_deref().cloned().unwrap_or_default())
     }
 
@@ -952,12 +985,9 @@ impl Server {
             None => None,
         };
         let (only_new, only_existing) = (flags & XATTR_CREATE != 0, flags & XATTR_REPLACE != 0);
-        let root = self.fs.load_root();
-        let (path, _) = self.inodes.resolve(&root, ino)?;
-        self.permit(
-            &root,
-            &Op::SetUserMeta(VPath::parse_any_length(&path)?, None),
-        )?;
+        self.permit_ino(ino, |root, vp, c| {
+            access::check(&Op::SetUserMeta(vp.clone(), None), root, c)
+        })?;
         self.commit_ino(ino, |node, _| {
             ops::set_user_key(node, key, value, only_new, only_existing)
         })

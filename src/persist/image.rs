@@ -528,7 +528,7 @@ impl<'a> Reader<'a> {
         }
         let ino = if with_ino { self.varint()? } else { 0 };
         let mode = self.u32()?;
-        if mode > 0o7777 {
+        if mode > crate::tree::node::PERMISSION_BITS {
             return Err(self.corrupt("bad permission bits"));
         }
         let (uid, gid) = if flags & META_OWNER != 0 {

@@ -209,7 +209,11 @@ fn entry(p: &str, v: &Value) -> io::Result<Entry> {
                     };
                     let mode = u32::try_from(num("mode")?)
                         .map_err(|_| bad(format!("{p}: \"mode\" out of range")))?;
-                    Ok(Entry::Special(*kind, mode & 0o7777, num("rdev")?))
+                    Ok(Entry::Special(
+                        *kind,
+                        mode & crate::tree::node::PERMISSION_BITS,
+                        num("rdev")?,
+                    ))
                 }
             }
         }

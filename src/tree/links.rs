@@ -174,12 +174,10 @@ fn recount(root: &mut Root, ino: u64) -> io::Result<()> {
     if count < 2 {
         root.links.paths_mut().remove(&ino);
     }
+    // (The node still counts its old links, so `node_mut` notes the change for `sync`.)
     let m = ops::node_mut(root, &first)?.meta_mut();
     m.nlink = count;
     m.changed = SystemTime::now();
-    if count > 1 {
-        root.links.note_change(&first);
-    }
     Ok(())
 }
 
@@ -273,9 +271,16 @@ pub(crate) fn rebuild(root: &mut Root) -> io::Result<()> {
         let mut node = node_at(&root.node, &list[0])
             .cloned()
             .expect("found by the walk above");
-        node.meta_mut().nlink = list.len() as u32;
-        for p in &list {
-            ops::replace_entry(root, p, node.clone())?;
+        // An image keeps a linked node once, with its count: then every link already holds
+        // it, and the tree (shared with the other versions loaded) is left as it is.
+        let shared = list
+            .iter()
+            .all(|p| node_at(&root.node, p).is_some_and(|n| n.same_version(&node)));
+        if !shared || node.meta().nlink as usize != list.len() {
+            node.meta_mut().nlink = list.len() as u32;
+            for p in &list {
+                ops::replace_entry(root, p, node.clone())?;
+            }
         }
         paths.insert(ino, list);
     }

@@ -70,10 +70,7 @@ impl Meta {
         self.uid = uid.unwrap_or(self.uid);
         self.gid = gid.unwrap_or(self.gid);
         if !is_dir {
-            self.mode &= !SETUID;
-            if self.mode & 0o010 != 0 {
-                self.mode &= !SETGID;
-            }
+            self.mode = without_set_id(self.mode);
         }
     }
 
@@ -224,6 +221,17 @@ fn count_dirs(children: &OrdMap<Name, Node>) -> u32 {
 /// The set-user-ID and set-group-ID bits of a mode.
 pub(crate) const SETUID: u32 = 0o4000;
 pub(crate) const SETGID: u32 = 0o2000;
+
+/// `mode` as Linux leaves it when a file's set-id bits must go (a chown, a write by a process
+/// without `CAP_FSETID`): without set-user-ID, and without set-group-ID when group execute is
+/// set (without it, set-group-ID means mandatory locking and stays).
+pub(crate) fn without_set_id(mode: u32) -> u32 {
+    if mode & 0o010 != 0 {
+        mode & !(SETUID | SETGID)
+    } else {
+        mode & !SETUID
+    }
+}
 
 /// Default permission bits, as with a umask of 022.
 pub(crate) const DEFAULT_DIR_MODE: u32 = 0o755;

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::links::{self, Links};
+use super::node::without_set_id;
 use super::node::{
     Dir, FileNode, Meta, Node, SpecialNode, SymlinkNode, UserMeta, DEFAULT_FILE_MODE,
-    DEFAULT_SYMLINK_MODE, PERMISSION_BITS, SETGID, SETUID,
+    DEFAULT_SYMLINK_MODE, PERMISSION_BITS, SETGID,
 };
 use super::resolve::{dir_at, node_at, resolve, resolve_at};
 use crate::blob::{BlobStore, Content};
@@ -719,17 +720,12 @@ pub(crate) fn set_content(node: &mut Node, content: Content) -> io::Result<()> {
 /// What a write by a process without `CAP_FSETID` does to a file's mode: the set-user-ID bit
 /// goes, and the set-group-ID bit when group execute is set (ctime changes if a bit went).
 pub(crate) fn clear_set_id(node: &mut Node) {
-    let m = node.meta();
-    let group_x = m.mode & 0o010 != 0;
-    if m.mode & SETUID == 0 && !(group_x && m.mode & SETGID != 0) {
-        return;
+    let mode = without_set_id(node.meta().mode);
+    if mode != node.meta().mode {
+        let m = node.meta_mut();
+        m.mode = mode;
+        m.changed = SystemTime::now();
     }
-    let m = node.meta_mut();
-    m.mode &= !SETUID;
-    if group_x {
-        m.mode &= !SETGID;
-    }
-    m.changed = SystemTime::now();
 }
 
 /// `setxattr`/`removexattr` of one user-metadata key (`value` `None`: remove it), with
