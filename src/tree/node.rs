@@ -9,7 +9,8 @@
 //! A directory of a filesystem opened over a remote store (`persist::objects::Import::lazy`)
 //! may hold its entries as a [`LazyDir`]: the name of its object, fetched by a [`DirLoader`]
 //! on first use and kept for good (a `OnceLock`). Entries are therefore read through
-//! [`Dir::children`], which can fail, and changed through [`Dir::children_mut`].
+//! [`Dir::children`], which can fail, and changed through [`Dir::child_mut`],
+//! [`Dir::insert_child`] and [`Dir::remove_child`] (which keep the count of subdirectories).
 
 use std::collections::BTreeMap;
 use std::io;
