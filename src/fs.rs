@@ -337,7 +337,7 @@ impl MemFs {
 
     /// Makes `link` a new name of the node at `original` (`std::fs::hard_link`, `link(2)`):
     /// both names are then one file, whose changes through either are seen through both, with
-    /// its link count ([`Metadata::nlink`]) one higher; `remove_file` of a name drops one link.
+    /// its link count ([`crate::Metadata::nlink`]) one higher; `remove_file` of a name drops one link.
     /// `original` is not followed if it is a symlink (the link is to the symlink, as on Linux).
     /// Errors: `NotFound` (no `original`, or no parent of `link`), `AlreadyExists` (`link`
     /// exists), `PermissionDenied` with `EPERM` (`original` is a directory).
