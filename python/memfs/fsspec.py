@@ -116,7 +116,14 @@ class MemfsFileSystem(AbstractFileSystem):
         self.fs.rename(self._strip_protocol(path1), self._strip_protocol(path2))
 
     def cp_file(self, path1, path2, **kwargs):
-        self.fs.copy(self._strip_protocol(path1), self._strip_protocol(path2))
+        # As fsspec's memory and local (auto_mkdir) filesystems: the target's parents are
+        # made, and "copying" a directory (``cp(recursive=True)`` lists them) makes it.
+        path1, path2 = self._strip_protocol(path1), self._strip_protocol(path2)
+        if self.fs.isdir(path1):
+            self.fs.makedirs(path2, exist_ok=True)
+            return
+        self._parents(path2)
+        self.fs.copy(path1, path2)
 
     def cat_file(self, path, start=None, end=None, **kwargs):
         data = self.fs.readfilebytes(self._strip_protocol(path))
