@@ -113,7 +113,20 @@ class MemfsFileSystem(AbstractFileSystem):
                 super().rm(p, recursive=recursive, maxdepth=maxdepth)
 
     def mv(self, path1, path2, recursive=False, maxdepth=None, **kwargs):
-        self.fs.rename(self._strip_protocol(path1), self._strip_protocol(path2))
+        # One path: as fsspec's local filesystem (``shutil.move`` after making the target's
+        # parents), but as one rename: into ``path2`` when it is a directory, else onto it.
+        # Lists and globs: fsspec's copy-then-remove.
+        if not isinstance(path1, str) or any(c in path1 for c in "*?["):
+            return super().mv(path1, path2, recursive=recursive, maxdepth=maxdepth, **kwargs)
+        path1, path2 = self._strip_protocol(path1), self._strip_protocol(path2)
+        if path1 == path2:
+            return None
+        if self.fs.isdir(path2):
+            path2 = path2.rstrip("/") + "/" + path1.rsplit("/", 1)[-1]
+        else:
+            self._parents(path2)
+        self.fs.rename(path1, path2)
+        return None
 
     def cp_file(self, path1, path2, **kwargs):
         # As fsspec's memory and local (auto_mkdir) filesystems: the target's parents are

@@ -405,7 +405,9 @@ class MemoryFS(_memfs.Fs):
         return cls(load=os.fspath(path))
 
     def __repr__(self):
-        return f"<memfs.MemoryFS generation={self.generation}>"
+        # The address tells instances apart: fsspec keys its instance cache on the repr of
+        # its arguments (``fsspec.filesystem("memfs", fs=...)``).
+        return f"<memfs.MemoryFS at {id(self):#x} generation={self.generation}>"
 
 
 class _StoredBytes:

@@ -53,3 +53,55 @@ def test_pandas_reads_and_writes_memfs_urls():
     assert fs.readfile("/data/y.csv") == "id,value,double\n1,10,20\n2,20,40\n"
     with fsspec.open("memfs:///data/y.csv", "rt") as f:
         assert f.readline() == "id,value,double\n"
+
+
+def test_each_given_filesystem_gets_its_own_fsspec_instance():
+    # fsspec caches instances by the repr of their arguments.
+    a, b = memfs.create_fs(), memfs.create_fs()
+    assert fsspec.filesystem("memfs", fs=a).fs is a
+    assert fsspec.filesystem("memfs", fs=b).fs is b
+    assert fsspec.filesystem("memfs", fs=a).fs is a
+
+
+def test_mv_of_a_glob_moves_every_match():
+    f = fsspec.filesystem("memfs", fs=memfs.create_fs())
+    f.pipe({"/in/a.txt": b"a", "/in/b.txt": b"b", "/in/c.bin": b"c"})
+    f.makedirs("/out")
+    f.mv("/in/*.txt", "/out")
+    assert sorted(f.find("/")) == ["/in/c.bin", "/out/a.txt", "/out/b.txt"]
+
+
+def _tree(f, top):
+    """Every path below ``top`` (files and directories), relative, with file contents."""
+    out = {}
+    for root, dirs, files in f.walk(top):
+        rel = root[len(top) :].strip("/")
+        for d in dirs:
+            out[f"{rel}/{d}".strip("/")] = None
+        for name in files:
+            out[f"{rel}/{name}".strip("/")] = f.cat_file(f"{root.rstrip('/')}/{name}")
+    return out
+
+
+@pytest.mark.parametrize(
+    "src,dst",
+    [
+        ("a.txt", "renamed.txt"),  # a file onto a new name
+        ("a.txt", "new/deeper/a2.txt"),  # into directories that do not exist yet
+        ("a.txt", "dir"),  # into an existing directory
+        ("dir", "dir2"),  # a directory onto a new name
+        ("dir", "other"),  # a directory into an existing directory
+    ],
+)
+def test_mv_moves_as_fsspecs_local_filesystem_does(tmp_path, src, dst):
+    local = fsspec.filesystem("file", auto_mkdir=True)
+    ours = fsspec.filesystem("memfs", fs=memfs.create_fs())
+    tops = {local: str(tmp_path), ours: "/top"}
+    for f, top in tops.items():
+        f.makedirs(f"{top}/dir/sub", exist_ok=True)
+        f.makedirs(f"{top}/other", exist_ok=True)
+        f.pipe_file(f"{top}/a.txt", b"a")
+        f.pipe_file(f"{top}/dir/b.txt", b"b")
+        f.pipe_file(f"{top}/dir/sub/c.txt", b"c")
+        f.mv(f"{top}/{src}", f"{top}/{dst}")
+    assert _tree(ours, "/top") == _tree(local, str(tmp_path))
