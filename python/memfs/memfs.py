@@ -35,6 +35,10 @@ def _path(path):
 
 def _parse_mode(mode):
     """``(raw mode for the engine, reading, writing, binary)``, with the built-in's checks."""
+    if type(mode) is str:
+        parsed = _MODES.get(mode)
+        if parsed is not None:
+            return parsed
     if not isinstance(mode, str):
         raise TypeError(f"open() argument 'mode' must be str, not {type(mode).__name__}")
     modes = set(mode)
@@ -50,53 +54,60 @@ def _parse_mode(mode):
     raw = ("x" if creating else "r" if reading else "w" if writing else "a") + (
         "+" if updating else ""
     )
-    return raw, reading or updating, writing or appending or creating or updating, binary
+    parsed = raw, reading or updating, writing or appending or creating or updating, binary
+    if len(_MODES) < 256:
+        _MODES[mode] = parsed
+    return parsed
+
+
+# Valid modes already parsed (every valid mode is a permutation of a few letters).
+_MODES = {}
+
+# The engine's raw file has the methods of a raw file; the buffered layers of `io` call it
+# directly.
+io.RawIOBase.register(_memfs.RawFile)
 
 
 class MemoryFile(io.RawIOBase):
     """A raw (unbuffered) file of a ``MemoryFS``: what ``open(..., buffering=0)`` gives in binary
-    mode, and what the buffered and text layers of ``open`` sit on."""
+    mode (the buffered and text layers of ``open`` sit directly on the engine's raw file, which
+    this wraps for the rest of ``io.IOBase``: lines, iteration, context manager)."""
 
-    def __init__(self, raw, name, mode, readable, writable):
+    def __init__(self, raw):
         super().__init__()
         self._raw = raw
-        self.name = name
-        self.mode = mode
-        self._readable = readable
-        self._writable = writable
+
+    @property
+    def name(self):
+        return self._raw.name
+
+    @property
+    def mode(self):
+        return self._raw.mode
 
     def readable(self):
         self._checkClosed()
-        return self._readable
+        return self._raw.readable()
 
     def writable(self):
         self._checkClosed()
-        return self._writable
+        return self._raw.writable()
 
     def seekable(self):
         self._checkClosed()
-        return self._raw.seekable
-
-    def _need(self, ok, what):
-        self._checkClosed()
-        if not ok:
-            raise io.UnsupportedOperation(what)
+        return self._raw.seekable()
 
     def readinto(self, b):
-        self._need(self._readable, "File not open for reading")
-        view = memoryview(b).cast("B")
-        data = self._raw.read(len(view))
-        n = len(data)
-        view[:n] = data
-        return n
+        self._checkClosed()
+        return self._raw.readinto(b)
 
     def readall(self):
-        self._need(self._readable, "File not open for reading")
-        return self._raw.read(-1)
+        self._checkClosed()
+        return self._raw.readall()
 
     def write(self, b):
-        self._need(self._writable, "File not open for writing")
-        return self._raw.write(bytes(b))
+        self._checkClosed()
+        return self._raw.write(b)
 
     def seek(self, offset, whence=io.SEEK_SET):
         self._checkClosed()
@@ -104,19 +115,15 @@ class MemoryFile(io.RawIOBase):
 
     def tell(self):
         self._checkClosed()
-        return self._raw.seek(0, io.SEEK_CUR)
+        return self._raw.tell()
 
     def truncate(self, size=None):
-        self._need(self._writable, "File not open for writing")
-        if size is None:
-            size = self.tell()
-        if size < 0:
-            raise OSError(22, "Invalid argument")
+        self._checkClosed()
         return self._raw.truncate(size)
 
     def flush(self):
         """Publishes what was written: other handles and readers see it from now on."""
-        if not self.closed and not self._raw.closed:
+        if not self.closed:
             self._raw.flush()
 
     def close(self):
@@ -307,15 +314,16 @@ class MemoryFS(_memfs.Fs):
                 f"'{type(buffering).__name__}' object cannot be interpreted as an integer"
             )
         path = _path(path)
-        raw = MemoryFile(self.open_raw(path, raw_mode), path, mode, readable, writable)
+        raw = self.open_raw(path, raw_mode, mode)
         if raw_mode[0] == "a":
             # As the built-in does: an appending file starts at its end.
             raw.seek(0, io.SEEK_END)
         if buffering == 0:
             if not binary:
+                # After the open, as the built-in (which has made or truncated the file).
                 raw.close()
                 raise ValueError("can't have unbuffered text I/O")
-            return raw
+            return MemoryFile(raw)
         size = buffering if buffering > 1 else io.DEFAULT_BUFFER_SIZE
         if readable and writable:
             buf = _PublishingRandom(raw, size)
@@ -337,7 +345,9 @@ class MemoryFS(_memfs.Fs):
         ``ValueError``; ``readfilebytes`` of the file gives the ciphertext."""
         if not isinstance(password, str):
             raise TypeError("password must be str")
-        return self._stream(path, mode, lambda p, m: self.open_encrypted_raw(p, m, password))
+        return self._stream(
+            path, mode, lambda p, m, name_mode: self.open_encrypted_raw(p, m, password, name_mode)
+        )
 
     def open_compressed(self, path, mode="r", compression_level=9):
         """Opens an LZ4-compressed file in mode ``r``, ``w`` or ``a`` (``b`` for bytes, text
@@ -347,7 +357,9 @@ class MemoryFS(_memfs.Fs):
                 f"compression_level must be an int from 0 to 12, not {compression_level!r}"
             )
         return self._stream(
-            path, mode, lambda p, m: self.open_compressed_raw(p, m, compression_level)
+            path,
+            mode,
+            lambda p, m, name_mode: self.open_compressed_raw(p, m, compression_level, name_mode),
         )
 
     def _stream(self, path, mode, opener):
@@ -362,7 +374,7 @@ class MemoryFS(_memfs.Fs):
             )
         path = _path(path)
         kind = mode.replace("b", "").replace("t", "")
-        raw = MemoryFile(opener(path, kind), path, mode, kind == "r", kind != "r")
+        raw = opener(path, kind, mode)
         buf = io.BufferedReader(raw) if kind == "r" else _PublishingWriter(raw)
         if "b" in mode:
             return buf

@@ -481,42 +481,55 @@ reads!(Fs {
     }
 
     /// Opens a raw handle with a mode of `r w a x` and `+` (no `b`/`t`: text is Python's).
-    fn open_raw(&self, py: Python<'_>, path: PathArg, mode: &str) -> PyResult<RawFile> {
+    /// Opens `path` in the engine's `mode` (`r`, `w`, `a`, `x`, maybe with `+`); `name_mode` is
+    /// the `mode` attribute the handle shows (the caller's, e.g. `rb`).
+    #[pyo3(signature = (path, mode, name_mode = None))]
+    fn open_raw(
+        &self,
+        py: Python<'_>,
+        path: PathArg,
+        mode: &str,
+        name_mode: Option<&str>,
+    ) -> PyResult<RawFile> {
         let path = &*path.text()?;
         let f = py
             .detach(|| self.inner.open_mode(path, mode))
             .map_err(at(path))?;
-        Ok(RawFile::new(Handle::Plain(f), path))
+        Ok(RawFile::new(Handle::Plain(f), path, mode, name_mode))
     }
 
     /// Opens a password-encrypted file (`r`, `w` or `a`); a wrong password is a `ValueError`.
+    #[pyo3(signature = (path, mode, password, name_mode = None))]
     fn open_encrypted_raw(
         &self,
         py: Python<'_>,
         path: PathArg,
         mode: &str,
         password: &str,
+        name_mode: Option<&str>,
     ) -> PyResult<RawFile> {
         let path = &*path.text()?;
         let f = py
             .detach(|| self.inner.open_encrypted(path, mode, password))
             .map_err(|e| invalid_data_is_value_error(e, path))?;
-        Ok(RawFile::new(Handle::Encrypted(f), path))
+        Ok(RawFile::new(Handle::Encrypted(f), path, mode, name_mode))
     }
 
     /// Opens an LZ4-compressed file (`r`, `w` or `a`) with a level of 0 to 12.
+    #[pyo3(signature = (path, mode, level, name_mode = None))]
     fn open_compressed_raw(
         &self,
         py: Python<'_>,
         path: PathArg,
         mode: &str,
         level: u32,
+        name_mode: Option<&str>,
     ) -> PyResult<RawFile> {
         let path = &*path.text()?;
         let f = py
             .detach(|| self.inner.open_compressed(path, mode, level))
             .map_err(|e| invalid_data_is_value_error(e, path))?;
-        Ok(RawFile::new(Handle::Compressed(f), path))
+        Ok(RawFile::new(Handle::Compressed(f), path, mode, name_mode))
     }
 
     /// Replaces the user metadata (str to str) of `path`; an empty dict clears it.
@@ -755,18 +768,31 @@ impl Handle {
     }
 }
 
-/// An open file: `memfs.MemoryFile` (an `io.RawIOBase`) wraps it.
+/// An open file, duck-typed as an `io.RawIOBase` (and registered as one by `memfs.memfs`):
+/// `open` puts the built-in `io.BufferedReader`/`BufferedWriter`/`BufferedRandom` directly on
+/// it, so their calls to the raw file cross into Rust with no Python frame between;
+/// `memfs.MemoryFile` (unbuffered opens) wraps it for the rest of `IOBase`.
 #[pyclass(module = "memfs._memfs", frozen)]
 struct RawFile {
     file: Mutex<Option<Handle>>,
     path: String,
+    mode: String,
+    readable: bool,
+    writable: bool,
 }
 
 impl RawFile {
-    fn new(handle: Handle, path: &str) -> Self {
+    /// `raw_mode` is the engine's (`r`, `w`, `a`, `x`, each maybe with `+`), `mode` what the
+    /// caller asked for (the `mode` attribute).
+    fn new(handle: Handle, path: &str, raw_mode: &str, mode: Option<&str>) -> Self {
+        let update = raw_mode.contains('+');
+        let reading = raw_mode.starts_with('r');
         RawFile {
             file: Mutex::new(Some(handle)),
             path: path.to_string(),
+            mode: mode.unwrap_or(raw_mode).to_string(),
+            readable: reading || update,
+            writable: !reading || update,
         }
     }
 
@@ -778,18 +804,36 @@ impl RawFile {
         py.detach(|| {
             let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
             match guard.as_mut() {
-                Some(file) => f(file).map_err(|e| os_error(&e, Some(&self.path), None)),
-                None => Err(PyValueError::new_err("I/O operation on closed file.")),
+                Some(file) => f(file).map_err(|e| match e.kind() {
+                    io::ErrorKind::Unsupported => UnsupportedOperation::new_err(e.to_string()),
+                    _ => os_error(&e, Some(&self.path), None),
+                }),
+                None => Err(closed()),
             }
         })
     }
-}
 
-#[pymethods]
-impl RawFile {
-    /// Up to `n` bytes (`n < 0`: to the end).
-    fn read<'py>(&self, py: Python<'py>, n: i64) -> PyResult<Bound<'py, PyBytes>> {
-        let data = self.with(py, |f| {
+    fn is_closed(&self) -> bool {
+        self.file
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+    }
+
+    /// `ValueError` if closed, `io.UnsupportedOperation` unless `ok`.
+    fn need(&self, ok: bool, what: &str) -> PyResult<()> {
+        if self.is_closed() {
+            return Err(closed());
+        }
+        if !ok {
+            return Err(unsupported(what));
+        }
+        Ok(())
+    }
+
+    fn read_vec(&self, py: Python<'_>, n: i64) -> PyResult<Vec<u8>> {
+        self.need(self.readable, "File not open for reading")?;
+        self.with(py, |f| {
             let mut out = Vec::new();
             if n < 0 {
                 f.read_to_end(&mut out)?;
@@ -799,23 +843,80 @@ impl RawFile {
                 out.truncate(got);
             }
             Ok(out)
-        })?;
+        })
+    }
+}
+
+fn closed() -> PyErr {
+    PyValueError::new_err("I/O operation on closed file")
+}
+
+pyo3::import_exception!(io, UnsupportedOperation);
+
+fn unsupported(what: &str) -> PyErr {
+    UnsupportedOperation::new_err(what.to_string())
+}
+
+#[pymethods]
+impl RawFile {
+    /// Up to `n` bytes (`n < 0` or `None`: to the end).
+    #[pyo3(signature = (n = -1))]
+    fn read<'py>(&self, py: Python<'py>, n: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
+        let data = self.read_vec(py, n.unwrap_or(-1))?;
         Ok(PyBytes::new(py, &data))
     }
 
-    fn write(&self, py: Python<'_>, data: Vec<u8>) -> PyResult<usize> {
-        self.with(py, |f| f.write_all(&data).map(|()| data.len()))
+    /// Everything from the position to the end.
+    fn readall<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.read(py, Some(-1))
+    }
+
+    /// Reads into a writable buffer (what `io.BufferedReader` calls); the count read.
+    fn readinto(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<usize> {
+        self.need(self.readable, "File not open for reading")?;
+        let view = pyo3::types::PyMemoryView::from(buffer)?.call_method1("cast", ("B",))?;
+        let len = view.len()?;
+        let data = self.read_vec(py, len as i64)?;
+        let n = data.len();
+        let slice = pyo3::types::PySlice::new(py, 0, n as isize, 1);
+        view.set_item(slice, PyBytes::new(py, &data))?;
+        Ok(n)
+    }
+
+    /// Writes all of a bytes-like object (written bytes stay private until `flush`/`close`).
+    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<usize> {
+        self.need(self.writable, "File not open for writing")?;
+        let bytes = match data.cast::<PyBytes>() {
+            Ok(b) => b.clone(),
+            Err(_) => py
+                .get_type::<PyBytes>()
+                .call1((data,))?
+                .cast_into::<PyBytes>()?,
+        };
+        let data = bytes.as_bytes();
+        self.with(py, |f| f.write_all(data).map(|()| data.len()))
+    }
+
+    fn readable(&self) -> PyResult<bool> {
+        self.need(true, "")?;
+        Ok(self.readable)
+    }
+
+    fn writable(&self) -> PyResult<bool> {
+        self.need(true, "")?;
+        Ok(self.writable)
     }
 
     /// Whether the handle can seek (plain files only).
-    #[getter]
-    fn seekable(&self) -> bool {
-        matches!(
-            *self.file.lock().unwrap_or_else(|p| p.into_inner()),
-            Some(Handle::Plain(_))
-        )
+    fn seekable(&self) -> PyResult<bool> {
+        let guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        match *guard {
+            None => Err(closed()),
+            Some(ref h) => Ok(matches!(h, Handle::Plain(_))),
+        }
     }
 
+    #[pyo3(signature = (offset, whence = 0))]
     fn seek(&self, py: Python<'_>, offset: i64, whence: i32) -> PyResult<u64> {
         let to = match whence {
             0 if offset < 0 => {
@@ -835,12 +936,28 @@ impl RawFile {
         self.with(py, |f| f.plain("seek")?.seek(to))
     }
 
-    fn truncate(&self, py: Python<'_>, size: u64) -> PyResult<u64> {
+    fn tell(&self, py: Python<'_>) -> PyResult<u64> {
+        self.with(py, |f| f.plain("tell")?.stream_position())
+    }
+
+    /// Sets the length to `size` (`None`: the position); the position does not move.
+    #[pyo3(signature = (size = None))]
+    fn truncate(&self, py: Python<'_>, size: Option<i64>) -> PyResult<u64> {
+        self.need(self.writable, "File not open for writing")?;
+        let size = match size {
+            Some(s) if s < 0 => return Err(PyOSError::new_err((22, "Invalid argument"))),
+            Some(s) => s as u64,
+            None => self.tell(py)?,
+        };
         self.with(py, |f| f.plain("truncate")?.set_len(size).map(|()| size))
     }
 
-    /// Publishes what was written (other readers see it from now on).
+    /// Publishes what was written (other readers see it from now on); nothing on a closed
+    /// file, as the built-in raw files do.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        if self.is_closed() {
+            return Ok(());
+        }
         self.with(py, |f| f.flush())
     }
 
@@ -857,10 +974,30 @@ impl RawFile {
 
     #[getter]
     fn closed(&self) -> bool {
-        self.file
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
+        self.is_closed()
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.path
+    }
+
+    #[getter]
+    fn mode(&self) -> &str {
+        &self.mode
+    }
+
+    fn fileno(&self) -> PyResult<i32> {
+        Err(unsupported("a memfs file has no file descriptor"))
+    }
+
+    fn isatty(&self) -> PyResult<bool> {
+        self.need(true, "")?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<memfs.RawFile name={:?} mode={:?}>", self.path, self.mode)
     }
 }
 

@@ -202,6 +202,47 @@ def test_closed_files_and_wrong_direction(both):
     same(fs, real, lambda t: t.open("/d/f.txt", "rb").truncate(0))
 
 
+@pytest.mark.parametrize("buffering", [-1, 0])
+def test_the_raw_layer_under_buffered_and_unbuffered_files(both, buffering):
+    # ``f.raw`` of a buffered file is the engine's raw file, called by io's C code directly.
+    fs, real = both
+
+    def raw_reads(t):
+        with t.open("/d/f.txt", "rb", buffering=buffering) as f:
+            raw = getattr(f, "raw", f)
+            b, m = bytearray(4), memoryview(bytearray(3))
+            got = (raw.readinto(b), bytes(b), raw.readinto(m), bytes(m), raw.read(2))
+            return got + (raw.tell(), raw.readall(), raw.read(), raw.seek(-3, 2), raw.read(-1))
+
+    def raw_writes(t):
+        with t.open("/w", "w+b", buffering=buffering) as f:
+            raw = getattr(f, "raw", f)
+            n = (raw.write(b"abc"), raw.write(bytearray(b"de")), raw.write(memoryview(b"fgh")))
+            raw.truncate(5)
+            raw.seek(1)
+            raw.truncate()
+            return n, raw.tell(), raw.seek(0, 2), raw.readable(), raw.writable(), raw.seekable()
+
+    def raw_checks(t):
+        f = t.open("/d/f.txt", "rb", buffering=buffering)
+        raw = getattr(f, "raw", f)
+        facts = (isinstance(raw, io.RawIOBase), raw.mode, raw.name.endswith("/d/f.txt"))
+        wrong = (outcome(lambda: raw.write(b"x")), outcome(raw.truncate), raw.isatty())
+        f.close()
+        after = (raw.closed, outcome(raw.read), outcome(raw.readable), outcome(raw.tell))
+        return facts, wrong, after, outcome(raw.close)
+
+    same(fs, real, raw_reads)
+    same(fs, real, raw_writes)
+    same(fs, real, raw_checks)
+
+    def wrong_way(t):
+        f = t.open("/w2", "wb", buffering=buffering)
+        return outcome(getattr(f, "raw", f).read)
+
+    same(fs, real, wrong_way)
+
+
 def test_directory_operations_and_their_errors(both):
     fs, real = both
     for call in [
