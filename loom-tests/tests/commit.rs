@@ -267,3 +267,34 @@ fn three_writers_all_land_once() {
         assert_eq!(fs.generation(), g0 + 3);
     });
 }
+
+/// Two writers in their own directories (a write and a remove) and a reader: the reader's
+/// snapshot is a whole version, both operations land exactly once, and neither directory loses
+/// the other's change.
+#[test]
+fn two_writers_in_their_own_directories_and_a_reader() {
+    loom::model(|| {
+        let fs = MemFs::new();
+        fs.create_dir("/x").unwrap();
+        fs.create_dir("/y").unwrap();
+        fs.write("/y/old", "0").unwrap();
+        let g0 = fs.generation();
+        let a = {
+            let fs = fs.clone();
+            thread::spawn(move || fs.write("/x/a", "a"))
+        };
+        let b = {
+            let fs = fs.clone();
+            thread::spawn(move || fs.remove_file("/y/old"))
+        };
+        let snap = fs.snapshot();
+        let seen = u64::from(snap.exists("/x/a")) + u64::from(!snap.exists("/y/old"));
+        assert_eq!(snap.generation() - g0, seen, "a snapshot between versions");
+        a.join().unwrap().expect("the write failed");
+        b.join().unwrap().expect("the remove failed");
+        assert_eq!(fs.read_to_string("/x/a").unwrap(), "a");
+        assert!(!fs.exists("/y/old"));
+        assert_eq!(fs.listdir("/y").unwrap(), Vec::<String>::new());
+        assert_eq!(fs.generation(), g0 + 2, "an operation applied twice or not at all");
+    });
+}
