@@ -219,10 +219,7 @@ impl Committer {
 
     /// Adds a change feed; returns the version published at that moment (the feed receives
     /// every later one).
-    pub(crate) fn register_watcher(
-        &self,
-        feed: std::sync::Weak<crate::watch::Feed>,
-    ) -> StdArc<Root> {
+    pub(crate) fn register_watcher(&self, feed: crate::watch::Sink) -> StdArc<Root> {
         let mut w = sync::lock(&self.working);
         w.watchers.add(feed);
         self.cell.load_full()

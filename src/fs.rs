@@ -242,7 +242,7 @@ impl MemFs {
     }
 
     /// Adds a change feed (see `watch.rs`); returns the version published at that moment.
-    pub(crate) fn register_watcher(&self, feed: std::sync::Weak<crate::watch::Feed>) -> Arc<Root> {
+    pub(crate) fn register_watcher(&self, feed: crate::watch::Sink) -> Arc<Root> {
         self.inner.commits.register_watcher(feed)
     }
 

@@ -4,7 +4,7 @@
 //! Normal builds re-export `std`'s types and `arc_swap::ArcSwap` (as [`PublishCell`]); under
 //! `cfg(loom)` (set by the `loom-tests/` crate) the same names are loom's, so the blob store's
 //! insert/release protocol and the commit protocol can be model-checked over every
-//! interleaving. Code imports `Mutex`, `Condvar`, the atomics and the publish cell from here,
+//! interleaving. Code imports `Mutex`, the atomics, the channel and the publish cell from here,
 //! never from `std::sync` or `arc_swap` directly; so does the blob store for the `Arc` whose
 //! count its release protocol reads (`sync::Arc`).
 //!
@@ -22,14 +22,18 @@
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
     atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
-    Arc, Condvar, Mutex, MutexGuard,
+    Arc, Mutex, MutexGuard,
 };
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
     atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
-    Arc, Condvar, Mutex, MutexGuard,
+    Arc, Mutex, MutexGuard,
 };
+
+/// The change feed's bounded channel (`watch.rs`) is std's in every build: loom has no bounded
+/// channel, and the feed is outside the modelled protocol (the combiner only `try_send`s).
+pub(crate) use std::sync::mpsc;
 
 /// The cell through which a new root is published: readers load the current `Arc`, the writer
 /// holding the commit mutex swaps a new one in.

@@ -5,11 +5,17 @@
 //! watcher the changes under its prefix, so a watcher sees every published version's changes in
 //! publish order. (Handing watchers the versions themselves, to diff on their own threads, was
 //! measured and rejected: the old versions they held were then freed on their threads, which
-//! made the writer 3.8x slower.) Writers never wait for a watcher: handing over is a push onto a
-//! queue of at most [`QUEUE`] versions' changes; when a watcher falls that far behind, its queue
-//! is emptied, it yields one [`ChangeKind::Overflow`] event, and it resumes with the changes
-//! published after that (what changed in between is not reported: take a snapshot and diff it,
-//! if that matters).
+//! made the writer 3.8x slower.) Writers never wait for a watcher: handing over is a lock-free
+//! `try_send` onto a bounded channel (std's `sync_channel`) of at most [`QUEUE`] versions'
+//! changes; a watcher with nothing to read spins briefly and then parks, and a writer wakes it
+//! only if it parked. (A mutex-guarded queue that the watcher polled, yielding 64 times before
+//! it slept on a condition variable, made a writer of small files 7x slower: the writer and the
+//! watcher met on that mutex at every version; the same channel with those 64 yields before
+//! parking was 15% slower than without, and the watcher fell behind.) When a watcher falls [`QUEUE`] versions
+//! behind, the version that does not fit is dropped and the watcher's next call drops what is
+//! still queued and yields one [`ChangeKind::Overflow`] event; it resumes with the changes
+//! published after that (what changed in between is not reported: take a snapshot and diff
+//! it, if that matters).
 //!
 //! Events carry the generation of the version that first contains them. A transaction or a
 //! batch is one version, so all its changes share its generation; operations of several
@@ -24,15 +30,13 @@ use crate::diff::{Change, ChangeKind};
 use crate::error;
 use crate::fs::MemFs;
 use crate::path::{at_or_below, VPath};
-use crate::sync::{self, Condvar, Mutex};
+use crate::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use crate::tree::ops::Root;
 
 /// How many published versions a watcher may fall behind before it overflows, unless it was
 /// made with [`MemFs::watch_with_capacity`].
 pub const QUEUE: usize = 4096;
-
-/// How many times a watcher with nothing to read yields before it sleeps.
-const LOOKS_BEFORE_SLEEP: u32 = 64;
 
 /// One change seen by a [`Watcher`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,62 +49,51 @@ pub struct Event {
     pub kind: ChangeKind,
 }
 
-/// What the commit protocol shares with one watcher.
+/// What the commit protocol shares with one watcher, besides the channel its versions'
+/// events travel on (std's bounded `sync_channel`: a push is a lock-free `try_send`, and a
+/// watcher with nothing to read spins briefly and then parks, woken only if it parked).
 pub(crate) struct Feed {
     prefix: String,
-    state: Mutex<FeedState>,
-    ready: Condvar,
-}
-
-struct FeedState {
-    /// The events of each published version not read yet (only versions with changes under the
-    /// prefix).
-    versions: VecDeque<Vec<Event>>,
     /// The generation of the last version handed over (what an overflow resumes from).
-    generation: u64,
-    capacity: usize,
-    /// Set when the queue overflowed; the watcher reports it before anything else.
-    overflowed: bool,
-    /// The filesystem is gone: nothing more will come.
-    closed: bool,
-    /// The watcher sleeps on `ready` (writers wake it only then: a wake-up is a system call).
-    waiting: bool,
+    generation: AtomicU64,
+    /// Set when a version did not fit; the watcher reports it before anything else.
+    overflowed: AtomicBool,
 }
 
-impl Feed {
-    /// Called by the combiner for every published version, with its changes.
-    fn push(&self, generation: u64, changes: &[Change]) {
-        // Built before the lock is taken: the watcher waits on that lock, not on this filter.
+/// The combiner's end of one feed.
+pub(crate) struct Sink {
+    feed: Weak<Feed>,
+    tx: SyncSender<(u64, Vec<Event>)>,
+}
+
+impl Sink {
+    /// Called by the combiner for every published version, with its changes; `false` once the
+    /// watcher is gone.
+    fn push(&self, generation: u64, changes: &[Change]) -> bool {
+        let Some(feed) = self.feed.upgrade() else {
+            return false;
+        };
         let events: Vec<Event> = changes
             .iter()
-            .filter(|c| at_or_below(&self.prefix, &c.path))
+            .filter(|c| at_or_below(&feed.prefix, &c.path))
             .map(|c| Event {
                 generation,
                 path: c.path.clone(),
                 kind: c.kind,
             })
             .collect();
-        let mut s = sync::lock(&self.state);
-        s.generation = generation;
+        feed.generation.store(generation, Ordering::Release);
         if events.is_empty() {
-            return;
+            return true;
         }
-        if s.versions.len() >= s.capacity {
-            s.versions.clear();
-            s.overflowed = true;
+        match self.tx.try_send((generation, events)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                feed.overflowed.store(true, Ordering::Release);
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => false,
         }
-        s.versions.push_back(events);
-        let wake = s.waiting;
-        drop(s);
-        if wake {
-            self.ready.notify_one();
-        }
-    }
-
-    /// Called when the filesystem is dropped.
-    pub(crate) fn close(&self) {
-        sync::lock(&self.state).closed = true;
-        self.ready.notify_all();
     }
 }
 
@@ -109,7 +102,12 @@ impl Feed {
 /// filesystem is dropped.
 pub struct Watcher {
     feed: Arc<Feed>,
+    rx: Receiver<(u64, Vec<Event>)>,
     pending: VecDeque<Event>,
+    /// After an overflow: versions up to this generation were covered by it.
+    skip_to: u64,
+    /// The filesystem is gone and every version it sent was read.
+    closed: bool,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -141,25 +139,25 @@ impl MemFs {
         }
         let feed = Arc::new(Feed {
             prefix: p.as_string(),
-            state: Mutex::new(FeedState {
-                generation: 0,
-                versions: VecDeque::new(),
-                capacity: versions,
-                waiting: false,
-                overflowed: false,
-                closed: false,
-            }),
-            ready: Condvar::new(),
+            generation: AtomicU64::new(0),
+            overflowed: AtomicBool::new(false),
         });
+        let (tx, rx) = mpsc::sync_channel(versions);
         // Registered under the commit mutex, with the version published at that moment, so
         // the first version the feed receives is the next one.
-        let last = self.register_watcher(Arc::downgrade(&feed));
+        let last = self.register_watcher(Sink {
+            feed: Arc::downgrade(&feed),
+            tx,
+        });
         if crate::tree::ops::stat(&last, &p, false).is_err() {
             return Err(error::not_found(format!("{p} (nothing to watch there)")));
         }
         Ok(Watcher {
             feed,
+            rx,
             pending: VecDeque::new(),
+            skip_to: 0,
+            closed: false,
         })
     }
 }
@@ -169,48 +167,35 @@ impl Watcher {
     /// filesystem is gone).
     pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Event> {
         let deadline = Instant::now() + timeout;
-        // Before sleeping, look again a few times: under a stream of writes the next version is
-        // microseconds away, and a watcher that never sleeps costs writers no wake-up calls.
-        let mut looks = 0;
         loop {
-            if let Some(e) = self.pending.pop_front() {
-                return Some(e);
-            }
-            let mut s = sync::lock(&self.feed.state);
-            if s.overflowed {
-                s.overflowed = false;
-                // What was queued when it overflowed is gone; later versions follow.
+            if self.feed.overflowed.swap(false, Ordering::AcqRel) {
+                // What was queued is dropped; the versions it covered up to now with it.
+                while self.rx.try_recv().is_ok() {}
+                let generation = self.feed.generation.load(Ordering::Acquire);
+                self.skip_to = generation;
+                self.pending.clear();
                 return Some(Event {
-                    generation: s.generation,
+                    generation,
                     path: self.feed.prefix.clone(),
                     kind: ChangeKind::Overflow,
                 });
             }
-            if let Some(events) = s.versions.pop_front() {
-                self.pending.extend(events);
-                continue;
+            if let Some(e) = self.pending.pop_front() {
+                return Some(e);
             }
-            if s.closed {
+            if self.closed {
                 return None;
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return None;
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok((generation, events)) => {
+                    if generation > self.skip_to {
+                        self.pending.extend(events);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => return None,
+                Err(RecvTimeoutError::Disconnected) => self.closed = true,
             }
-            if looks < LOOKS_BEFORE_SLEEP {
-                looks += 1;
-                drop(s);
-                std::thread::yield_now();
-                continue;
-            }
-            looks = 0;
-            s.waiting = true;
-            let (mut s, _) = self
-                .feed
-                .ready
-                .wait_timeout(s, deadline - now)
-                .unwrap_or_else(|p| p.into_inner());
-            s.waiting = false;
         }
     }
 }
@@ -225,8 +210,7 @@ impl Iterator for Watcher {
             if let Some(e) = self.recv_timeout(Duration::from_secs(3600)) {
                 return Some(e);
             }
-            let s = sync::lock(&self.feed.state);
-            if s.closed && s.versions.is_empty() && !s.overflowed {
+            if self.closed && self.pending.is_empty() {
                 return None;
             }
         }
@@ -235,11 +219,11 @@ impl Iterator for Watcher {
 
 /// The commit protocol's list of watchers.
 #[derive(Default)]
-pub(crate) struct Watchers(Vec<Weak<Feed>>);
+pub(crate) struct Watchers(Vec<Sink>);
 
 impl Watchers {
-    pub(crate) fn add(&mut self, feed: Weak<Feed>) {
-        self.0.push(feed);
+    pub(crate) fn add(&mut self, sink: Sink) {
+        self.0.push(sink);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -249,23 +233,16 @@ impl Watchers {
     /// Hands the changes from `old` to `new` (just published) to every live watcher,
     /// forgetting the dropped ones.
     pub(crate) fn publish(&mut self, old: &Root, new: &Root) {
-        self.0.retain(|w| w.strong_count() > 0);
+        self.0.retain(|s| s.feed.strong_count() > 0);
         if self.0.is_empty() {
             return;
         }
         let changes = crate::diff::diff_roots(old, new);
-        for w in &self.0 {
-            if let Some(feed) = w.upgrade() {
-                feed.push(new.generation, &changes);
-            }
-        }
+        self.0.retain(|s| s.push(new.generation, &changes));
     }
 
+    /// The filesystem is gone: each watcher reads what was sent, then ends.
     pub(crate) fn close(&mut self) {
-        for w in self.0.drain(..) {
-            if let Some(feed) = w.upgrade() {
-                feed.close();
-            }
-        }
+        self.0.clear();
     }
 }

@@ -99,7 +99,14 @@ fn a_slow_watcher_overflows_once_and_resumes_from_the_current_tree() {
     assert_eq!(first.kind, ChangeKind::Overflow);
     assert_eq!(first.path, "/");
     fs.write("/after", "y").unwrap();
-    let next: Vec<(String, char)> = kinds(&drain(&mut w))
+    let events = drain(&mut w);
+    // The overflow names the version it resumes from: everything after it is newer.
+    assert!(
+        events.iter().all(|e| e.generation > first.generation),
+        "{events:?}"
+    );
+    assert_eq!(first.generation, 20);
+    let next: Vec<(String, char)> = kinds(&events)
         .into_iter()
         .filter(|(p, _)| p != "/")
         .collect();
