@@ -520,6 +520,22 @@ pub(crate) fn check_read(
 
 /// Whether `c` may list the directory `dir` (a walk leaves out what it may not list, as
 /// `os.walk` does with a directory it cannot read).
+/// Whether `c` may learn of a change at the canonical `path` (a diff's or a watcher's): as a
+/// listing would show its name, the parent must be a directory `c` may list in `root`
+/// (search permission on the way, read on it). `/` itself is always visible.
+pub(crate) fn may_see_change(root: &Root, path: &str, c: &Credentials) -> bool {
+    if c.is_root() {
+        return true;
+    }
+    let parent = match path.rsplit_once('/') {
+        None => return false,
+        Some(("", "")) => return true,
+        Some(("", _)) => "/",
+        Some((parent, _)) => parent,
+    };
+    VPath::parse_str(parent).is_ok_and(|p| check_read(root, &p, true, ReadNeed::Read, c).is_ok())
+}
+
 pub(crate) fn may_list(meta: &Meta, c: &Credentials) -> bool {
     c.permits(meta, R | X)
 }

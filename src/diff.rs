@@ -70,8 +70,20 @@ impl Snapshot {
     /// Every path that differs between this snapshot and `newer` (a later one, or any other
     /// version of the same or another filesystem), sorted by path. Unchanged subtrees are
     /// skipped without being visited.
+    ///
+    /// Taken through a handle with credentials ([`MemFs::as_user`]), either snapshot reports
+    /// only the changes those credentials may see: where the parent directory is one they may
+    /// list (in the newer version, or in the older one for what is not in the newer).
     pub fn diff(&self, newer: &Snapshot) -> Vec<Change> {
-        self.with_root(|old| newer.with_root(|new| diff_roots(old, new)))
+        self.with_root(|old| {
+            newer.with_root(|new| {
+                let mut changes = diff_roots(old, new);
+                for c in [self.cred(), newer.cred()].into_iter().flatten() {
+                    changes = visible(changes, old, new, c);
+                }
+                changes
+            })
+        })
     }
 }
 
@@ -81,6 +93,27 @@ impl MemFs {
     pub fn diff_since(&self, older: &Snapshot) -> Vec<Change> {
         older.diff(&self.snapshot())
     }
+}
+
+/// The changes from `old` to `new` that `c` may see ([`crate::access::may_see_change`], in the
+/// version that has the path).
+pub(crate) fn visible(
+    changes: Vec<Change>,
+    old: &Root,
+    new: &Root,
+    c: &crate::Credentials,
+) -> Vec<Change> {
+    changes
+        .into_iter()
+        .filter(|ch| {
+            let root = if ch.kind == ChangeKind::Removed {
+                old
+            } else {
+                new
+            };
+            crate::access::may_see_change(root, &ch.path, c)
+        })
+        .collect()
 }
 
 /// One difference between two versions of an entry, as [`walk`] finds it.

@@ -53,6 +53,11 @@ impl Snapshot {
         f(&self.root)
     }
 
+    /// The credentials its reads are checked with (`None`: root's handle, unchecked).
+    pub(crate) fn cred(&self) -> Option<&crate::Credentials> {
+        self.cred.as_deref()
+    }
+
     #[allow(dead_code)] // for persistence, transactions and tools
     pub(crate) fn root(&self) -> &Arc<Root> {
         &self.root

@@ -17,6 +17,10 @@
 //! published after that (what changed in between is not reported: take a snapshot and diff
 //! it, if that matters).
 //!
+//! A watcher made through a handle with credentials ([`MemFs::as_user`]) needs read permission
+//! on its prefix (as inotify does) and gets only the changes those credentials may see: in a
+//! directory they may list (`diff::visible`).
+//!
 //! Events carry the generation of the version that first contains them. A transaction or a
 //! batch is one version, so all its changes share its generation; operations of several
 //! writers that the combiner published together share the last one's.
@@ -64,6 +68,9 @@ pub(crate) struct Feed {
 pub(crate) struct Sink {
     feed: Weak<Feed>,
     tx: SyncSender<(u64, Vec<Event>)>,
+    /// The credentials of the handle that made the watcher: it gets only the changes they may
+    /// see (`diff::visible`).
+    cred: crate::access::Cred,
 }
 
 impl Sink {
@@ -145,12 +152,18 @@ impl MemFs {
         let (tx, rx) = mpsc::sync_channel(versions);
         // Registered under the commit mutex, with the version published at that moment, so
         // the first version the feed receives is the next one.
+        let cred = self.credentials().map(|c| Arc::new(c.clone()));
         let last = self.register_watcher(Sink {
             feed: Arc::downgrade(&feed),
             tx,
+            cred: cred.clone(),
         });
         if crate::tree::ops::stat(&last, &p, false).is_err() {
             return Err(error::not_found(format!("{p} (nothing to watch there)")));
+        }
+        if let Some(c) = &cred {
+            // As inotify: watching needs read permission on what is watched.
+            crate::access::check_read(&last, &p, false, crate::access::ReadNeed::Read, c)?;
         }
         Ok(Watcher {
             feed,
@@ -238,7 +251,13 @@ impl Watchers {
             return;
         }
         let changes = crate::diff::diff_roots(old, new);
-        self.0.retain(|s| s.push(new.generation, &changes));
+        self.0.retain(|s| match &s.cred {
+            None => s.push(new.generation, &changes),
+            Some(c) => {
+                let seen = crate::diff::visible(changes.clone(), old, new, c);
+                s.push(new.generation, &seen)
+            }
+        });
     }
 
     /// The filesystem is gone: each watcher reads what was sent, then ends.

@@ -214,3 +214,44 @@ fn a_file_created_and_removed_again_and_again_shows_every_step() {
     }
     assert!(steps.windows(2).all(|p| p[0].1 < p[1].1));
 }
+
+#[test]
+fn a_user_sees_only_the_changes_it_may_list() {
+    let fs = MemFs::new();
+    fs.set_permissions("/", 0o755).unwrap();
+    for (d, mode) in [
+        ("/pub", 0o755),
+        ("/secret", 0o700),
+        ("/secret/inner", 0o755),
+    ] {
+        fs.create_dir(d).unwrap();
+        fs.set_permissions(d, mode).unwrap();
+    }
+    fs.write("/secret/old", "x").unwrap();
+    let user = fs.as_user(memfs::Credentials::new(1000, 1000));
+    let before = user.snapshot();
+    let root_before = fs.snapshot();
+    let mut w = user.watch("/").unwrap();
+    // Watching needs read permission on what is watched, as inotify.
+    let e = user.watch("/secret").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    fs.write("/pub/a", "1").unwrap();
+    fs.write("/secret/b", "2").unwrap();
+    fs.write("/secret/inner/c", "3").unwrap();
+    fs.remove_file("/secret/old").unwrap();
+    fs.create_dir("/pub/d").unwrap();
+    let seen = kinds(&drain(&mut w));
+    // "/secret" itself is listed in "/" (its mtime changed): visible; nothing below it is.
+    assert!(
+        seen.iter().all(|(p, _)| !p.starts_with("/secret/")),
+        "{seen:?}"
+    );
+    assert!(seen.contains(&("/pub/a".into(), 'A')), "{seen:?}");
+    assert!(seen.contains(&("/pub/d".into(), 'A')), "{seen:?}");
+    let diff = user.diff_since(&before);
+    let paths: Vec<&str> = diff.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, ["/pub", "/pub/a", "/pub/d", "/secret"]);
+    // Root's handle sees everything.
+    let all = fs.diff_since(&root_before);
+    assert!(all.iter().any(|c| c.path == "/secret/inner/c"));
+}
