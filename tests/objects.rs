@@ -54,7 +54,7 @@ fn import_all(objs: &TreeObjects, fs: &MemFs) -> std::io::Result<Snapshot> {
 #[test]
 fn round_trip_keeps_tree_metadata_and_dedup() {
     let fs = sample();
-    let objs = fs.snapshot().objects();
+    let objs = fs.snapshot().objects().unwrap();
     // big.bin and its copy share their chunks: 4 chunks of 64 KiB (the last shorter), once.
     assert_eq!(objs.files(), 6);
     assert_eq!(objs.file_bytes(), fs.stats().logical_bytes);
@@ -85,15 +85,15 @@ fn round_trip_keeps_tree_metadata_and_dedup() {
     // Same chunks stored once in the importing filesystem too.
     assert_eq!(other.stats().stored_bytes, fs.stats().stored_bytes);
     // The imported tree encodes to the same objects: its root has the same name.
-    assert_eq!(other.snapshot().objects().root(), objs.root());
+    assert_eq!(other.snapshot().objects().unwrap().root(), objs.root());
 }
 
 #[test]
 fn a_change_renames_only_the_directories_on_its_path() {
     let fs = sample();
-    let before = fs.snapshot().objects();
+    let before = fs.snapshot().objects().unwrap();
     fs.write("/a/b/c/new.txt", b"new").unwrap();
-    let after = fs.snapshot().objects();
+    let after = fs.snapshot().objects().unwrap();
     let new_dirs: Vec<_> = after
         .dir_ids()
         .filter(|id| before.dir(id).is_none())
@@ -108,13 +108,13 @@ fn a_change_renames_only_the_directories_on_its_path() {
     // Two separately built identical trees (same times) name the same objects.
     let copy = MemFs::new();
     copy.restore(&import_all(&after, &copy).unwrap()).unwrap();
-    assert_eq!(copy.snapshot().objects().root(), after.root());
+    assert_eq!(copy.snapshot().objects().unwrap().root(), after.root());
 }
 
 #[test]
 fn altered_missing_and_foreign_objects_are_invalid_data_naming_the_object() {
     let fs = sample();
-    let objs = fs.snapshot().objects();
+    let objs = fs.snapshot().objects().unwrap();
     let root = objs.root();
     let mut bytes = objs.dir(&root).unwrap().bytes.clone();
     // Altered (one bit) and truncated directory objects.
@@ -158,4 +158,17 @@ fn altered_missing_and_foreign_objects_are_invalid_data_naming_the_object() {
         let e = refs_of(&id, garbage).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidData, "{garbage:?}");
     }
+}
+
+#[test]
+fn an_export_of_the_whole_tree_is_roots() {
+    let fs = MemFs::new();
+    fs.write("/a", "x").unwrap();
+    let user = fs.as_user(memfs::Credentials::new(1000, 1000));
+    let e = user.snapshot().objects().unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
+    assert_eq!(memfs::errno_of(&e), 1, "EPERM, as restore and JSON dumps");
+    assert!(fs.snapshot().objects().is_ok());
+    let uid0 = fs.as_user(memfs::Credentials::new(0, 0));
+    assert!(uid0.snapshot().objects().is_ok());
 }

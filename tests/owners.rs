@@ -111,7 +111,7 @@ fn owners_persist_and_older_images_belong_to_whoever_loads_them() {
     let back = image::decode(&img).unwrap().fs;
     assert_eq!(owner(&back, "/g"), (id("-u"), id("-g")));
     // Objects (what memfs-store pushes) carry them too.
-    let objs = fs.snapshot().objects();
+    let objs = fs.snapshot().objects().unwrap();
     let mut imp = memfs::persist::objects::Import::new(&MemFs::new());
     for id in objs.dir_ids() {
         imp.add_dir(*id, objs.dir(id).unwrap().bytes.clone())

@@ -113,7 +113,7 @@ fn kept_by_snapshots_transactions_images_json_and_objects() {
     assert_eq!(specials(&back), want);
 
     // Content-addressed objects (what memfs-store pushes).
-    let objs = fs.snapshot().objects();
+    let objs = fs.snapshot().objects().unwrap();
     let mut imp = memfs::persist::objects::Import::new(&MemFs::new());
     for id in objs.dir_ids() {
         imp.add_dir(*id, objs.dir(id).unwrap().bytes.clone())

@@ -213,7 +213,19 @@ impl Snapshot {
     /// This snapshot as content-addressed objects (see [`crate::persist::objects`]): the
     /// encoding of each directory and a reference to each chunk. Costs a walk of the tree and
     /// a blake3 hash of every inline file; chunks over `INLINE_MAX` are already named.
-    pub fn objects(&self) -> TreeObjects {
+    ///
+    /// The whole tree, as a state image: a snapshot taken through a handle acting as a user
+    /// other than root gets `PermissionDenied` (`EPERM`).
+    pub fn objects(&self) -> std::io::Result<TreeObjects> {
+        if let Some(c) = self.cred() {
+            if c.uid() != 0 {
+                return Err(crate::error::not_permitted(format!(
+                    "an object-store export reads the whole tree: only root may (this snapshot \
+                     was taken as uid {})",
+                    c.uid()
+                )));
+            }
+        }
         let mut enc = ObjectEncoder {
             dirs: HashMap::new(),
             chunks: HashMap::new(),
@@ -227,14 +239,14 @@ impl Snapshot {
             }
             _ => unreachable!("a root is a directory"),
         });
-        TreeObjects {
+        Ok(TreeObjects {
             root: root.id,
             root_meta,
             dirs: enc.dirs,
             chunks: enc.chunks,
             files: root.files,
             file_bytes: root.file_bytes,
-        }
+        })
     }
 }
 

@@ -55,7 +55,7 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let fs = tree();
     let snap = fs.snapshot();
-    let objs = snap.objects();
+    let objs = snap.objects().unwrap();
     // The same objects as plain (path, bytes) pairs.
     let plain: Vec<(String, Vec<u8>)> = objs
         .chunk_ids()

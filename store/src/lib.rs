@@ -496,7 +496,7 @@ impl Remote {
         progress: OnProgress<'_>,
     ) -> io::Result<PushReport> {
         let seq = current.as_ref().map_or(1, |r| r.seq + 1);
-        let objs = snap.objects();
+        let objs = snap.objects()?;
         let root = objs.root();
         let mut report = PushReport {
             seq,

@@ -205,7 +205,7 @@ async fn eight_concurrent_pushers_lose_no_update() {
             let mut conflicts = 0;
             loop {
                 match remote.push(&snap, "shared", &|_| {}).await {
-                    Ok(r) => return (r.seq, snap.objects().root(), conflicts),
+                    Ok(r) => return (r.seq, snap.objects().unwrap().root(), conflicts),
                     Err(e) => {
                         let c = conflict_of(&e).unwrap_or_else(|| panic!("{e}"));
                         assert_eq!(c.name, "shared");
@@ -570,7 +570,7 @@ async fn a_directory_the_store_cannot_give_fails_the_call_and_a_later_call_retri
     remote.push(&fs.snapshot(), "main", &|_| {}).await.unwrap();
     let opened = remote.open_fs("main", 1 << 20).await.unwrap();
     // Every directory object but the root's goes away for a while.
-    let objs = fs.snapshot().objects();
+    let objs = fs.snapshot().objects().unwrap();
     let hidden = dir.path().join("hidden");
     std::fs::create_dir(&hidden).unwrap();
     for id in objs.dir_ids().filter(|id| **id != objs.root()) {
