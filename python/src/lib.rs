@@ -999,6 +999,83 @@ impl RawFile {
     fn __repr__(&self) -> String {
         format!("<memfs.RawFile name={:?} mode={:?}>", self.path, self.mode)
     }
+
+    /// One line (up to `size` bytes), with its `\n`; empty at the end.
+    #[pyo3(signature = (size = -1))]
+    fn readline<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
+        self.need(self.readable, "File not open for reading")?;
+        let limit = size.filter(|&n| n >= 0).map(|n| n as usize);
+        let line = self.with(py, |f| {
+            let mut line = Vec::new();
+            let mut byte = [0u8; 1];
+            while limit.is_none_or(|n| line.len() < n) {
+                if f.read(&mut byte)? == 0 {
+                    break;
+                }
+                line.push(byte[0]);
+                if byte[0] == b'\n' {
+                    break;
+                }
+            }
+            Ok(line)
+        })?;
+        Ok(PyBytes::new(py, &line))
+    }
+
+    /// The remaining lines (stopping once `hint` bytes are read, if it is positive).
+    #[pyo3(signature = (hint = -1))]
+    fn readlines<'py>(
+        &self,
+        py: Python<'py>,
+        hint: Option<i64>,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let hint = hint.filter(|&n| n > 0).map(|n| n as usize);
+        let (mut lines, mut total) = (Vec::new(), 0);
+        loop {
+            let line = self.readline(py, None)?;
+            if line.as_bytes().is_empty() {
+                return Ok(lines);
+            }
+            total += line.as_bytes().len();
+            lines.push(line);
+            if hint.is_some_and(|h| total >= h) {
+                return Ok(lines);
+            }
+        }
+    }
+
+    fn writelines(&self, py: Python<'_>, lines: &Bound<'_, PyAny>) -> PyResult<()> {
+        for line in lines.try_iter()? {
+            self.write(py, &line?)?;
+        }
+        Ok(())
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.need(true, "")?;
+        Ok(slf)
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let line = self.readline(py, None)?;
+        Ok((!line.as_bytes().is_empty()).then_some(line))
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.need(true, "")?;
+        Ok(slf)
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc: &Bound<'_, PyAny>,
+        _tb: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
 }
 
 #[pymodule]

@@ -232,7 +232,22 @@ def test_the_raw_layer_under_buffered_and_unbuffered_files(both, buffering):
         after = (raw.closed, outcome(raw.read), outcome(raw.readable), outcome(raw.tell))
         return facts, wrong, after, outcome(raw.close)
 
+    def raw_lines(t):
+        with t.open("/d/f.txt", "rb", buffering=buffering) as f:
+            raw = getattr(f, "raw", f)
+            raw.seek(0)
+            first = (raw.readline(), raw.readline(2), raw.readline(-1))
+            raw.seek(0)
+            lines = (raw.readlines(), raw.seek(0), raw.readlines(5), raw.seek(0), list(raw))
+        with t.open("/lines", "wb", buffering=buffering) as f:
+            raw = getattr(f, "raw", f)
+            raw.writelines([b"a\n", bytearray(b"b\n")])
+        with t.open("/lines", "rb", buffering=0) as raw, raw as same_raw:
+            last = (same_raw is raw, raw.read())
+        return first, lines, last, raw.closed
+
     same(fs, real, raw_reads)
+    same(fs, real, raw_lines)
     same(fs, real, raw_writes)
     same(fs, real, raw_checks)
 
