@@ -520,6 +520,18 @@ pub(crate) fn check_read(
 
 /// Whether `c` may list the directory `dir` (a walk leaves out what it may not list, as
 /// `os.walk` does with a directory it cannot read).
+/// Refuses (`EPERM`) what reads or replaces the whole tree (restore, JSON loads and dumps, state
+/// images, object-store exports) to credentials other than root's (`None`: root's handle).
+pub(crate) fn check_whole_tree(c: Option<&Credentials>, what: &str) -> io::Result<()> {
+    match c {
+        Some(c) if c.uid() != 0 => Err(error::not_permitted(format!(
+            "{what} reads or replaces the whole tree: only root may (this handle acts as uid {})",
+            c.uid()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Whether `c` may learn of a change at the canonical `path` (a diff's or a watcher's): as a
 /// listing would show its name, the parent must be a directory `c` may list in `root`
 /// (search permission on the way, read on it). `/` itself is always visible.

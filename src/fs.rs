@@ -166,16 +166,10 @@ impl MemFs {
         }
     }
 
-    /// Refuses (`EPERM`) an operation on the whole tree (restore, JSON load and dump, a state
-    /// image) for a handle acting as a user other than root.
+    /// Refuses (`EPERM`) an operation on the whole tree for a handle acting as a user other
+    /// than root (`access::check_whole_tree`).
     pub(crate) fn check_admin(&self, what: &str) -> io::Result<()> {
-        match self.credentials() {
-            Some(c) if c.uid() != 0 => Err(crate::error::not_permitted(format!(
-                "{what} reads or replaces the whole tree: only root may (this handle acts as uid {})",
-                c.uid()
-            ))),
-            _ => Ok(()),
-        }
+        crate::access::check_whole_tree(self.credentials(), what)
     }
 
     /// The credentials this handle acts as, if any ([`MemFs::as_user`]).

@@ -217,15 +217,7 @@ impl Snapshot {
     /// The whole tree, as a state image: a snapshot taken through a handle acting as a user
     /// other than root gets `PermissionDenied` (`EPERM`).
     pub fn objects(&self) -> std::io::Result<TreeObjects> {
-        if let Some(c) = self.cred() {
-            if c.uid() != 0 {
-                return Err(crate::error::not_permitted(format!(
-                    "an object-store export reads the whole tree: only root may (this snapshot \
-                     was taken as uid {})",
-                    c.uid()
-                )));
-            }
-        }
+        crate::access::check_whole_tree(self.cred(), "an object-store export")?;
         let mut enc = ObjectEncoder {
             dirs: HashMap::new(),
             chunks: HashMap::new(),
