@@ -10,12 +10,15 @@
 //! changes; a watcher with nothing to read spins briefly and then parks, and a writer wakes it
 //! only if it parked. (A mutex-guarded queue that the watcher polled, yielding 64 times before
 //! it slept on a condition variable, made a writer of small files 7x slower: the writer and the
-//! watcher met on that mutex at every version; the same channel with those 64 yields before
-//! parking was 15% slower than without, and the watcher fell behind.) When a watcher falls [`QUEUE`] versions
-//! behind, the version that does not fit is dropped and the watcher's next call drops what is
-//! still queued and yields one [`ChangeKind::Overflow`] event; it resumes with the changes
+//! watcher met on that mutex at every version. The same channel with those 64 yields before
+//! parking was 15% slower than without, and the watcher fell behind.)
+//!
+//! When a watcher falls [`QUEUE`] versions behind, the version that does not fit is dropped and
+//! the watcher's next call drops what is still queued and yields one [`ChangeKind::Overflow`]
+//! event, whose generation is the last version handed over; it resumes with the changes
 //! published after that (what changed in between is not reported: take a snapshot and diff
-//! it, if that matters).
+//! it, if that matters). Each version's generation is stored before it is sent, so whatever
+//! the overflow dropped is at or before its generation.
 //!
 //! A watcher made through a handle with credentials ([`MemFs::as_user`]) needs read permission
 //! on its prefix (as inotify does) and gets only the changes those credentials may see: in a
