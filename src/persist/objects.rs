@@ -3,8 +3,8 @@
 //! servers that speak its protocol, GCS, Azure, a local directory).
 //!
 //! Two kinds of object:
-//! - a **chunk**: bytes of a file. A file over [`INLINE_MAX`](crate::INLINE_MAX) is already
-//!   cut into [`CHUNK_SIZE`](crate::CHUNK_SIZE) chunks named by their blake3 hash in the chunk
+//! - a **chunk**: bytes of a file. A file over [`INLINE_MAX`] is already
+//!   cut into [`CHUNK_SIZE`] chunks named by their blake3 hash in the chunk
 //!   store: the objects are those chunks, under the same names. A smaller (inline) file is one
 //!   chunk of its own, so a directory object stays small however large its files are, and
 //!   reading one file fetches that file's bytes only.
