@@ -518,8 +518,6 @@ pub(crate) fn check_read(
     Ok(())
 }
 
-/// Whether `c` may list the directory `dir` (a walk leaves out what it may not list, as
-/// `os.walk` does with a directory it cannot read).
 /// Refuses (`EPERM`) what reads or replaces the whole tree (restore, JSON loads and dumps, state
 /// images, object-store exports) to credentials other than root's (`None`: root's handle).
 pub(crate) fn check_whole_tree(c: Option<&Credentials>, what: &str) -> io::Result<()> {
@@ -539,15 +537,13 @@ pub(crate) fn may_see_change(root: &Root, path: &str, c: &Credentials) -> bool {
     if c.is_root() {
         return true;
     }
-    let parent = match path.rsplit_once('/') {
-        None => return false,
-        Some(("", "")) => return true,
-        Some(("", _)) => "/",
-        Some((parent, _)) => parent,
-    };
-    VPath::parse_str(parent).is_ok_and(|p| check_read(root, &p, true, ReadNeed::Read, c).is_ok())
+    VPath::parse_str(path).is_ok_and(|p| {
+        p.is_root() || check_read(root, &p.parent(), true, ReadNeed::Read, c).is_ok()
+    })
 }
 
+/// Whether `c` may list the directory `dir` (a walk leaves out what it may not list, as
+/// `os.walk` does with a directory it cannot read).
 pub(crate) fn may_list(meta: &Meta, c: &Credentials) -> bool {
     c.permits(meta, R | X)
 }

@@ -153,9 +153,9 @@ impl MemFs {
             overflowed: AtomicBool::new(false),
         });
         let (tx, rx) = mpsc::sync_channel(versions);
+        let cred = crate::view::Source::credentials(self).cloned();
         // Registered under the commit mutex, with the version published at that moment, so
         // the first version the feed receives is the next one.
-        let cred = self.credentials().map(|c| Arc::new(c.clone()));
         let last = self.register_watcher(Sink {
             feed: Arc::downgrade(&feed),
             tx,

@@ -480,9 +480,9 @@ reads!(Fs {
         py.detach(|| self.inner.touch(path)).map_err(at(path))
     }
 
-    /// Opens a raw handle with a mode of `r w a x` and `+` (no `b`/`t`: text is Python's).
-    /// Opens `path` in the engine's `mode` (`r`, `w`, `a`, `x`, maybe with `+`); `name_mode` is
-    /// the `mode` attribute the handle shows (the caller's, e.g. `rb`).
+    /// Opens a raw handle on `path` in the engine's `mode` (`r`, `w`, `a`, `x`, maybe with `+`;
+    /// no `b`/`t`: text is Python's); `name_mode` is the `mode` attribute the handle shows (the
+    /// caller's, e.g. `rb`).
     #[pyo3(signature = (path, mode, name_mode = None))]
     fn open_raw(
         &self,
@@ -805,7 +805,7 @@ impl RawFile {
             let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
             match guard.as_mut() {
                 Some(file) => f(file).map_err(|e| match e.kind() {
-                    io::ErrorKind::Unsupported => UnsupportedOperation::new_err(e.to_string()),
+                    io::ErrorKind::Unsupported => unsupported(&e.to_string()),
                     _ => os_error(&e, Some(&self.path), None),
                 }),
                 None => Err(closed()),
