@@ -268,7 +268,7 @@ impl Committer {
 
     /// Applies `op` to the newest version of the tree and returns once it is published: as the
     /// combiner if the mutex is free, otherwise queued for the combiner.
-    pub(crate) fn apply(&self, op: Op, ctx: &WriteCtx) -> io::Result<u64> {
+    pub(crate) fn apply(&self, op: &Op, ctx: &WriteCtx) -> io::Result<u64> {
         if let Some(w) = sync::try_lock(&self.working) {
             return self
                 .combine(
@@ -279,7 +279,9 @@ impl Committer {
                 .expect("an own operation gives a result");
         }
         let req = Arc::new(Request {
-            op: op.into_owned(),
+            // Borrowed by the uncontended path above (no move of the operation, whose paths
+            // keep their names inline); copied only here, when it is queued.
+            op: op.clone().into_owned(),
             cred: ctx.cred.cloned(),
             result: Mutex::new(None),
             done: AtomicBool::new(false),
@@ -434,7 +436,7 @@ mod tests {
 
         /// Through the queue-or-combine path.
         fn mkdir(&self, name: &str) -> io::Result<u64> {
-            self.c.apply(Op::create_dir(name)?, &self.ctx())
+            self.c.apply(&Op::create_dir(name)?, &self.ctx())
         }
 
         /// Through the closure path.

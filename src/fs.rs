@@ -243,7 +243,7 @@ impl MemFs {
     /// Applies one operation through the commit protocol; returns its length, if it has one.
     pub(crate) fn apply(&self, op: Op) -> io::Result<u64> {
         self.check_faults(&op)?;
-        self.inner.commits.apply(op, &self.write_ctx())
+        self.inner.commits.apply(&op, &self.write_ctx())
     }
 
     /// The fault plan's verdict on `op` (`fault.rs`; one relaxed load when no plan is set).

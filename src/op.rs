@@ -27,6 +27,7 @@ use crate::view::Access;
 use crate::FileType;
 
 /// One write, replayable on any root.
+#[derive(Clone)]
 pub(crate) enum Op<'a> {
     CreateDir(VPath),
     CreateDirAll(VPath),

@@ -32,11 +32,8 @@ impl Name {
     /// A name from its text (not validated: `VPath` does that).
     pub fn new(text: impl AsRef<str>) -> Self {
         let text = text.as_ref();
-        let mut head = [0u8; 8];
-        let n = text.len().min(8);
-        head[..n].copy_from_slice(&text.as_bytes()[..n]);
         Name {
-            prefix: u64::from_be_bytes(head),
+            prefix: prefix_of(text.as_bytes()),
             text: CompactString::new(text),
         }
     }
@@ -45,17 +42,73 @@ impl Name {
     pub fn as_str(&self) -> &str {
         self.text.as_str()
     }
+
+    /// A borrowed name to look `text` up with, in the same order and without building a
+    /// `Name` (no copy of the text).
+    pub(crate) fn key(text: &str) -> NameKey<'_> {
+        NameKey {
+            prefix: prefix_of(text.as_bytes()),
+            text,
+        }
+    }
+}
+
+/// A name's first 8 bytes as a big-endian integer, zero-padded: a fixed-size load for a name
+/// of 8 bytes or more, bytes one by one for a shorter one (not a `memcpy` call).
+#[inline]
+fn prefix_of(bytes: &[u8]) -> u64 {
+    match bytes.first_chunk::<8>() {
+        Some(head) => u64::from_be_bytes(*head),
+        None => bytes
+            .iter()
+            .enumerate()
+            .fold(0, |p, (i, &b)| p | u64::from(b) << (56 - 8 * i)),
+    }
+}
+
+/// The byte order of two names from their prefixes and texts. Zero padding keeps the prefix
+/// order the byte order, because names hold no NUL: a name that is a prefix of another has an
+/// equal padded prefix, and the full comparison decides. The texts are asked for only then
+/// (a `CompactString`'s text costs a branch on its length, which most comparisons skip).
+#[inline(always)]
+fn compare<'t>(pa: u64, pb: u64, texts: impl FnOnce() -> (&'t str, &'t str)) -> std::cmp::Ordering {
+    match pa.cmp(&pb) {
+        std::cmp::Ordering::Equal => {
+            let (a, b) = texts();
+            a.cmp(b)
+        }
+        unequal => unequal,
+    }
+}
+
+/// A name borrowed for a lookup ([`Name::key`]): ordered and compared as the `Name` of the
+/// same text (`equivalent::Comparable`, which `imbl`'s maps look up with).
+#[derive(Clone, Copy)]
+pub(crate) struct NameKey<'a> {
+    prefix: u64,
+    text: &'a str,
+}
+
+impl equivalent::Equivalent<Name> for NameKey<'_> {
+    #[inline]
+    fn equivalent(&self, name: &Name) -> bool {
+        self.prefix == name.prefix && self.text == name.as_str()
+    }
+}
+
+impl equivalent::Comparable<Name> for NameKey<'_> {
+    #[inline]
+    fn compare(&self, name: &Name) -> std::cmp::Ordering {
+        compare(self.prefix, name.prefix, || (self.text, name.as_str()))
+    }
 }
 
 impl Ord for Name {
     #[inline]
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        // Zero padding keeps this the byte order: names hold no NUL, and a name that is a
-        // prefix of another has equal padded prefixes, so the full comparison decides.
-        match self.prefix.cmp(&other.prefix) {
-            std::cmp::Ordering::Equal => self.as_str().cmp(other.as_str()),
-            unequal => unequal,
-        }
+        compare(self.prefix, other.prefix, || {
+            (self.as_str(), other.as_str())
+        })
     }
 }
 
@@ -158,10 +211,15 @@ pub const NAME_MAX: usize = 255;
 /// Longest allowed path, in bytes (Linux `PATH_MAX`, including the terminating NUL).
 pub const PATH_MAX: usize = 4096;
 
+/// The names of a path: up to four inline, so parsing a typical path allocates nothing for
+/// its list (the list's allocation and free were a sixth of a small write's parse and a
+/// tenth of its allocations, BENCHMARKS.md).
+type Names = smallvec::SmallVec<[Name; 4]>;
+
 /// A parsed, normalised, absolute virtual path.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct VPath {
-    names: Vec<Name>,
+    names: Names,
     must_be_dir: bool,
 }
 
@@ -202,31 +260,43 @@ impl VPath {
         if text.is_empty() {
             return Err(error::invalid_input("empty path"));
         }
-        if text.as_bytes().contains(&0) {
-            return Err(error::invalid_input(format!(
-                "path contains a NUL byte: {:?}",
-                text
-            )));
-        }
-        let mut names: Vec<Name> = Vec::with_capacity(text.len() / 8 + 1);
+        let bytes = text.as_bytes();
+        let mut names = Names::new();
         let mut last_was_dot = false;
-        for part in text.split('/') {
+        // One loop over the bytes that also finds a NUL, rather than `str::split` and a
+        // separate scan, whose searchers cost more than the rest of the parse for the short
+        // components of typical paths (callgrind, BENCHMARKS.md). `/` is ASCII, so every
+        // component boundary is a char boundary.
+        let mut start = 0;
+        while start <= bytes.len() {
+            let end = bytes[start..]
+                .iter()
+                .position(|&b| b == b'/' || b == 0)
+                .map_or(bytes.len(), |i| start + i);
+            if bytes.get(end) == Some(&0) {
+                return Err(error::invalid_input(format!(
+                    "path contains a NUL byte: {:?}",
+                    text
+                )));
+            }
+            let part = &text[start..end];
+            start = end + 1;
             last_was_dot = false;
-            match part {
-                "" => {}
-                "." => last_was_dot = true,
-                ".." => {
+            match part.as_bytes() {
+                b"" => {}
+                b"." => last_was_dot = true,
+                b".." => {
                     names.pop();
                     last_was_dot = true;
                 }
-                name => {
-                    if name.len() > NAME_MAX {
+                _ => {
+                    if part.len() > NAME_MAX {
                         return Err(error::name_too_long(format!(
                             "file name is longer than {NAME_MAX} bytes: {}...",
-                            &name[..name.floor_char_boundary_compat(40)]
+                            &part[..part.floor_char_boundary_compat(40)]
                         )));
                     }
-                    names.push(Name::new(name));
+                    names.push(Name::new(part));
                 }
             }
         }
@@ -235,9 +305,9 @@ impl VPath {
     }
 
     /// Builds a path from names that are already valid (used internally, e.g. by walk).
-    pub(crate) fn from_names(names: Vec<Name>) -> Self {
+    pub(crate) fn from_names(names: impl Into<Names>) -> Self {
         VPath {
-            names,
+            names: names.into(),
             must_be_dir: false,
         }
     }
@@ -406,6 +476,11 @@ mod tests {
         assert_eq!(norm("a/../.."), "/");
         assert_eq!(norm("."), "/");
         assert_eq!(norm("//"), "/");
+        // More names than the list keeps inline.
+        assert_eq!(norm("/a/b/c/d/e/../f/g"), "/a/b/c/d/f/g");
+        let deep = VPath::parse_str("/a/b/c/d/e/f").unwrap();
+        assert_eq!(deep.names().len(), 6);
+        assert_eq!(deep.parent().join("x").as_string(), "/a/b/c/d/e/x");
     }
 
     #[test]
@@ -421,8 +496,18 @@ mod tests {
     fn rejects_bad_input() {
         let e = VPath::parse_str("").unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-        let e = VPath::parse_str("/a\0b").unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        // A NUL anywhere: in a name, alone, after the last slash, deep in a long path.
+        for bad in [
+            "/a\0b",
+            "\0",
+            "/a/\0",
+            "/a\0/b",
+            "/a/b/c/d/e/f\0g",
+            "/a/b/../\0",
+        ] {
+            let e = VPath::parse_str(bad).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad:?}");
+        }
         let long = "x".repeat(256);
         let e = VPath::parse_str(&format!("/{long}")).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidFilename);
@@ -464,6 +549,10 @@ mod tests {
                 let (nx, ny) = (Name::new(x), Name::new(y));
                 assert_eq!(nx.cmp(&ny), x.cmp(y), "{x:?} vs {y:?}");
                 assert_eq!(nx == ny, x == y);
+                // The borrowed key a lookup uses orders and matches as the name does.
+                use equivalent::{Comparable, Equivalent};
+                assert_eq!(Name::key(x).compare(&ny), x.cmp(y), "key {x:?} vs {y:?}");
+                assert_eq!(Name::key(x).equivalent(&ny), x == y);
             }
         }
     }

@@ -276,8 +276,7 @@ impl Dir {
     #[inline]
     pub(crate) fn get<Q>(&self, name: &Q) -> io::Result<Option<&Node>>
     where
-        Q: Ord + ?Sized,
-        Name: std::borrow::Borrow<Q>,
+        Q: equivalent::Comparable<Name> + ?Sized,
     {
         Ok(self.children()?.get(name))
     }

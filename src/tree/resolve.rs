@@ -142,7 +142,7 @@ pub(crate) fn walk_plain<'r>(root: &'r Node, text: &str, follow_last: bool) -> P
             _ => end,
         };
         // A directory that cannot be fetched: the general resolution reports the error.
-        let Ok(found) = dir.get(&Name::new(part)) else {
+        let Ok(found) = dir.get(&Name::key(part)) else {
             return Plain::GiveUp;
         };
         match found {
