@@ -77,9 +77,14 @@ impl Meta {
 
     /// Marks a content change (mtime and ctime).
     pub(crate) fn touch(&mut self) {
-        let now = SystemTime::now();
-        self.modified = now;
-        self.changed = now;
+        self.touch_at(SystemTime::now());
+    }
+
+    /// [`Meta::touch`] with a time already read (a clock read costs 35 ns here, a fifth of a
+    /// small write's own time outside the tree).
+    pub(crate) fn touch_at(&mut self, t: SystemTime) {
+        self.modified = t;
+        self.changed = t;
     }
 }
 

@@ -147,7 +147,8 @@ fn insert_into(dir: &mut Dir, name: &Name, node: Node) -> io::Result<()> {
 }
 
 /// [`insert`] for a node just created: as on Linux, in a set-group-ID directory it takes the
-/// directory's group, and a new directory there is set-group-ID too.
+/// directory's group, and a new directory there is set-group-ID too; and the directory's mtime
+/// and ctime become the new node's ctime (one clock read for both, as Linux stamps them).
 pub(crate) fn insert_new(root: &mut Root, canon: &[Name], mut node: Node) -> io::Result<()> {
     let (parent, last) = split(canon)?;
     let dir = dir_mut(root, parent)?;
@@ -160,7 +161,10 @@ pub(crate) fn insert_new(root: &mut Root, canon: &[Name], mut node: Node) -> io:
             m.mode |= SETGID;
         }
     }
-    insert_into(dir, last, node)
+    let now = node.meta().changed;
+    dir.insert_child(last.clone(), node)?;
+    dir.meta.touch_at(now);
+    Ok(())
 }
 
 /// Gives the node just created at `canon` the owner `uid` and group `gid` of the process that
