@@ -527,6 +527,74 @@ mod tests {
         );
     }
 
+    /// The parse as it was written first (`str::split`, a separate NUL scan): the model the
+    /// byte loop of `parse_any_length` must agree with.
+    fn model_parse(text: &str) -> Result<(Vec<String>, bool), io::ErrorKind> {
+        if text.is_empty() || text.contains('\0') {
+            return Err(io::ErrorKind::InvalidInput);
+        }
+        let mut names: Vec<String> = Vec::new();
+        let mut last_was_dot = false;
+        for part in text.split('/') {
+            last_was_dot = false;
+            match part {
+                "" => {}
+                "." => last_was_dot = true,
+                ".." => {
+                    names.pop();
+                    last_was_dot = true;
+                }
+                name if name.len() > NAME_MAX => return Err(io::ErrorKind::InvalidFilename),
+                name => names.push(name.to_string()),
+            }
+        }
+        Ok((names, last_was_dot || text.ends_with('/')))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_agrees_with_the_split_model(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(String::from("")),
+                    proptest::strategy::Just(String::from(".")),
+                    proptest::strategy::Just(String::from("..")),
+                    proptest::strategy::Just(String::from("\0")),
+                    proptest::strategy::Just("x".repeat(256)),
+                    "[a-z\u{e9}.\0]{1,12}",
+                ],
+                0..9,
+            ),
+            lead in proptest::bool::ANY,
+            trail in proptest::bool::ANY,
+        ) {
+            let mut text = parts.join("/");
+            if lead {
+                text.insert(0, '/');
+            }
+            if trail {
+                text.push('/');
+            }
+            // A NUL in a too-long name may be reported as either error: the model scans for
+            // NUL first, the loop meets the name first. Both are errors a caller gets.
+            let got = VPath::parse_any_length(&text).map(|v| {
+                let names = v.names().iter().map(|n| n.to_string()).collect::<Vec<_>>();
+                (names, v.must_be_dir())
+            });
+            match (got, model_parse(&text)) {
+                (Ok(a), Ok(b)) => proptest::prop_assert_eq!(a, b),
+                (Err(e), Err(k)) if text.contains('\0') => {
+                    proptest::prop_assert!(
+                        matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::InvalidFilename),
+                        "{:?}: {:?} (model {:?})", text, e, k
+                    );
+                }
+                (Err(e), Err(k)) => proptest::prop_assert_eq!(e.kind(), k),
+                (a, b) => proptest::prop_assert!(false, "{:?}: {:?} vs model {:?}", text, a.map(drop), b),
+            }
+        }
+    }
+
     #[test]
     fn name_order_is_byte_order() {
         let words = [
