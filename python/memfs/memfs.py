@@ -34,7 +34,8 @@ def _path(path):
 
 
 def _parse_mode(mode):
-    """``(raw mode for the engine, reading, writing, binary)``, with the built-in's checks."""
+    """``(raw mode for the engine, binary)``, with the built-in's checks. Whether the file reads
+    or writes is the raw file's to say (``readable()``/``writable()``), from the raw mode."""
     if type(mode) is str:
         parsed = _MODES.get(mode)
         if parsed is not None:
@@ -54,7 +55,7 @@ def _parse_mode(mode):
     raw = ("x" if creating else "r" if reading else "w" if writing else "a") + (
         "+" if updating else ""
     )
-    parsed = raw, reading or updating, writing or appending or creating or updating, binary
+    parsed = raw, binary
     if len(_MODES) < 256:
         _MODES[mode] = parsed
     return parsed
@@ -300,7 +301,7 @@ class MemoryFS(_memfs.Fs):
 
     def open(self, path, mode="r", buffering=-1, encoding=None, errors=None, newline=None):
         """Opens a file with the built-in ``open``'s modes and arguments."""
-        raw_mode, readable, writable, binary = _parse_mode(mode)
+        raw_mode, binary = _parse_mode(mode)
         if binary and encoding is not None:
             raise ValueError("binary mode doesn't take an encoding argument")
         if binary and errors is not None:
@@ -325,6 +326,7 @@ class MemoryFS(_memfs.Fs):
                 raise ValueError("can't have unbuffered text I/O")
             return MemoryFile(raw)
         size = buffering if buffering > 1 else io.DEFAULT_BUFFER_SIZE
+        readable, writable = raw.readable(), raw.writable()
         if readable and writable:
             buf = _PublishingRandom(raw, size)
         elif writable:
