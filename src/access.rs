@@ -542,6 +542,23 @@ pub(crate) fn may_see_change(root: &Root, path: &str, c: &Credentials) -> bool {
     })
 }
 
+/// What `cp -r` run by `c` needs of each node it copies (`MemFs::backup` as a user): read
+/// permission on a regular file (its bytes), read and search on a directory (its listing and
+/// what is below); nothing of a symlink or special file, which are copied as they are. `path`
+/// names the node in the error.
+pub(crate) fn check_copy(node: &Node, path: &str, c: &Credentials) -> io::Result<()> {
+    let want = match node {
+        Node::File(_) => R,
+        Node::Dir(_) => R | X,
+        Node::Symlink(_) | Node::Special(_) => return Ok(()),
+    };
+    if c.permits(node.meta(), want) {
+        Ok(())
+    } else {
+        Err(denied(path))
+    }
+}
+
 /// Whether `c` may list the directory `dir` (a walk leaves out what it may not list, as
 /// `os.walk` does with a directory it cannot read).
 pub(crate) fn may_list(meta: &Meta, c: &Credentials) -> bool {

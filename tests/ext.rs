@@ -365,6 +365,64 @@ fn metadata_follows_rename_copy_snapshot_and_removal() {
     );
 }
 
+/// A user's backup copies as `cp -r` by that user would: every file must be readable and
+/// every directory readable and searchable, or nothing is made.
+#[test]
+fn backup_as_a_user_needs_to_read_everything_it_copies() {
+    let root = MemFs::new();
+    root.create_dir_all("/data/open/deeper").unwrap();
+    root.write("/data/open/deeper/f", "x").unwrap();
+    root.create_dir_all("/data/closed").unwrap();
+    root.write("/data/closed/f", "secret").unwrap();
+    root.write("/data/secret.txt", "secret").unwrap();
+    root.symlink("/nowhere", "/data/open/link").unwrap();
+    root.create_dir("/out").unwrap();
+    for p in ["/", "/data", "/data/open", "/data/open/deeper", "/out"] {
+        root.chown(p, Some(0), Some(0)).unwrap();
+        root.set_permissions(p, 0o777).unwrap();
+    }
+    for p in [
+        "/data/closed",
+        "/data/closed/f",
+        "/data/secret.txt",
+        "/data/open/deeper/f",
+    ] {
+        root.chown(p, Some(0), Some(0)).unwrap();
+    }
+    root.set_permissions("/data/open/deeper/f", 0o644).unwrap();
+    root.set_permissions("/data/closed", 0o711).unwrap(); // searchable, not listable
+    root.set_permissions("/data/closed/f", 0o644).unwrap();
+    root.set_permissions("/data/secret.txt", 0o600).unwrap();
+    let alice = root.as_user(memfs::Credentials::new(1000, 1000));
+
+    // Readable throughout (a dangling symlink needs nothing): copied, owned by alice.
+    let b = alice.backup("/data/open", "/out").unwrap();
+    assert_eq!(alice.readfile(format!("{b}/deeper/f")).unwrap(), "x");
+    assert_eq!(alice.metadata(&b).unwrap().uid(), 1000);
+    assert!(alice
+        .symlink_metadata(format!("{b}/link"))
+        .unwrap()
+        .is_symlink());
+
+    // An unreadable file, or a directory it may not list, anywhere below: refused whole.
+    for src in ["/data", "/data/secret.txt", "/data/closed"] {
+        let e = alice.backup(src, "/out").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{src}: {e}");
+    }
+    let e = alice.backup("/data", "/out").unwrap_err().to_string();
+    assert!(
+        e.contains("/data/closed") || e.contains("/data/secret.txt"),
+        "{e}"
+    );
+    assert_eq!(
+        root.listdir("/out").unwrap().len(),
+        1,
+        "nothing made by the refused ones"
+    );
+    // Root's handle copies everything.
+    root.backup("/data", "/out").unwrap();
+}
+
 #[test]
 fn backup_copies_files_and_trees_without_overwriting() {
     let fs = MemFs::new();

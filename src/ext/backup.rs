@@ -10,12 +10,16 @@
 //! if missing. File contents are shared with the source (copy-on-write), so a backup costs
 //! no copy of the bytes; every copied node gets a new inode number and keeps its permissions,
 //! times and user metadata. A symlink given as the source is followed; symlinks inside a
-//! directory are copied as symlinks.
+//! directory are copied as symlinks. A handle with credentials copies as `cp -r` run by that
+//! user would: it needs read permission on every file and read and search permission on every
+//! directory of the source (and write on the backup directory); where one is missing the
+//! backup fails with `PermissionDenied` naming it and nothing is made.
 
 use std::io;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::access::Credentials;
 use crate::fs::MemFs;
 use crate::path::{join_str, VPath};
 use crate::time::Utc;
@@ -39,8 +43,17 @@ pub(crate) fn timestamp(t: SystemTime) -> String {
 }
 
 /// A copy of `node` with fresh inode numbers; contents and metadata otherwise shared (fails
-/// where a directory of a remote store cannot be fetched).
-fn fresh_copy(node: &Node, ctx: &WriteCtx) -> io::Result<Node> {
+/// where a directory of a remote store cannot be fetched). With `as_user` (credentials and
+/// the node's path), every node copied must be one that user may copy
+/// ([`crate::access::check_copy`]), or nothing is.
+fn fresh_copy(
+    node: &Node,
+    ctx: &WriteCtx,
+    as_user: Option<(&Credentials, &str)>,
+) -> io::Result<Node> {
+    if let Some((c, path)) = as_user {
+        crate::access::check_copy(node, path, c)?;
+    }
     let now = SystemTime::now();
     match node {
         Node::File(f) => {
@@ -78,7 +91,15 @@ fn fresh_copy(node: &Node, ctx: &WriteCtx) -> io::Result<Node> {
             let children = d
                 .children()?
                 .iter()
-                .map(|(name, child)| Ok((name.clone(), fresh_copy(child, ctx)?)))
+                .map(|(name, child)| {
+                    let copy = match as_user {
+                        Some((c, path)) => {
+                            fresh_copy(child, ctx, Some((c, &join_str(path, name))))?
+                        }
+                        None => fresh_copy(child, ctx, None)?,
+                    };
+                    Ok((name.clone(), copy))
+                })
                 .collect::<io::Result<_>>()?;
             Ok(Node::Dir(Arc::new(Dir::with_children(children, meta))))
         }
@@ -101,7 +122,8 @@ impl MemFs {
         self.commit(|r, c| {
             let node = ops::stat(r, &src, true)?;
             if let Some(cred) = c.cred {
-                // As `cp -r` by that user: it must read what it copies.
+                // As `cp -r` by that user: search permission on the way to the source (every
+                // node it copies is checked as it is copied, below).
                 crate::access::check_read(r, &src, true, crate::access::ReadNeed::Read, cred)?;
             }
             crate::op::Op::CreateDirAll(dir.clone()).apply(r, c)?;
@@ -122,7 +144,9 @@ impl MemFs {
             if let Some(cred) = c.cred {
                 crate::access::check(&crate::op::Op::CreateDir(target.clone()), r, cred)?;
             }
-            ops::insert(r, &canon, fresh_copy(&node, c)?)?;
+            let source = src.as_string();
+            let as_user = c.cred.map(|cred| (&**cred, source.as_str()));
+            ops::insert(r, &canon, fresh_copy(&node, c, as_user)?)?;
             if let Some(cred) = c.cred {
                 ops::own_created(r, &canon, cred.uid(), cred.gid())?;
             }
