@@ -13,14 +13,97 @@
 //! limits the timed loop to those operations (writes and removes still run when left out, so
 //! every round starts from the same tree): the instructions of one call of an operation are
 //! the difference between a run with it and one without, divided by `ROUNDS * 10,000`.
+//!
+//! `W1=memfs|batch|vfs` runs workload 1 instead (`ROUNDS` × 10,000 × (write 1 KiB, read,
+//! remove) over the same paths; `batch`: each round in one `MemFs::batch`; `vfs`:
+//! `vfs::MemoryFS` through `create_file` + `write_all`, `open_file` + `read_to_end`,
+//! `remove_file`); `W1=none` only builds the paths: instructions per file are (run − `none`
+//! run) / (`ROUNDS` × 10,000), the 100 directories each backend makes first included.
 
+use std::io::{Read, Write};
 use std::time::Instant;
+
+use vfs::FileSystem;
+
+fn w1(mode: &str, rounds: usize) {
+    let files: Vec<String> = (0..10_000)
+        .map(|i| format!("/d{:02}/f{i:05}.txt", i % 100))
+        .collect();
+    let data = vec![7u8; 1024];
+    let start = Instant::now();
+    if mode == "none" {
+        return;
+    }
+    if mode == "vfs" {
+        let fs = vfs::MemoryFS::new();
+        for d in 0..100 {
+            fs.create_dir(&format!("/d{d:02}")).unwrap();
+        }
+        let mut buf = Vec::with_capacity(data.len());
+        for _ in 0..rounds {
+            for p in &files {
+                fs.create_file(p).unwrap().write_all(&data).unwrap();
+            }
+            for p in &files {
+                buf.clear();
+                fs.open_file(p).unwrap().read_to_end(&mut buf).unwrap();
+                assert_eq!(buf.len(), data.len());
+            }
+            for p in &files {
+                fs.remove_file(p).unwrap();
+            }
+        }
+    } else {
+        let fs = memfs::MemFs::new();
+        for d in 0..100 {
+            fs.create_dir(format!("/d{d:02}")).unwrap();
+        }
+        let cycle = |w: &mut dyn FnMut(&str) -> std::io::Result<()>,
+                     r: &mut dyn FnMut(&str) -> std::io::Result<usize>,
+                     d: &mut dyn FnMut(&str) -> std::io::Result<()>| {
+            for p in &files {
+                w(p).unwrap();
+            }
+            for p in &files {
+                assert_eq!(r(p).unwrap(), 1024);
+            }
+            for p in &files {
+                d(p).unwrap();
+            }
+        };
+        for _ in 0..rounds {
+            match mode {
+                "batch" => fs
+                    .batch(|tx| {
+                        let tx = std::cell::RefCell::new(tx);
+                        cycle(
+                            &mut |p| tx.borrow_mut().write(p, &data),
+                            &mut |p| tx.borrow().read(p).map(|v| v.len()),
+                            &mut |p| tx.borrow_mut().remove_file(p),
+                        );
+                        Ok(())
+                    })
+                    .unwrap(),
+                _ => cycle(
+                    &mut |p| fs.write(p, &data),
+                    &mut |p| fs.read(p).map(|v| v.len()),
+                    &mut |p| fs.remove_file(p),
+                ),
+            }
+        }
+    }
+    let per = start.elapsed().as_secs_f64() / (rounds * files.len()) as f64 * 1e9;
+    println!("ops_profile: W1 {mode}: {per:.0} ns per file");
+}
 
 fn main() {
     let rounds: usize = std::env::var("ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
+    if let Ok(mode) = std::env::var("W1") {
+        return w1(&mode, rounds);
+    }
     let n = 10_000;
     let fs = memfs::MemFs::new();
     for d in 0..100 {
