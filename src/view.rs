@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::access::{self, Credentials, ReadNeed};
-use crate::blob::BlobStore;
+use crate::blob::{BlobStore, Content};
 use crate::error;
 use crate::path::{join_str, VPath};
 use crate::tree::node::{Dir, Node};
@@ -47,6 +47,19 @@ pub(crate) fn user_metadata(
 
 pub(crate) fn read(root: &Root, p: &VPath) -> io::Result<Vec<u8>> {
     ops::file_ref(root, p).and_then(|f| f.content.to_vec())
+}
+
+/// [`read`] of a file of at most `limit` bytes; `None` (nothing copied) for a longer one.
+pub(crate) fn read_at_most(root: &Root, p: &VPath, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    ops::file_ref(root, p).and_then(|f| at_most(&f.content, limit))
+}
+
+fn at_most(content: &Content, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    if content.len() > limit {
+        Ok(None)
+    } else {
+        content.to_vec().map(Some)
+    }
 }
 
 pub(crate) fn read_to_string(root: &Root, p: &VPath) -> io::Result<String> {
@@ -100,8 +113,25 @@ pub(crate) fn plain_metadata(
 }
 
 pub(crate) fn plain_read(root: &Root, text: &str) -> Option<io::Result<Vec<u8>>> {
+    plain_file(root, text, Content::to_vec)
+}
+
+pub(crate) fn plain_read_at_most(
+    root: &Root,
+    text: &str,
+    limit: u64,
+) -> Option<io::Result<Option<Vec<u8>>>> {
+    plain_file(root, text, |c| at_most(c, limit))
+}
+
+/// `f` of the content of the regular file at a plain path, with [`read`]'s errors otherwise.
+fn plain_file<T>(
+    root: &Root,
+    text: &str,
+    f: impl FnOnce(&Content) -> io::Result<T>,
+) -> Option<io::Result<T>> {
     Some(match plain_stat(root, text, true)? {
-        Ok(Node::File(f)) => f.content.to_vec(),
+        Ok(Node::File(file)) => f(&file.content),
         Ok(Node::Dir(_)) => Err(error::is_a_directory(text)),
         // (Not reached: a final symlink is followed, so the walk gives up on it.)
         Ok(Node::Symlink(_)) => Err(error::not_found(text)),
@@ -395,6 +425,23 @@ pub(crate) fn read_at<S: Source>(s: &S, p: &Path) -> io::Result<Vec<u8>> {
 }
 
 #[inline]
+pub(crate) fn read_at_most_at<S: Source>(
+    s: &S,
+    p: &Path,
+    limit: u64,
+) -> io::Result<Option<Vec<u8>>> {
+    entry(
+        s,
+        "read",
+        p,
+        true,
+        ReadNeed::Read,
+        |r, t| plain_read_at_most(r, t, limit),
+        |r, v| read_at_most(r, v, limit),
+    )
+}
+
+#[inline]
 pub(crate) fn read_to_string_at<S: Source>(s: &S, p: &Path) -> io::Result<String> {
     entry(
         s,
@@ -487,6 +534,17 @@ macro_rules! read_api {
             /// The whole content of a file.
             pub fn read(&self, p: impl AsRef<std::path::Path>) -> std::io::Result<Vec<u8>> {
                 $crate::view::read_at(self, p.as_ref())
+            }
+
+            /// The whole content of a file if it is at most `limit` bytes long; `None`, with
+            /// nothing read, if it is longer (a caller that copies large files its own way
+            /// reads a small one in one lookup). Errors as [`Self::read`].
+            pub fn read_at_most(
+                &self,
+                p: impl AsRef<std::path::Path>,
+                limit: u64,
+            ) -> std::io::Result<Option<Vec<u8>>> {
+                $crate::view::read_at_most_at(self, p.as_ref(), limit)
             }
 
             /// The content of a file as UTF-8 (`InvalidData` if it is not).

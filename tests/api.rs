@@ -382,3 +382,58 @@ fn touch_creates_an_empty_file_or_updates_both_times_and_keeps_the_content() {
     fs.touch("/d").unwrap();
     assert!(fs.isdir("/d"));
 }
+
+/// `read_at_most`: the content of a file no longer than the limit, `None` for a longer one,
+/// and `read`'s errors, on the fast lane and the general path, in every read source.
+#[test]
+fn read_at_most_reads_small_files_only() {
+    let fs = MemFs::new();
+    fs.create_dir("/d").unwrap();
+    fs.write("/d/small", "hello").unwrap();
+    fs.write("/d/big", vec![1u8; 100_000]).unwrap();
+    fs.symlink("/d/small", "/d/link").unwrap();
+    assert_eq!(fs.read_at_most("/d/small", 5).unwrap().unwrap(), b"hello");
+    assert_eq!(fs.read_at_most("/d/small", 4).unwrap(), None);
+    assert_eq!(fs.read_at_most("/d/big", 99_999).unwrap(), None);
+    assert_eq!(
+        fs.read_at_most("/d/big", 100_000).unwrap().unwrap().len(),
+        100_000
+    );
+    // Through a symlink and a non-plain path (the general path).
+    assert_eq!(fs.read_at_most("/d/link", 64).unwrap().unwrap(), b"hello");
+    assert_eq!(
+        fs.read_at_most("/d/./x/../small", 64).unwrap().unwrap(),
+        b"hello"
+    );
+    for (path, kind) in [
+        ("/d/none", ErrorKind::NotFound),
+        ("/d", ErrorKind::IsADirectory),
+        ("/d/small/x", ErrorKind::NotADirectory),
+        ("", ErrorKind::InvalidInput),
+    ] {
+        assert_eq!(
+            fs.read_at_most(path, 64).unwrap_err().kind(),
+            kind,
+            "{path}"
+        );
+        assert_eq!(fs.read(path).unwrap_err().kind(), kind, "{path}");
+    }
+    // A snapshot and a transaction read their own version.
+    let snap = fs.snapshot();
+    fs.write("/d/small", "changed").unwrap();
+    assert_eq!(
+        snap.read_at_most("/d/small", 64).unwrap().unwrap(),
+        b"hello"
+    );
+    let mut tx = fs.begin();
+    tx.write("/d/small", "in tx").unwrap();
+    assert_eq!(tx.read_at_most("/d/small", 64).unwrap().unwrap(), b"in tx");
+    // A user who may not read the file may not read it this way either.
+    fs.set_permissions("/d/small", 0o600).unwrap();
+    fs.chown("/d/small", Some(0), Some(0)).unwrap();
+    let alice = fs.as_user(memfs::Credentials::new(1000, 1000));
+    assert_eq!(
+        alice.read_at_most("/d/small", 64).unwrap_err().kind(),
+        ErrorKind::PermissionDenied
+    );
+}

@@ -231,17 +231,16 @@ macro_rules! reads {
                 path: PathArg,
             ) -> PyResult<Bound<'py, PyBytes>> {
                 let path = &*path.text()?;
-                // One release of the GIL finds the file and, if it is small, copies it; a large
-                // one is copied into the bytes object itself, also without the GIL.
+                // One release of the GIL finds the file and, if it is small, copies it (one
+                // lookup, no handle); a large one is copied into the bytes object itself, also
+                // without the GIL, through a handle on the version it was found in.
                 let read = py.detach(|| {
-                    let mut file = self.inner.read_only(path)?;
-                    let len = file.metadata()?.len() as usize;
-                    if len > SMALL_READ {
-                        return Ok(Err((file, len)));
+                    if let Some(data) = self.inner.read_at_most(path, SMALL_READ as u64)? {
+                        return Ok(Ok(data));
                     }
-                    let mut data = vec![0; len];
-                    file.read_exact(&mut data)?;
-                    Ok(Ok(data))
+                    let file = self.inner.read_only(path)?;
+                    let len = file.metadata()?.len() as usize;
+                    Ok(Err((file, len)))
                 });
                 match read.map_err(at(path))? {
                     Ok(data) => Ok(PyBytes::new(py, &data)),
