@@ -107,11 +107,12 @@ impl std::fmt::Debug for ReadOnlyFile {
 
 impl ReadOnlyFile {
     pub(crate) fn open(root: &Root, p: &VPath) -> io::Result<ReadOnlyFile> {
-        let (content, _) = ops::file_content(root, p)?;
+        // One lookup for the bytes and the metadata.
+        let (node, file) = ops::file_at(root, p)?;
         Ok(ReadOnlyFile {
             path: p.as_string(),
-            metadata: view::metadata(root, p)?,
-            content,
+            metadata: Metadata::of(node),
+            content: file.content.clone(),
             pos: 0,
             fetched: None,
         })

@@ -33,10 +33,6 @@ pub(crate) enum Access {
     Subtree,
 }
 
-pub(crate) fn metadata(root: &Root, p: &VPath) -> io::Result<Metadata> {
-    ops::stat_ref(root, p, true).map(Metadata::of)
-}
-
 pub(crate) fn user_metadata(
     root: &Root,
     p: &VPath,
@@ -702,7 +698,11 @@ mod tests {
                 Ok(v) => meta(f(v)),
                 Err(e) => Err(crate::error::err(e.kind(), e.to_string())),
             };
-            same(p, meta(fs.metadata(p)), general(&|v| metadata(&root, v)));
+            same(
+                p,
+                meta(fs.metadata(p)),
+                general(&|v| ops::stat_ref(&root, v, true).map(Metadata::of)),
+            );
             same(
                 p,
                 meta(fs.symlink_metadata(p)),

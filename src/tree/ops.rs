@@ -265,8 +265,14 @@ pub(crate) fn stat_ref<'r>(root: &'r Root, path: &VPath, follow: bool) -> io::Re
 
 /// The regular file at `path` (followed), as `open(O_RDONLY)` sees it.
 pub(crate) fn file_ref<'r>(root: &'r Root, path: &VPath) -> io::Result<&'r FileNode> {
-    match stat_ref(root, path, true)? {
-        Node::File(f) => Ok(f),
+    file_at(root, path).map(|(_, f)| f)
+}
+
+/// [`file_ref`], with the node that holds the file (for its [`crate::Metadata`]).
+pub(crate) fn file_at<'r>(root: &'r Root, path: &VPath) -> io::Result<(&'r Node, &'r FileNode)> {
+    let node = stat_ref(root, path, true)?;
+    match node {
+        Node::File(f) => Ok((node, f)),
         Node::Dir(_) => Err(error::is_a_directory(path)),
         Node::Symlink(_) => Err(error::not_found(path)),
         Node::Special(_) => Err(error::special_file(path)),
