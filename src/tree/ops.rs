@@ -136,13 +136,13 @@ fn split(canon: &[Name]) -> io::Result<(&[Name], &Name)> {
 /// Inserts `node` as `canon` (whose parent exists), touching the parent's mtime.
 pub(crate) fn insert(root: &mut Root, canon: &[Name], node: Node) -> io::Result<()> {
     let (parent, last) = split(canon)?;
-    insert_into(dir_mut(root, parent)?, last, node)
+    insert_into(dir_mut(root, parent)?, last, node, SystemTime::now())
 }
 
-/// Puts `node` in `dir` as `name`, touching `dir`'s mtime.
-fn insert_into(dir: &mut Dir, name: &Name, node: Node) -> io::Result<()> {
+/// Puts `node` in `dir` as `name`, setting `dir`'s mtime and ctime to `now`.
+fn insert_into(dir: &mut Dir, name: &Name, node: Node, now: SystemTime) -> io::Result<()> {
     dir.insert_child(name.clone(), node)?;
-    dir.meta.touch();
+    dir.meta.touch_at(now);
     Ok(())
 }
 
@@ -162,9 +162,7 @@ pub(crate) fn insert_new(root: &mut Root, canon: &[Name], mut node: Node) -> io:
         }
     }
     let now = node.meta().changed;
-    dir.insert_child(last.clone(), node)?;
-    dir.meta.touch_at(now);
-    Ok(())
+    insert_into(dir, last, node, now)
 }
 
 /// Gives the node just created at `canon` the owner `uid` and group `gid` of the process that
