@@ -166,7 +166,10 @@ def test_large_reads_from_many_threads_get_exact_bytes():
     import os
 
     fs = create_fs()
-    blobs = {f"/r/{n}": os.urandom(n) for n in (0, 1, 2, 4095, 4096, 4097, 65536, 3 << 20)}
+    blobs = {
+        f"/r/{n}": os.urandom(n)
+        for n in (0, 1, 2, 4095, 4096, 4097, 65536, 65537, 131072, 131073, 3 << 20)
+    }
     fs.makedirs("/r")
     for p, b in blobs.items():
         fs.writefilebytes(p, b)
