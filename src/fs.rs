@@ -509,7 +509,7 @@ impl view::Source for MemFs {
     }
 
     #[inline]
-    fn with_plain_root<R>(&self, p: &Path, f: impl FnOnce(&Root, &str) -> Option<R>) -> Option<R> {
+    fn with_plain_root<R>(&self, p: &Path, f: impl FnOnce(&Root, &[u8]) -> Option<R>) -> Option<R> {
         self.with_root(|r| view::plain_lane(r, p, f))
     }
 

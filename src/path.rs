@@ -45,9 +45,9 @@ impl Name {
 
     /// A borrowed name to look `text` up with, in the same order and without building a
     /// `Name` (no copy of the text).
-    pub(crate) fn key(text: &str) -> NameKey<'_> {
+    pub(crate) fn key(text: &[u8]) -> NameKey<'_> {
         NameKey {
-            prefix: prefix_of(text.as_bytes()),
+            prefix: prefix_of(text),
             text,
         }
     }
@@ -71,7 +71,11 @@ fn prefix_of(bytes: &[u8]) -> u64 {
 /// equal padded prefix, and the full comparison decides. The texts are asked for only then
 /// (a `CompactString`'s text costs a branch on its length, which most comparisons skip).
 #[inline(always)]
-fn compare<'t>(pa: u64, pb: u64, texts: impl FnOnce() -> (&'t str, &'t str)) -> std::cmp::Ordering {
+fn compare<'t>(
+    pa: u64,
+    pb: u64,
+    texts: impl FnOnce() -> (&'t [u8], &'t [u8]),
+) -> std::cmp::Ordering {
     match pa.cmp(&pb) {
         std::cmp::Ordering::Equal => {
             let (a, b) = texts();
@@ -86,20 +90,24 @@ fn compare<'t>(pa: u64, pb: u64, texts: impl FnOnce() -> (&'t str, &'t str)) -> 
 #[derive(Clone, Copy)]
 pub(crate) struct NameKey<'a> {
     prefix: u64,
-    text: &'a str,
+    /// The name's bytes: a name to look up need not be known to be UTF-8, since a name that
+    /// is not can only be missing (every stored name is text).
+    text: &'a [u8],
 }
 
 impl equivalent::Equivalent<Name> for NameKey<'_> {
     #[inline]
     fn equivalent(&self, name: &Name) -> bool {
-        self.prefix == name.prefix && self.text == name.as_str()
+        self.prefix == name.prefix && self.text == name.as_str().as_bytes()
     }
 }
 
 impl equivalent::Comparable<Name> for NameKey<'_> {
     #[inline]
     fn compare(&self, name: &Name) -> std::cmp::Ordering {
-        compare(self.prefix, name.prefix, || (self.text, name.as_str()))
+        compare(self.prefix, name.prefix, || {
+            (self.text, name.as_str().as_bytes())
+        })
     }
 }
 
@@ -107,7 +115,7 @@ impl Ord for Name {
     #[inline]
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         compare(self.prefix, other.prefix, || {
-            (self.as_str(), other.as_str())
+            (self.as_str().as_bytes(), other.as_str().as_bytes())
         })
     }
 }
@@ -357,33 +365,43 @@ impl VPath {
     }
 }
 
-/// `p` as text if it may be a *plain* path: valid UTF-8, absolute, not `/`, no NUL, shorter
-/// than `PATH_MAX`. A plain path also has no empty, `.` or `..` component, no trailing `/` and
-/// no name longer than `NAME_MAX`; [`plain_component`] checks those one component at a time
-/// (the read path's fast lane walks the tree while it checks). A plain path parses to exactly
-/// its own components and its canonical text is itself, so the fast lane needs no [`VPath`];
-/// anything else goes through [`VPath::parse`] (which gives the errors).
+/// `p`'s bytes if it may be a *plain* path: absolute, not `/`, shorter than `PATH_MAX`. A
+/// plain path also has no empty, `.` or `..` component, no trailing `/` and no name longer
+/// than `NAME_MAX`, which [`plain_component`] checks one component at a time (the read path's
+/// fast lane walks the tree while it checks), and is valid UTF-8 without NUL ([`plain_text`]),
+/// which the lane checks only where its walk did not find a node: a path whose every name
+/// matched a stored name is text without NUL, because every stored name is. A plain path
+/// parses to exactly its own components and its canonical text is itself, so the fast lane
+/// needs no [`VPath`]; anything else goes through [`VPath::parse`] (which gives the errors).
 #[inline]
-pub(crate) fn plain(p: &Path) -> Option<&str> {
-    let text = p.to_str()?;
-    let bytes = text.as_bytes();
-    if bytes.len() < 2 || bytes.len() >= PATH_MAX || bytes[0] != b'/' || bytes.contains(&0) {
+pub(crate) fn plain(p: &Path) -> Option<&[u8]> {
+    let bytes = p.as_os_str().as_encoded_bytes();
+    if bytes.len() < 2 || bytes.len() >= PATH_MAX || bytes[0] != b'/' {
         return None;
     }
-    Some(text)
+    Some(bytes)
+}
+
+/// A path [`plain`] accepted as text, if it is valid UTF-8 without NUL (else it is no plain
+/// path, and only [`VPath::parse`] gives its error).
+pub(crate) fn plain_text(path: &[u8]) -> Option<&str> {
+    if path.contains(&0) {
+        return None;
+    }
+    std::str::from_utf8(path).ok()
 }
 
 /// Whether `name`, a component of a path [`plain`] accepted, keeps it plain: not empty, not
 /// `.` or `..`, at most `NAME_MAX` bytes.
 #[inline]
-pub(crate) fn plain_component(name: &str) -> bool {
-    !name.is_empty() && name.len() <= NAME_MAX && name != "." && name != ".."
+pub(crate) fn plain_component(name: &[u8]) -> bool {
+    !name.is_empty() && name.len() <= NAME_MAX && name != b"." && name != b".."
 }
 
 /// Whether every component of `rest` (the part of a path [`plain`] accepted after a `/`)
 /// keeps the path plain.
-pub(crate) fn plain_rest(rest: &str) -> bool {
-    rest.split('/').all(plain_component)
+pub(crate) fn plain_rest(rest: &[u8]) -> bool {
+    rest.split(|&b| b == b'/').all(plain_component)
 }
 
 /// `/a/b` from `["a", "b"]`; `/` from `[]`.
@@ -619,8 +637,9 @@ mod tests {
                 assert_eq!(nx == ny, x == y);
                 // The borrowed key a lookup uses orders and matches as the name does.
                 use equivalent::{Comparable, Equivalent};
-                assert_eq!(Name::key(x).compare(&ny), x.cmp(y), "key {x:?} vs {y:?}");
-                assert_eq!(Name::key(x).equivalent(&ny), x == y);
+                let kx = Name::key(x.as_bytes());
+                assert_eq!(kx.compare(&ny), x.cmp(y), "key {x:?} vs {y:?}");
+                assert_eq!(kx.equivalent(&ny), x == y);
             }
         }
     }
@@ -636,7 +655,9 @@ mod tests {
         ];
         for text in cases {
             let parsed = VPath::parse_str(text);
-            let whole = plain(Path::new(text)).filter(|t| plain_rest(&t[1..]));
+            let whole = plain(Path::new(text))
+                .filter(|t| plain_rest(&t[1..]))
+                .and_then(plain_text);
             match whole {
                 Some(t) => {
                     assert_eq!(t, text);

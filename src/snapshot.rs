@@ -178,7 +178,7 @@ impl view::Source for Snapshot {
     }
 
     #[inline]
-    fn with_plain_root<R>(&self, p: &Path, f: impl FnOnce(&Root, &str) -> Option<R>) -> Option<R> {
+    fn with_plain_root<R>(&self, p: &Path, f: impl FnOnce(&Root, &[u8]) -> Option<R>) -> Option<R> {
         view::plain_lane(&self.root, p, f)
     }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::access::{self, Credentials, ReadNeed};
 use crate::blob::{BlobStore, Content};
 use crate::error;
-use crate::path::{join_str, VPath};
+use crate::path::{join_str, plain_text, VPath};
 use crate::tree::node::{Dir, Node};
 use crate::tree::ops::{self, Root};
 use crate::tree::resolve::{lookup, walk_plain, Plain};
@@ -86,66 +86,75 @@ pub(crate) fn listdir(root: &Root, p: &VPath) -> io::Result<Vec<String>> {
         .collect())
 }
 
-// The fast lane: the functions above for a path `path::plain` accepted, given as text (it is
-// its own canonical form, so messages read the same). Each returns what its general
-// counterpart returns, or `None` where the walk met a symlink to follow (then the caller
-// parses the path and uses the general function).
+// The fast lane: the functions above for a path `path::plain` accepted, given as its bytes
+// (it is its own canonical form, so messages read the same). Each returns what its general
+// counterpart returns, or `None` where the walk met a symlink to follow or the path turned out
+// not to be plain (then the caller parses the path and uses the general function).
 
-fn plain_stat<'r>(root: &'r Root, text: &str, follow: bool) -> Option<io::Result<&'r Node>> {
-    match walk_plain(&root.node, text, follow) {
+fn plain_stat<'r>(root: &'r Root, path: &[u8], follow: bool) -> Option<io::Result<&'r Node>> {
+    match walk_plain(&root.node, path, follow) {
         Plain::Found(node) => Some(Ok(node)),
-        Plain::Missing => Some(Err(error::not_found(text))),
-        Plain::NotDir => Some(Err(error::not_a_directory(text))),
+        Plain::Missing => Some(Err(error::not_found(plain_text(path)?))),
+        Plain::NotDir => Some(Err(error::not_a_directory(plain_text(path)?))),
         Plain::GiveUp => None,
     }
 }
 
-pub(crate) fn plain_metadata(
-    root: &Root,
-    text: &str,
-    follow: bool,
-) -> Option<io::Result<Metadata>> {
-    plain_stat(root, text, follow).map(|r| r.map(Metadata::of))
+/// A path whose walk found a node, for a message: text, since its every name matched a stored
+/// one (`path::plain`).
+fn found_text(path: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(path)
 }
 
-pub(crate) fn plain_read(root: &Root, text: &str) -> Option<io::Result<Vec<u8>>> {
-    plain_file(root, text, Content::to_vec)
+pub(crate) fn plain_metadata(
+    root: &Root,
+    path: &[u8],
+    follow: bool,
+) -> Option<io::Result<Metadata>> {
+    plain_stat(root, path, follow).map(|r| r.map(Metadata::of))
+}
+
+pub(crate) fn plain_read(root: &Root, path: &[u8]) -> Option<io::Result<Vec<u8>>> {
+    plain_file(root, path, Content::to_vec)
 }
 
 pub(crate) fn plain_read_at_most(
     root: &Root,
-    text: &str,
+    path: &[u8],
     limit: u64,
 ) -> Option<io::Result<Option<Vec<u8>>>> {
-    plain_file(root, text, |c| at_most(c, limit))
+    plain_file(root, path, |c| at_most(c, limit))
 }
 
 /// `f` of the content of the regular file at a plain path, with [`read`]'s errors otherwise.
 fn plain_file<T>(
     root: &Root,
-    text: &str,
+    path: &[u8],
     f: impl FnOnce(&Content) -> io::Result<T>,
 ) -> Option<io::Result<T>> {
-    Some(match plain_stat(root, text, true)? {
+    Some(match plain_stat(root, path, true)? {
         Ok(Node::File(file)) => f(&file.content),
-        Ok(Node::Dir(_)) => Err(error::is_a_directory(text)),
+        Ok(Node::Dir(_)) => Err(error::is_a_directory(found_text(path))),
         // (Not reached: a final symlink is followed, so the walk gives up on it.)
-        Ok(Node::Symlink(_)) => Err(error::not_found(text)),
-        Ok(Node::Special(_)) => Err(error::special_file(text)),
+        Ok(Node::Symlink(_)) => Err(error::not_found(found_text(path))),
+        Ok(Node::Special(_)) => Err(error::special_file(found_text(path))),
         Err(e) => Err(e),
     })
 }
 
-pub(crate) fn plain_read_to_string(root: &Root, text: &str) -> Option<io::Result<String>> {
-    Some(plain_read(root, text)?.and_then(|bytes| {
-        String::from_utf8(bytes)
-            .map_err(|_| error::invalid_data(format!("stream did not contain valid UTF-8: {text}")))
+pub(crate) fn plain_read_to_string(root: &Root, path: &[u8]) -> Option<io::Result<String>> {
+    Some(plain_read(root, path)?.and_then(|bytes| {
+        String::from_utf8(bytes).map_err(|_| {
+            let text = found_text(path);
+            error::invalid_data(format!("stream did not contain valid UTF-8: {text}"))
+        })
     }))
 }
 
-/// `lookup(.., follow = true)` for a plain path.
-pub(crate) fn plain_lookup<'r>(root: &'r Root, text: &str) -> Option<Option<&'r Node>> {
-    match walk_plain(&root.node, text, true) {
+/// `lookup(.., follow = true)` for a plain path. (A path that is not text or holds NUL is
+/// missing here, as it is for the general `lookup` callers, which answer `false` for it.)
+pub(crate) fn plain_lookup<'r>(root: &'r Root, path: &[u8]) -> Option<Option<&'r Node>> {
+    match walk_plain(&root.node, path, true) {
         Plain::Found(node) => Some(Some(node)),
         Plain::Missing | Plain::NotDir => Some(None),
         Plain::GiveUp => None,
@@ -299,13 +308,13 @@ pub(crate) trait Source {
     /// Runs `f` on the version a read of `p` sees; `access` says how the read depends on `p`.
     fn with_root_at<R>(&self, p: &VPath, access: Access, f: impl FnOnce(&Root) -> R) -> R;
 
-    /// The fast lane: `f` on the root and the path's text when the path is plain
+    /// The fast lane: `f` on the root and the path's bytes when the path may be plain
     /// (`path::plain`); `None` (use the general path) otherwise, when `f` says so, or for a
     /// source without one.
     fn with_plain_root<R>(
         &self,
         _p: &Path,
-        _f: impl FnOnce(&Root, &str) -> Option<R>,
+        _f: impl FnOnce(&Root, &[u8]) -> Option<R>,
     ) -> Option<R> {
         None
     }
@@ -327,7 +336,7 @@ pub(crate) trait Source {
 pub(crate) fn plain_lane<R>(
     root: &Root,
     p: &Path,
-    f: impl FnOnce(&Root, &str) -> Option<R>,
+    f: impl FnOnce(&Root, &[u8]) -> Option<R>,
 ) -> Option<R> {
     f(root, crate::path::plain(p)?)
 }
@@ -343,7 +352,7 @@ fn entry<S: Source, T>(
     p: &Path,
     follow: bool,
     need: ReadNeed,
-    fast: impl FnOnce(&Root, &str) -> Option<io::Result<T>>,
+    fast: impl FnOnce(&Root, &[u8]) -> Option<io::Result<T>>,
     slow: impl FnOnce(&Root, &VPath) -> io::Result<T>,
 ) -> io::Result<T> {
     s.check_read(op, p)?;
@@ -409,7 +418,7 @@ pub(crate) fn metadata_at<S: Source>(s: &S, p: &Path, follow: bool) -> io::Resul
     } else {
         "symlink_metadata"
     };
-    let fast = |r: &Root, t: &str| plain_metadata(r, t, follow);
+    let fast = |r: &Root, t: &[u8]| plain_metadata(r, t, follow);
     entry(s, op, p, follow, ReadNeed::Search, fast, |r, vp| {
         ops::stat_ref(r, vp, follow).map(Metadata::of)
     })
@@ -676,6 +685,10 @@ mod tests {
             "/",
             "",
             "/a/\0",
+            "/a/f\0",
+            "/a/f/\0",
+            "/a\0/f",
+            "/missing\0",
             "/a/lb/.",
             "/a/missing/",
             "/a/missing/.",

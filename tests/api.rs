@@ -221,6 +221,52 @@ fn paths_are_normalised_and_validated() {
     assert!(!fs.exists(""));
 }
 
+/// A path that is not UTF-8, or holds NUL, is invalid input wherever its walk would stop: at a
+/// missing name, below a file, or below a directory (the read path's fast lane walks bytes and
+/// checks the text only when it does not find a node).
+#[cfg(unix)]
+#[test]
+fn paths_that_are_not_text_are_invalid_wherever_they_lead() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let fs = fs_with(&[("/a/b.txt", "x")]);
+    for bytes in [
+        &b"/\xff"[..],
+        b"/a/\xff",
+        b"/a/b.txt/\xff",
+        b"/a/b.txt/c\0",
+        b"/a\0/b.txt",
+        b"/a/\xffb.txt",
+        b"/a/b.txt\0",
+    ] {
+        let p = OsStr::from_bytes(bytes);
+        let shown = String::from_utf8_lossy(bytes);
+        assert_eq!(
+            fs.metadata(p).unwrap_err().kind(),
+            ErrorKind::InvalidInput,
+            "{shown}"
+        );
+        assert_eq!(
+            fs.read(p).unwrap_err().kind(),
+            ErrorKind::InvalidInput,
+            "{shown}"
+        );
+        assert_eq!(
+            fs.read_at_most(p, 10).unwrap_err().kind(),
+            ErrorKind::InvalidInput,
+            "{shown}"
+        );
+        assert_eq!(
+            fs.snapshot().metadata(p).unwrap_err().kind(),
+            ErrorKind::InvalidInput,
+            "{shown}"
+        );
+        assert!(!fs.exists(p) && !fs.isfile(p) && !fs.isdir(p), "{shown}");
+    }
+    // The names themselves, as text, are found.
+    assert_eq!(fs.read(OsStr::from_bytes(b"/a/b.txt")).unwrap(), b"x");
+}
+
 #[test]
 fn symlinks() {
     let fs = fs_with(&[("/data/file.txt", "payload")]);

@@ -116,16 +116,18 @@ pub(crate) enum Plain<'r> {
     GiveUp,
 }
 
-/// The fast lane of [`resolve_at`] for a path `path::plain` accepted: walks the `&str`
-/// components without building a `VPath`, with the same checks in the same order, checking
-/// that each component is plain as it goes. Gives up ([`Plain::GiveUp`]) where `resolve_at`
-/// would follow a symlink, and at a component that is not plain (before answering, also one
-/// after where the walk stops: `VPath::parse` rejects a bad name anywhere in the path).
-pub(crate) fn walk_plain<'r>(root: &'r Node, text: &str, follow_last: bool) -> Plain<'r> {
+/// The fast lane of [`resolve_at`] for a path `path::plain` accepted: walks the components
+/// (bytes, see `path::plain`) without building a `VPath`, with the same checks in the same
+/// order, checking that each component is plain as it goes. Gives up ([`Plain::GiveUp`]) where
+/// `resolve_at` would follow a symlink, and at a component that is not plain (before
+/// answering, also one after where the walk stops: `VPath::parse` rejects a bad name anywhere
+/// in the path). [`Plain::Missing`] and [`Plain::NotDir`] are only answers for a path that is
+/// text without NUL (`path::plain_text`), which the caller checks.
+pub(crate) fn walk_plain<'r>(root: &'r Node, path: &[u8], follow_last: bool) -> Plain<'r> {
     let mut cur = root;
-    let mut rest = text.get(1..).unwrap_or_default();
+    let mut rest = path.get(1..).unwrap_or_default();
     loop {
-        let slash = rest.bytes().position(|b| b == b'/');
+        let slash = rest.iter().position(|&b| b == b'/');
         let (part, next) = match slash {
             Some(i) => (&rest[..i], Some(&rest[i + 1..])),
             None => (rest, None),
